@@ -1,0 +1,48 @@
+package dev.rage2e.cli;
+
+import dev.rage2e.util.UserException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code ./rag} command line: one subcommand per user verb, each a thin layer over the packages.
+ * User errors print one line ("rag: FILE:LINE: problem") and exit 2; bugs print a stack trace, exit 1.
+ */
+@Command(name = "rag", mixinStandardHelpOptions = true, version = "rag-e2e 0.1.0",
+        description = "End-to-end Retrieval-Augmented Generation: train question encoder, passage encoder and generator "
+                + "together, keep the knowledge-base index fresh, evaluate and serve.",
+        subcommands = {
+            EmbedCommand.class,
+        })
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            Throwable t = ex;
+            while (t != null && !(t instanceof UserException)) t = t.getCause();
+            if (t != null) {
+                System.err.println("rag: " + t.getMessage());
+                return 2;
+            }
+            if (ex.getCause() instanceof OutOfMemoryError) {
+                System.err.println("rag: out of memory: " + ex.getMessage());
+                return 3;
+            }
+            ex.printStackTrace(System.err);
+            return 1;
+        });
+        return cl.execute(args);
+    }
+}
