@@ -1,0 +1,171 @@
+package dev.rage2e.rag;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.rage2e.model.Seq2SeqModel;
+import dev.rage2e.model.TextTokenizer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Answer generation for a trained {@link RagModel} (Lewis et al. 2020, §2.5):
+ * RAG-token beam search marginalises the next-token distribution over the retrieved documents at every
+ * step; RAG-sequence runs beam search per document and then scores every candidate against all
+ * documents ("thorough") or only against the documents whose beams produced it ("fast").
+ */
+public final class RagDecoder {
+    public enum Mode { TOKEN, THOROUGH, FAST }
+
+    private final RagModel rag;
+    private final BeamSearch.Options options;
+    private final Mode mode;
+
+    public RagDecoder(RagModel rag, BeamSearch.Options options, Mode mode) {
+        this.rag = rag;
+        this.options = options;
+        this.mode = mode;
+    }
+
+    /** The default decoding for a model type: RAG-token beam, or RAG-sequence thorough. */
+    public static Mode defaultMode(RagLoss.Kind kind) {
+        return kind == RagLoss.Kind.TOKEN ? Mode.TOKEN : Mode.THOROUGH;
+    }
+
+    public record Answer(String question, String answer, long[] tokens, List<Retriever.Passage> passages, float[] docScores,
+            float[] docPosterior, String version) {}
+
+    public List<Answer> answer(NDManager parent, List<String> questions, Retriever.Snapshot snap) {
+        try (NDManager m = parent.newSubManager()) {
+            NDArray q = rag.embedQuestions(m, questions, false);
+            RagModel.Output r = rag.retrieve(m, questions, q, snap, false, null);
+            NDArray docLp = r.docScores().logSoftmax(1);
+            List<long[]> best = mode == Mode.TOKEN ? ragToken(m, questions, r, docLp) : ragSequence(m, questions, r);
+            float[] scores = r.docScores().toFloatArray();
+            float[] post = docLp.exp().toFloatArray();
+            int n = rag.settings.nDocs();
+            List<Answer> out = new ArrayList<>();
+            Seq2SeqModel g = rag.generator;
+            for (int b = 0; b < questions.size(); b++) {
+                String text = g.tokenizer().decode(best.get(b), true).trim();
+                out.add(new Answer(questions.get(b), text, best.get(b), r.passages().get(b),
+                        java.util.Arrays.copyOfRange(scores, b * n, b * n + n), java.util.Arrays.copyOfRange(post, b * n, b * n + n),
+                        r.version()));
+            }
+            return out;
+        }
+    }
+
+    private List<long[]> ragToken(NDManager m, List<String> questions, RagModel.Output r, NDArray docLp) {
+        Seq2SeqModel g = rag.generator;
+        int n = rag.settings.nDocs(), beams = options.beams(), batch = questions.size();
+        TextTokenizer.Batch ctx = rag.contextInputs(m, questions, r.passages());
+        NDArray enc = g.encode(ctx.ids(), ctx.mask(), false);
+        // rows ordered (example, beam, doc): doc rows of example b repeated for each beam
+        long[] rows = new long[batch * beams * n];
+        for (int b = 0, i = 0; b < batch; b++) for (int k = 0; k < beams; k++) for (int j = 0; j < n; j++) rows[i++] = (long) b * n + j;
+        NDArray idx = m.create(rows);
+        Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc.get(idx), ctx.mask().get(idx))};
+        NDArray prior = docLp.repeat(0, beams).expandDims(2); // [batch*beams, n, 1]
+        BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
+            @Override
+            public NDArray next(NDManager sub, NDArray last) {
+                NDArray logits = g.step(state[0], last.repeat(0, n));
+                long v = logits.getShape().get(1);
+                NDArray lp = logits.logSoftmax(1).reshape(-1, n, v).add(prior);
+                return RagLoss.logSumExp(lp, 1);
+            }
+
+            @Override
+            public void reorder(NDArray beamRows) {
+                long[] br = beamRows.toLongArray();
+                long[] docRows = new long[br.length * n];
+                for (int i = 0; i < br.length; i++) for (int j = 0; j < n; j++) docRows[i * n + j] = br[i] * n + j;
+                state[0] = state[0].reorder(m.create(docRows));
+            }
+        };
+        List<List<BeamSearch.Hypothesis>> hyps = BeamSearch.run(m, batch, g.decoderStartTokenId(), g.eosTokenId(), options, scorer);
+        List<long[]> out = new ArrayList<>();
+        for (List<BeamSearch.Hypothesis> h : hyps) out.add(h.isEmpty() ? new long[0] : h.get(0).tokens());
+        return out;
+    }
+
+    private List<long[]> ragSequence(NDManager m, List<String> questions, RagModel.Output r) {
+        Seq2SeqModel g = rag.generator;
+        int n = rag.settings.nDocs(), beams = options.beams();
+        TextTokenizer.Batch ctx = rag.contextInputs(m, questions, r.passages());
+        NDArray enc = g.encode(ctx.ids(), ctx.mask(), false);
+        List<long[]> out = new ArrayList<>();
+        for (int b = 0; b < questions.size(); b++) {
+            // 1) beam search on each document separately (rows = docs of this example)
+            long[] rows = new long[n * beams];
+            for (int j = 0, i = 0; j < n; j++) for (int k = 0; k < beams; k++) rows[i++] = (long) b * n + j;
+            NDArray idx = m.create(rows);
+            Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc.get(idx), ctx.mask().get(idx))};
+            BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
+                @Override
+                public NDArray next(NDManager sub, NDArray last) {
+                    return g.step(state[0], last).logSoftmax(1);
+                }
+
+                @Override
+                public void reorder(NDArray beamRows) {
+                    state[0] = state[0].reorder(beamRows);
+                }
+            };
+            List<List<BeamSearch.Hypothesis>> perDoc = BeamSearch.run(m, n, g.decoderStartTokenId(), g.eosTokenId(), options, scorer);
+            Map<String, long[]> candidates = new LinkedHashMap<>();
+            Map<String, boolean[]> producedBy = new LinkedHashMap<>();
+            for (int j = 0; j < n; j++) {
+                for (BeamSearch.Hypothesis h : perDoc.get(j)) {
+                    String key = java.util.Arrays.toString(h.tokens());
+                    candidates.putIfAbsent(key, h.tokens());
+                    producedBy.computeIfAbsent(key, x -> new boolean[n])[j] = true;
+                }
+            }
+            if (candidates.isEmpty()) {
+                out.add(new long[0]);
+                continue;
+            }
+            // 2) score every candidate y: log sum_z p(z|x) p(y|x,z), all docs (thorough) or producing docs (fast)
+            List<long[]> cands = new ArrayList<>(candidates.values());
+            List<boolean[]> masks = new ArrayList<>(producedBy.values());
+            int c = cands.size();
+            NDArray labels = TextTokenizer.pad(m, cands.toArray(new long[0][]), g.padTokenId()).ids(); // [C, T]
+            long[] encRows = new long[c * n];
+            for (int i = 0; i < c; i++) for (int j = 0; j < n; j++) encRows[i * n + j] = (long) b * n + j;
+            NDArray er = m.create(encRows);
+            NDArray logits = g.decode(labels.repeat(0, n), enc.get(er), ctx.mask().get(er), false);
+            // log p(y|x,z) per (candidate, doc): targets are the labels shifted left; the leading BOS of
+            // generated sequences is not scored (HF's exclude_bos_score)
+            NDArray target = RagLoss.shiftLeft(labels, g.padTokenId()).repeat(0, n); // [C*n, T]
+            NDArray tokLp = logits.logSoftmax(-1).gather(target.expandDims(-1), 2).squeeze(-1);
+            NDArray keep = target.neq(g.padTokenId());
+            if (target.get(":, 0").eq(g.bosTokenId()).all().getBoolean()) {
+                keep = keep.logicalAnd(m.arange(target.getShape().get(1)).expandDims(0).gt(0));
+            }
+            float[] ll = tokLp.mul(keep.toType(DataType.FLOAT32, false)).sum(new int[] {1}).toFloatArray();
+            float[] docLp = r.docScores().get(b).logSoftmax(0).toFloatArray();
+            float[] total = new float[c];
+            for (int i = 0; i < c; i++) {
+                double max = Double.NEGATIVE_INFINITY;
+                double[] terms = new double[n];
+                for (int j = 0; j < n; j++) {
+                    boolean use = mode == Mode.THOROUGH || masks.get(i)[j]; // fast: p(y|x,z) ~ 0 where z's beams missed y
+                    terms[j] = use ? docLp[j] + ll[i * n + j] : Double.NEGATIVE_INFINITY;
+                    max = Math.max(max, terms[j]);
+                }
+                double sum = 0;
+                for (double t : terms) sum += Math.exp(t - max);
+                total[i] = (float) (max + Math.log(sum));
+            }
+            int bestIdx = 0;
+            for (int i = 1; i < c; i++) if (total[i] > total[bestIdx]) bestIdx = i;
+            out.add(cands.get(bestIdx));
+        }
+        return out;
+    }
+}

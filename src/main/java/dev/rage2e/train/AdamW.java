@@ -1,0 +1,133 @@
+package dev.rage2e.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.rage2e.model.ParamStore;
+import dev.rage2e.weights.HostTensor;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Adam with decoupled weight decay (Loshchilov & Hutter 2019), as torch.optim.AdamW:
+ * p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). Updates are in place, outside autograd.
+ */
+public final class AdamW {
+    private final Map<String, NDArray> params;
+    private final Map<String, NDArray> m = new LinkedHashMap<>();
+    private final Map<String, NDArray> v = new LinkedHashMap<>();
+    private final float beta1, beta2, eps, weightDecay;
+    private final NDManager manager;
+    private long t;
+
+    public AdamW(Map<String, NDArray> params, NDManager manager, float beta1, float beta2, float eps, float weightDecay) {
+        this.params = new LinkedHashMap<>(params);
+        this.manager = manager;
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        this.weightDecay = weightDecay;
+        for (Map.Entry<String, NDArray> e : this.params.entrySet()) {
+            m.put(e.getKey(), manager.zeros(e.getValue().getShape()));
+            v.put(e.getKey(), manager.zeros(e.getValue().getShape()));
+        }
+    }
+
+    public AdamW(Map<String, NDArray> params, NDManager manager, float weightDecay) {
+        this(params, manager, 0.9f, 0.999f, 1e-8f, weightDecay);
+    }
+
+    public Map<String, NDArray> params() {
+        return params;
+    }
+
+    public long steps() {
+        return t;
+    }
+
+    /** One update with learning rate {@code lr}; parameters without a gradient are skipped. */
+    public void step(float lr) {
+        t++;
+        float bc1 = (float) (1 - Math.pow(beta1, t));
+        float bc2 = (float) (1 - Math.pow(beta2, t));
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            NDArray p = e.getValue();
+            try (NDManager sub = manager.newSubManager()) {
+                NDArray grad = gradient(p, sub);
+                if (grad == null) continue;
+                if (weightDecay > 0) p.subi(p.mul(lr * weightDecay));
+                NDArray mi = m.get(e.getKey());
+                NDArray vi = v.get(e.getKey());
+                mi.muli(beta1).addi(grad.mul(1 - beta1));
+                vi.muli(beta2).addi(grad.square().muli(1 - beta2));
+                NDArray denom = vi.div(bc2).sqrt().addi(eps);
+                p.subi(mi.div(denom).muli(lr / bc1));
+            }
+        }
+    }
+
+    /** Zeroes gradients in place (PyTorch accumulates into .grad across backward calls). */
+    public void zeroGrad() {
+        try (NDManager sub = manager.newSubManager()) {
+            for (NDArray p : params.values()) {
+                NDArray g = gradient(p, sub);
+                if (g != null) g.muli(0f);
+            }
+        }
+    }
+
+    /**
+     * The parameter's gradient, or null. DJL wraps the gradient in a new handle attached to the
+     * parameter's long-lived manager on every call; re-attaching it to {@code scope} frees the handle
+     * (not the gradient storage) when the scope closes.
+     */
+    static NDArray gradient(NDArray p, NDManager scope) {
+        if (!p.hasGradient()) return null;
+        NDArray g = p.getGradient();
+        if (g != null) g.attach(scope);
+        return g;
+    }
+
+    /** Moments and step count as host tensors, for checkpoints ("m/NAME", "v/NAME", "step"). */
+    public Map<String, HostTensor> state() {
+        Map<String, HostTensor> s = new LinkedHashMap<>();
+        for (String k : params.keySet()) {
+            s.put("m/" + k, ParamStore.toHost(m.get(k)));
+            s.put("v/" + k, ParamStore.toHost(v.get(k)));
+        }
+        s.put("step", HostTensor.ofLongs(new long[] {t}, 1));
+        return s;
+    }
+
+    public void loadState(Map<String, HostTensor> s, String origin) {
+        HostTensor st = s.get("step");
+        if (st == null) throw new dev.rage2e.util.UserException(origin + ": optimizer state lacks 'step'");
+        t = st.toLongs()[0];
+        for (String k : params.keySet()) {
+            HostTensor mi = s.get("m/" + k), vi = s.get("v/" + k);
+            if (mi == null || vi == null) throw new dev.rage2e.util.UserException(origin + ": optimizer state lacks moments of '" + k + "'");
+            m.get(k).set(mi.asF32().data().duplicate());
+            v.get(k).set(vi.asF32().data().duplicate());
+        }
+    }
+
+    /** Scales all gradients so their global L2 norm is at most {@code maxNorm}; returns the norm before clipping. */
+    public static float clipGradNorm(Iterable<NDArray> params, NDManager scope, float maxNorm) {
+        try (NDManager sub = scope.newSubManager()) {
+            double sq = 0;
+            java.util.List<NDArray> grads = new java.util.ArrayList<>();
+            for (NDArray p : params) {
+                NDArray g = gradient(p, sub);
+                if (g == null) continue;
+                grads.add(g);
+                sq += g.square().sum().getFloat();
+            }
+            float norm = (float) Math.sqrt(sq);
+            if (maxNorm > 0 && norm > maxNorm) {
+                float scale = maxNorm / (norm + 1e-6f);
+                for (NDArray g : grads) g.muli(scale);
+            }
+            return norm;
+        }
+    }
+}

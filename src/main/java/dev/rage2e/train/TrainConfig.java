@@ -1,0 +1,193 @@
+package dev.rage2e.train;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import dev.rage2e.rag.RagLoss;
+import dev.rage2e.rag.RagSettings;
+import dev.rage2e.util.AtomicFiles;
+import dev.rage2e.util.UserException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/**
+ * Every training setting, readable from a YAML file and overridable by a flag of the same name
+ * ({@code lr: 3e-5} in YAML is {@code --lr 3e-5}). The resolved config is saved as the run's
+ * {@code config.yaml}, so a run folder says exactly how it was trained.
+ */
+public final class TrainConfig {
+    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER))
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    // --- what to train
+    @JsonProperty("mode") @Option(names = "--mode", description = "original (frozen passage encoder) or end2end.")
+    public String mode = "original";
+    @JsonProperty("model-type") @Option(names = "--model-type", description = "rag-token or rag-sequence.")
+    public String modelType = "rag-token";
+    @JsonProperty("question-encoder") @Option(names = "--question-encoder", description = "Question encoder model dir.")
+    public String questionEncoder;
+    @JsonProperty("context-encoder") @Option(names = "--context-encoder", description = "Initial context encoder (default: the KB's encoder).")
+    public String contextEncoder;
+    @JsonProperty("generator") @Option(names = "--generator", description = "Generator model dir (BART or BERT2BERT).")
+    public String generator;
+    @JsonProperty("kb") @Option(names = "--kb", description = "Knowledge base dir (with a published embeddings version).")
+    public String kb;
+
+    // --- data
+    @JsonProperty("train") @Option(names = "--train", description = "Training questions, SQuAD-format JSON.")
+    public String train;
+    @JsonProperty("split") @Option(names = "--split", description = "Split file selecting articles (splits-squad-kb.json).")
+    public String split;
+    @JsonProperty("part") @Option(names = "--part", description = "Split part to train on (default train).")
+    public String part = "train";
+    @JsonProperty("train-source") @Option(names = "--train-source", description = "Reference-style line file of questions.")
+    public String trainSource;
+    @JsonProperty("train-target") @Option(names = "--train-target", description = "Reference-style line file of answers (tab-separated alternatives allowed).")
+    public String trainTarget;
+    @JsonProperty("eval-part") @Option(names = "--eval-part", description = "Split part used for periodic evaluation (default test).")
+    public String evalPart = "test";
+    @JsonProperty("eval-questions") @Option(names = "--eval-questions", description = "How many questions periodic evaluation uses.")
+    public int evalQuestions = 100;
+
+    // --- model shape
+    @JsonProperty("n-docs") @Option(names = "--n-docs", description = "Passages retrieved per question.")
+    public int nDocs = 5;
+    @JsonProperty("max-question-length") @Option(names = "--max-question-length")
+    public int maxQuestionLength = 48;
+    @JsonProperty("max-combined-length") @Option(names = "--max-combined-length", description = "Generator input tokens (title / passage // question).")
+    public int maxCombinedLength = 192;
+    @JsonProperty("max-target-length") @Option(names = "--max-target-length")
+    public int maxTargetLength = 24;
+    @JsonProperty("label-smoothing") @Option(names = "--label-smoothing")
+    public float labelSmoothing = 0f;
+    @JsonProperty("exclude-bos-score") @Option(names = "--exclude-bos-score", arity = "1")
+    public boolean excludeBosScore = false;
+
+    // --- optimisation
+    @JsonProperty("lr") @Option(names = "--lr")
+    public float lr = 3e-5f;
+    @JsonProperty("lr-retriever") @Option(names = "--lr-retriever", description = "Learning rate of question and context encoders (default: --lr).")
+    public Float lrRetriever;
+    @JsonProperty("weight-decay") @Option(names = "--weight-decay")
+    public float weightDecay = 0.001f;
+    @JsonProperty("warmup-steps") @Option(names = "--warmup-steps")
+    public int warmupSteps = 0;
+    @JsonProperty("scheduler") @Option(names = "--scheduler", description = "linear, polynomial or constant (after warmup).")
+    public String scheduler = "linear";
+    @JsonProperty("batch-size") @Option(names = "--batch-size")
+    public int batchSize = 4;
+    @JsonProperty("grad-accum") @Option(names = "--grad-accum")
+    public int gradAccum = 1;
+    @JsonProperty("max-steps") @Option(names = "--max-steps", description = "Optimizer steps (0: use --epochs).")
+    public int maxSteps = 0;
+    @JsonProperty("epochs") @Option(names = "--epochs")
+    public int epochs = 1;
+    @JsonProperty("max-grad-norm") @Option(names = "--max-grad-norm")
+    public float maxGradNorm = 1.0f;
+    @JsonProperty("seed") @Option(names = "--seed")
+    public long seed = 42;
+    @JsonProperty("threads") @Option(names = "--threads", description = "Intra-op threads for training (0: library default).")
+    public int threads = 0;
+
+    // --- bookkeeping
+    @JsonProperty("log-every") @Option(names = "--log-every")
+    public int logEvery = 10;
+    @JsonProperty("eval-every") @Option(names = "--eval-every", description = "Evaluate every N steps (0: only at the end).")
+    public int evalEvery = 0;
+    @JsonProperty("checkpoint-every") @Option(names = "--checkpoint-every", description = "Checkpoint every N steps (0: only at the end).")
+    public int checkpointEvery = 0;
+    @JsonProperty("keep-checkpoints") @Option(names = "--keep-checkpoints")
+    public int keepCheckpoints = 2;
+    @JsonProperty("num-beams") @Option(names = "--num-beams")
+    public int numBeams = 4;
+    @JsonProperty("max-answer-length") @Option(names = "--max-answer-length")
+    public int maxAnswerLength = 16;
+
+    // --- end-to-end retriever training (issue: asynchronous KB refresh)
+    @JsonProperty("indexing-freq") @Option(names = "--indexing-freq", description = "Start a KB re-encode + re-index every N steps (end2end).")
+    public int indexingFreq = 500;
+    @JsonProperty("refresh") @Option(names = "--refresh", description = "async (re-encode the KB in the background) or none.")
+    public String refresh = "async";
+    @JsonProperty("rerank") @Option(names = "--rerank", description = "Over-retrieve K and rescore with the current context encoder (0: off).")
+    public int rerank = 0;
+    @JsonProperty("refresh-threads") @Option(names = "--refresh-threads", description = "Threads for the refresher (0: library default).")
+    public int refreshThreads = 1;
+    @JsonProperty("refresh-device") @Option(names = "--refresh-device", description = "cpu or gpu:N for the refresher.")
+    public String refreshDevice = "cpu";
+    @JsonProperty("refresh-batch") @Option(names = "--refresh-batch")
+    public int refreshBatch = 32;
+
+    public static TrainConfig load(Path yaml) {
+        try {
+            TrainConfig c = YAML.readValue(Files.readAllBytes(yaml), TrainConfig.class);
+            return c == null ? new TrainConfig() : c;
+        } catch (UnrecognizedPropertyException e) {
+            throw UserException.at(yaml, e.getLocation() == null ? -1 : e.getLocation().getLineNr(),
+                    "unknown config key '" + e.getPropertyName() + "'");
+        } catch (InvalidFormatException e) {
+            throw UserException.at(yaml, e.getLocation() == null ? -1 : e.getLocation().getLineNr(),
+                    "bad value " + e.getValue() + " for '" + e.getPath().get(0).getFieldName() + "'");
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw UserException.at(yaml, e.getLocation() == null ? -1 : e.getLocation().getLineNr(), e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new UserException(yaml + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    public void save(Path file) throws IOException {
+        AtomicFiles.writeString(file, YAML.writeValueAsString(this));
+    }
+
+    public boolean end2end() {
+        return mode.equals("end2end");
+    }
+
+    public float retrieverLr() {
+        return lrRetriever != null ? lrRetriever : lr;
+    }
+
+    /** Checks values before any work starts; names the offending key. */
+    public void validate() {
+        check(mode.equals("original") || mode.equals("end2end"), "mode", mode, "original or end2end");
+        check(modelType.equals("rag-token") || modelType.equals("rag-sequence"), "model-type", modelType, "rag-token or rag-sequence");
+        check(scheduler.equals("linear") || scheduler.equals("polynomial") || scheduler.equals("constant"), "scheduler", scheduler,
+                "linear, polynomial or constant");
+        check(refresh.equals("async") || refresh.equals("none"), "refresh", refresh, "async or none");
+        check(refreshDevice.equals("cpu") || refreshDevice.matches("gpu:\\d+"), "refresh-device", refreshDevice, "cpu or gpu:N");
+        check(nDocs >= 1 && nDocs <= 100, "n-docs", nDocs, "1..100");
+        check(lr > 0 && lr < 1, "lr", lr, "in (0, 1)");
+        check(lrRetriever == null || (lrRetriever >= 0 && lrRetriever < 1), "lr-retriever", lrRetriever, "in [0, 1)");
+        check(weightDecay >= 0 && weightDecay < 1, "weight-decay", weightDecay, "in [0, 1)");
+        check(batchSize >= 1, "batch-size", batchSize, ">= 1");
+        check(gradAccum >= 1, "grad-accum", gradAccum, ">= 1");
+        check(maxSteps >= 0, "max-steps", maxSteps, ">= 0");
+        check(epochs >= 1 || maxSteps > 0, "epochs", epochs, ">= 1");
+        check(warmupSteps >= 0, "warmup-steps", warmupSteps, ">= 0");
+        check(maxGradNorm >= 0, "max-grad-norm", maxGradNorm, ">= 0 (0 disables clipping)");
+        check(labelSmoothing >= 0 && labelSmoothing < 1, "label-smoothing", labelSmoothing, "in [0, 1)");
+        check(indexingFreq >= 1, "indexing-freq", indexingFreq, ">= 1");
+        check(rerank == 0 || rerank >= nDocs, "rerank", rerank, "0 or >= n-docs");
+        check(keepCheckpoints >= 1, "keep-checkpoints", keepCheckpoints, ">= 1");
+        check(numBeams >= 1, "num-beams", numBeams, ">= 1");
+        check(questionEncoder != null, "question-encoder", null, "a model directory");
+        check(generator != null, "generator", null, "a model directory");
+        check(kb != null, "kb", null, "a knowledge base directory");
+        check(train != null || (trainSource != null && trainTarget != null), "train", null,
+                "a SQuAD JSON file, or train-source and train-target");
+    }
+
+    private static void check(boolean ok, String key, Object value, String expected) {
+        if (!ok) throw new UserException("config: " + key + " = " + value + " is invalid: expected " + expected);
+    }
+
+    public RagSettings ragSettings() {
+        return new RagSettings(RagLoss.Kind.parse(modelType), nDocs, maxQuestionLength, maxCombinedLength, maxTargetLength,
+                labelSmoothing, excludeBosScore, end2end(), rerank);
+    }
+}

@@ -1,0 +1,218 @@
+package dev.rage2e.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.rag.RagExample;
+import dev.rage2e.rag.RagModel;
+import dev.rage2e.rag.Retriever;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The training loop: per optimizer step, {@code grad-accum} micro-batches of questions are retrieved
+ * against the currently published index (pinned for the step), the marginalised NLL is
+ * back-propagated into generator, question encoder and (end-to-end) context encoder, gradients are
+ * clipped by global norm and AdamW updates each parameter group with its own learning rate. Data
+ * order and dropout are functions of (seed, epoch, step), so a resumed run repeats an uninterrupted
+ * one exactly.
+ */
+public final class Trainer {
+    /** Called between optimizer steps (never during one): periodic evaluation, KB refresh, etc. */
+    public interface StepHook {
+        void afterStep(int step, Trainer trainer) throws IOException;
+    }
+
+    private final TrainConfig cfg;
+    private final Path runDir;
+    private final RagModel rag;
+    private final Retriever retriever;
+    private final List<RagExample> data;
+    private final MetricsLog metrics;
+    private final Map<String, AdamW> optimizers = new LinkedHashMap<>();
+    private final Map<String, Float> groupLr = new LinkedHashMap<>();
+    private final List<StepHook> hooks = new ArrayList<>();
+    private final TrainerState state;
+    private final NDManager manager;
+    private final int totalSteps;
+    private final List<Float> losses = new ArrayList<>();
+
+    public Trainer(TrainConfig cfg, Path runDir, RagModel rag, Retriever retriever, List<RagExample> data, NDManager manager,
+            TrainerState resumeFrom) {
+        if (data.isEmpty()) throw new dev.rage2e.util.UserException("no training examples");
+        this.cfg = cfg;
+        this.runDir = runDir;
+        this.rag = rag;
+        this.retriever = retriever;
+        this.data = data;
+        this.manager = manager;
+        this.metrics = new MetricsLog(runDir.resolve("metrics.jsonl"));
+        int perStep = cfg.batchSize * cfg.gradAccum;
+        this.totalSteps = cfg.maxSteps > 0 ? cfg.maxSteps : cfg.epochs * (int) Math.ceil((double) data.size() / perStep);
+
+        Map<String, NDArray> gen = rag.generator.params().parameters();
+        Map<String, NDArray> ret = new LinkedHashMap<>();
+        rag.questionEncoder.params.parameters().forEach((k, v) -> ret.put("question_encoder." + k, v));
+        if (rag.settings.end2end()) rag.contextEncoder.params.parameters().forEach((k, v) -> ret.put("context_encoder." + k, v));
+        gen.values().forEach(a -> a.setRequiresGradient(true));
+        ret.values().forEach(a -> a.setRequiresGradient(true));
+        optimizers.put("generator", new AdamW(gen, manager, cfg.weightDecay));
+        optimizers.put("retriever", new AdamW(ret, manager, cfg.weightDecay));
+        groupLr.put("generator", cfg.lr);
+        groupLr.put("retriever", cfg.retrieverLr());
+
+        if (resumeFrom != null) {
+            this.state = resumeFrom;
+        } else {
+            this.state = new TrainerState();
+            state.seed = cfg.seed;
+            state.kb = cfg.kb;
+            state.mode = cfg.mode;
+            state.modelType = cfg.modelType;
+        }
+    }
+
+    public Map<String, AdamW> optimizers() {
+        return optimizers;
+    }
+
+    public TrainerState state() {
+        return state;
+    }
+
+    public MetricsLog metrics() {
+        return metrics;
+    }
+
+    public RagModel model() {
+        return rag;
+    }
+
+    public int totalSteps() {
+        return totalSteps;
+    }
+
+    public void addHook(StepHook h) {
+        hooks.add(h);
+    }
+
+    /** Per-step losses seen by this process (for tests and reports). */
+    public List<Float> losses() {
+        return losses;
+    }
+
+    /** Trains until {@code totalSteps} (or {@code stopAt}, for tests), checkpointing as configured. */
+    public void run(int stopAt) throws IOException {
+        int end = Math.min(totalSteps, stopAt);
+        long started = System.nanoTime();
+        double startSeconds = state.trainSeconds;
+        int firstStep = state.step;
+        RagModel.Timings timings = new RagModel.Timings();
+        LrSchedule schedule = new LrSchedule(cfg.scheduler, cfg.warmupSteps, totalSteps);
+        while (state.step < end) {
+            int step = state.step;
+            Engine.getInstance().setRandomSeed((int) (state.seed * 1_000_003L + step));
+            optimizers.values().forEach(AdamW::zeroGrad);
+            float stepLoss = 0;
+            String version = null;
+            long waitNs = 0;
+            for (int micro = 0; micro < cfg.gradAccum; micro++) {
+                List<RagExample> batch = nextBatch();
+                long w0 = System.nanoTime();
+                try (Retriever.Snapshot snap = retriever.acquire(); NDManager m = manager.newSubManager()) {
+                    waitNs += System.nanoTime() - w0;
+                    version = snap.version();
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        RagModel.Output out = rag.loss(m, batch, snap, true, timings);
+                        NDArray loss = out.loss().div(cfg.gradAccum);
+                        gc.backward(loss);
+                        stepLoss += loss.getFloat();
+                    }
+                }
+            }
+            List<NDArray> all = new ArrayList<>();
+            optimizers.values().forEach(o -> all.addAll(o.params().values()));
+            float gradNorm = AdamW.clipGradNorm(all, manager, cfg.maxGradNorm);
+            float factor = schedule.factor(step);
+            if (Float.isFinite(gradNorm)) {
+                for (Map.Entry<String, AdamW> e : optimizers.entrySet()) e.getValue().step(groupLr.get(e.getKey()) * factor);
+            }
+            state.step = step + 1;
+            state.embeddingsVersion = version;
+            state.trainSeconds = startSeconds + (System.nanoTime() - started) / 1e9;
+            losses.add(stepLoss);
+            if (cfg.logEvery > 0 && (state.step % cfg.logEvery == 0 || state.step == end)) {
+                double elapsed = (System.nanoTime() - started) / 1e9;
+                double stepsPerSec = (state.step - firstStep) / Math.max(1e-9, elapsed);
+                ObjectNode o = metrics.event("train");
+                o.put("step", state.step);
+                o.put("loss", stepLoss);
+                o.put("grad_norm", gradNorm);
+                o.put("lr", cfg.lr * factor);
+                o.put("steps_per_s", stepsPerSec);
+                o.put("embeddings_version", version);
+                o.put("retrieval_wait_s", waitNs / 1e9);
+                o.put("question_s", timings.questionNs / 1e9);
+                o.put("retrieval_s", timings.retrievalNs / 1e9);
+                o.put("passage_s", timings.passageNs / 1e9);
+                o.put("generator_fwd_s", timings.generatorNs / 1e9);
+                metrics.write(o);
+                System.err.printf("step %d/%d  loss %.4f  |g| %.3f  %.2f steps/s  ETA %s%n", state.step, totalSteps, stepLoss, gradNorm,
+                        stepsPerSec, eta((totalSteps - state.step) / Math.max(1e-9, stepsPerSec)));
+            }
+            for (StepHook h : hooks) h.afterStep(state.step, this);
+            if (cfg.checkpointEvery > 0 && state.step % cfg.checkpointEvery == 0 && state.step < totalSteps) checkpoint();
+        }
+        if (state.step >= totalSteps) checkpoint();
+    }
+
+    public Path checkpoint() throws IOException {
+        Path p = Checkpoints.save(runDir, state.step, rag, optimizers, state, cfg);
+        Checkpoints.cleanup(runDir, cfg.keepCheckpoints);
+        ObjectNode o = metrics.event("checkpoint");
+        o.put("step", state.step);
+        o.put("path", p.toString());
+        metrics.write(o);
+        return p;
+    }
+
+    private List<RagExample> nextBatch() {
+        List<RagExample> out = new ArrayList<>(cfg.batchSize);
+        while (out.size() < cfg.batchSize) {
+            List<Integer> order = order(state.epoch);
+            while (out.size() < cfg.batchSize && state.position < order.size()) out.add(data.get(order.get(state.position++)));
+            if (state.position >= order.size()) {
+                state.epoch++;
+                state.position = 0;
+            }
+        }
+        return out;
+    }
+
+    private List<Integer> cachedOrder;
+    private int cachedEpoch = -1;
+
+    private List<Integer> order(int epoch) {
+        if (epoch != cachedEpoch) {
+            List<Integer> o = new ArrayList<>();
+            for (int i = 0; i < data.size(); i++) o.add(i);
+            Collections.shuffle(o, new Random(state.seed * 7919 + epoch));
+            cachedOrder = o;
+            cachedEpoch = epoch;
+        }
+        return cachedOrder;
+    }
+
+    static String eta(double seconds) {
+        long s = Math.round(seconds);
+        return s >= 3600 ? String.format("%dh%02dm", s / 3600, s / 60 % 60) : String.format("%dm%02ds", s / 60, s % 60);
+    }
+}

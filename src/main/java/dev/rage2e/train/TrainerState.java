@@ -1,0 +1,21 @@
+package dev.rage2e.train;
+
+/**
+ * Where training stands, saved with each checkpoint: the next optimizer step, the data position
+ * (epoch and offset into that epoch's seeded shuffle) and the KB embeddings version in use. Dropout
+ * randomness is reseeded from (seed, step) every step, so no generator state needs saving.
+ */
+public final class TrainerState {
+    public int step;
+    public int epoch;
+    public int position;
+    public long seed;
+    public String embeddingsVersion;
+    public String kb;
+    public String mode;
+    public String modelType;
+    /** Steps at which the last refresh started / was published (end2end). */
+    public int lastRefreshStartStep = -1;
+    public int lastPublishedStep = -1;
+    public double trainSeconds;
+}
