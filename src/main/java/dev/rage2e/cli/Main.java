@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
                 + "together, keep the knowledge-base index fresh, evaluate and serve.",
         subcommands = {
             EmbedCommand.class,
+            ModelsCommand.class,
         })
 public final class Main implements Runnable {
     @CommandLine.Spec
