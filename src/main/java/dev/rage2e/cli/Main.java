@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             EmbedCommand.class,
             ModelsCommand.class,
+            BenchCommand.class,
         })
 public final class Main implements Runnable {
     @CommandLine.Spec
