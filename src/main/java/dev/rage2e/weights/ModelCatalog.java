@@ -72,7 +72,9 @@ public final class ModelCatalog {
         Path jar = jarPath(e);
         if (Files.isRegularFile(jar)) return jar;
         System.err.println("rag: " + e.coordinates() + " is not in " + localRepository() + "; resolving it with Maven...");
-        List<String> cmd = List.of("mvn", "-q", "-B", "dependency:get", "-Dtransitive=false", "-Dartifact=" + e.coordinates());
+        List<String> cmd = new java.util.ArrayList<>(List.of("mvn", "-q", "-B", "dependency:get", "-Dtransitive=false",
+                "-Dartifact=" + e.coordinates()));
+        if (System.getProperty("maven.repo.local") != null) cmd.add("-Dmaven.repo.local=" + localRepository());
         try {
             Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.INHERIT)
                     .redirectError(ProcessBuilder.Redirect.INHERIT).start();
