@@ -40,11 +40,11 @@ public final class ModelFiles {
     /** Opens {@code src}, keeping only the files whose relative names {@code wanted} accepts. */
     public static ModelFiles open(Path src, Predicate<String> wanted) {
         try {
-            if (Files.isDirectory(src)) return new ModelFiles(readDir(src, wanted), null);
+            if (Files.isDirectory(src)) return new ModelFiles(readDir(src, MAX_DEPTH, wanted), null);
             if (!Files.isRegularFile(src)) throw new UserException(src + ": file not found");
             if (isZip(src)) return new ModelFiles(readZip(src, wanted), null);
             Path dir = src.toAbsolutePath().getParent();
-            Map<String, ByteBuffer> m = readDir(dir, wanted);
+            Map<String, ByteBuffer> m = readDir(dir, 1, wanted); // siblings only: never pick up unrelated files further down
             String name = src.getFileName().toString();
             m.putIfAbsent(name, map(src));
             return new ModelFiles(m, name);
@@ -84,7 +84,8 @@ public final class ModelFiles {
         return primary;
     }
 
-    private static boolean isZip(Path p) throws IOException {
+    /** True when the file starts like a zip/jar. */
+    public static boolean isZip(Path p) throws IOException {
         try (InputStream in = Files.newInputStream(p)) {
             byte[] magic = in.readNBytes(4);
             return isZipMagic(magic);
@@ -95,9 +96,9 @@ public final class ModelFiles {
         return m.length == 4 && m[0] == 'P' && m[1] == 'K' && m[2] == 3 && m[3] == 4;
     }
 
-    private static Map<String, ByteBuffer> readDir(Path dir, Predicate<String> wanted) throws IOException {
+    private static Map<String, ByteBuffer> readDir(Path dir, int depth, Predicate<String> wanted) throws IOException {
         Map<String, ByteBuffer> m = new LinkedHashMap<>();
-        try (Stream<Path> walk = Files.walk(dir, MAX_DEPTH)) {
+        try (Stream<Path> walk = Files.walk(dir, depth)) {
             for (Path p : walk.filter(Files::isRegularFile).sorted().toList()) {
                 String rel = dir.relativize(p).toString().replace('\\', '/');
                 if (wanted.test(rel)) m.put(rel, map(p));

@@ -40,6 +40,13 @@ public final class OnnxImporter {
      * {@code onnx/model.onnx} layout), a directory, or a jar holding one .onnx and its tokenizer.
      */
     public static ConvertedBert fromPath(Path src, Path tokenizer, int headsHint) {
+        try {
+            if (Files.isRegularFile(src) && !ModelFiles.isZip(src) && !src.getFileName().toString().endsWith(".onnx")) {
+                throw new UserException(src + ": expected an .onnx file, a folder holding one, or a jar/zip");
+            }
+        } catch (IOException e) {
+            throw new UserException(src + ": cannot read: " + e.getMessage());
+        }
         ModelFiles files = ModelFiles.open(src, n -> n.endsWith(".onnx") || n.endsWith("tokenizer.json"));
         String onnx = files.primary() != null && files.primary().endsWith(".onnx") ? files.primary() : null;
         if (onnx == null) {

@@ -6,6 +6,7 @@ import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -34,8 +35,22 @@ public final class TfCheckpointImporter {
      * @param headsHint attention heads when no bert_config.json says (0: from the name "A-12", else hidden/64)
      */
     public static ConvertedBert fromPath(Path src, int headsHint) {
+        try {
+            if (Files.isRegularFile(src) && !ModelFiles.isZip(src)) {
+                if (!src.getFileName().toString().endsWith(".index")) {
+                    throw new UserException(src + ": expected a TF checkpoint .index file, a SavedModel/checkpoint folder, or a jar/zip");
+                }
+                // a SavedModel keeps vocab.txt in assets/, beside variables/: open the SavedModel folder
+                Path dir = src.toAbsolutePath().getParent();
+                Path root = dir.getFileName() != null && dir.getFileName().toString().equals("variables") ? dir.getParent() : dir;
+                ModelFiles files = ModelFiles.open(root, TfCheckpointImporter::relevant);
+                return convert(files, src.toString(), headsHint, root.relativize(src.toAbsolutePath()).toString().replace('\\', '/'));
+            }
+        } catch (java.io.IOException e) {
+            throw new UserException(src + ": cannot read: " + e.getMessage());
+        }
         ModelFiles files = ModelFiles.open(src, TfCheckpointImporter::relevant);
-        return convert(files, src.toString(), headsHint);
+        return convert(files, src.toString(), headsHint, null);
     }
 
     private static boolean relevant(String name) {
@@ -44,10 +59,10 @@ public final class TfCheckpointImporter {
                 || base.equals("saved_model.pb") || base.equals("model.json");
     }
 
-    static ConvertedBert convert(ModelFiles files, String origin, int headsHint) {
+    static ConvertedBert convert(ModelFiles files, String origin, int headsHint, String preferredIndex) {
         List<String> indexes = files.names().stream().filter(n -> n.endsWith(".index")).toList();
         if (indexes.isEmpty()) throw new UserException(origin + ": no TensorFlow checkpoint (.index file) found");
-        String index = indexes.size() == 1 ? indexes.get(0)
+        String index = preferredIndex != null ? preferredIndex : indexes.size() == 1 ? indexes.get(0)
                 : indexes.stream().filter(n -> n.endsWith("variables/variables.index")).findFirst()
                         .orElseThrow(() -> new UserException(origin + ": several checkpoints " + indexes + "; point at one .index file"));
         String prefix = index.substring(0, index.length() - ".index".length());

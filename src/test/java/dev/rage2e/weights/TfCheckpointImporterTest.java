@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.zip.ZipFile;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,9 +40,15 @@ class TfCheckpointImporterTest {
         long t0 = System.nanoTime();
         files = ModelFiles.open(jar, n -> n.endsWith(".index") || n.contains(".data-") || n.endsWith("vocab.txt")
                 || n.endsWith("saved_model.pb") || n.endsWith("model.json"));
-        bert = TfCheckpointImporter.convert(files, jar.getFileName().toString(), 0);
+        bert = TfCheckpointImporter.convert(files, jar.getFileName().toString(), 0, null);
         bundle = TfBundle.readIndex(files.get("variables/variables.index"), "index");
         System.out.printf("bert-base-uncased: read + converted in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+    }
+
+    @AfterAll
+    static void release() {
+        files = null; // ~1 GB of weights; the rest of the suite shares this JVM
+        bert = null;
     }
 
     @Test
