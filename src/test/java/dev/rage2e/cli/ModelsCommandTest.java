@@ -69,6 +69,12 @@ class ModelsCommandTest {
         assertEquals(2, again.code());
         assertTrue(again.err().contains("already exists"), again.err());
 
+        Run tf = rag("models", "import", "--format", "tf", src.resolve("mini-tokenizer.json").toString(), "--out", tmp.resolve("t").toString());
+        assertEquals(2, tf.code());
+        assertTrue(tf.err().contains("expected a TF checkpoint .index file"), tf.err());
+        Run fmt = rag("models", "import", "--format", "pt", src.toString(), "--out", tmp.resolve("t").toString());
+        assertTrue(fmt.code() == 2 && fmt.err().contains("--format must be hf, onnx or tf"), fmt.err());
+
         Run list = rag("models", "list", "--root", out.getParent().toString());
         assertEquals(0, list.code(), list.err());
         assertTrue(list.out().contains("\"name\":\"mini\"") && list.out().contains("\"dim\":384"), list.out());
