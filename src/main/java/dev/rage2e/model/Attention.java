@@ -29,7 +29,17 @@ public final class Attention {
      */
     public static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray additiveMask, float dropout, boolean training) {
         long d = q.getShape().get(3);
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div((float) Math.sqrt(d));
+        return attend(q, k, v, additiveMask, dropout, training, (float) Math.sqrt(d));
+    }
+
+    /**
+     * As above with the scores divided by {@code divisor}; 1 skips the division (BART scales the query
+     * projection instead, as HF's {@code BartAttention} does).
+     */
+    public static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray additiveMask, float dropout, boolean training,
+            float divisor) {
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2));
+        if (divisor != 1f) scores = scores.div(divisor);
         if (additiveMask != null) scores = scores.add(additiveMask);
         NDArray probs = scores.softmax(-1);
         if (training && dropout > 0) probs = probs.getNDArrayInternal().dropout(probs, dropout, true).singletonOrThrow();

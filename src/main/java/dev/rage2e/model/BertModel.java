@@ -38,14 +38,63 @@ public final class BertModel {
      * @param tokenTypeIds [B, L] or null for all zeros
      */
     public Output forward(NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds, boolean training) {
+        return forward(inputIds, attentionMask, tokenTypeIds, null, null, training);
+    }
+
+    /**
+     * As above; in a decoder ({@code config.isDecoder()}) self-attention is causal and, when
+     * {@code encoderHidden} [B, S, H] is given, every layer cross-attends to it under
+     * {@code encoderMask} [B, S] (1 keep, 0 pad; null = keep all), as HF's {@code BertLMHeadModel} body.
+     */
+    public Output forward(NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds, NDArray encoderHidden,
+            NDArray encoderMask, boolean training) {
         NDArray hidden = embeddings.forward(inputIds, tokenTypeIds, 0, training);
         NDArray mask = attentionMask == null ? null : Attention.paddingMask(attentionMask);
         if (config.isDecoder()) {
             NDArray causal = Attention.causalMask(inputIds.getManager(), inputIds.getShape().get(1));
             mask = mask == null ? causal : mask.add(causal).maximum(Attention.MASK_VALUE);
         }
-        NDArray last = encoder.forward(hidden, mask, null, null, training);
+        NDArray crossMask = encoderHidden != null && encoderMask != null ? Attention.paddingMask(encoderMask) : null;
+        NDArray last = encoder.forward(hidden, mask, encoderHidden, crossMask, training);
         return new Output(last, pooler == null ? null : pooler.forward(last));
+    }
+
+    /** Cross-attention keys/values of every layer for an encoder output, computed once per generation. */
+    public NDArray[][] crossKeysValues(NDArray encoderHidden) {
+        NDArray[][] kv = new NDArray[encoder.layer.size()][];
+        for (int i = 0; i < kv.length; i++) {
+            BertLayer l = encoder.layer.get(i);
+            if (l.crossattention == null) throw new IllegalStateException("layer " + i + " has no cross-attention");
+            kv[i] = l.crossattention.self.keysValues(encoderHidden);
+        }
+        return kv;
+    }
+
+    /**
+     * One incremental decoding step of a decoder: {@code inputIds} [B, n] at positions
+     * {@code cache.length()}.. ; each layer's self-attention keys/values are appended to the cache, so the
+     * new positions attend to every earlier one (no causal mask is needed for n = 1). Returns the last
+     * hidden states [B, n, H]. Inference only (dropout off).
+     */
+    public NDArray step(NDArray inputIds, KvCache cache) {
+        long n = inputIds.getShape().get(1);
+        NDArray x = embeddings.forward(inputIds, null, cache.length(), false);
+        NDArray mask = n > 1 ? stepCausalMask(inputIds.getManager(), cache.length(), n) : null;
+        for (int i = 0; i < encoder.layer.size(); i++) {
+            BertLayer l = encoder.layer.get(i);
+            NDArray[] kvNew = l.attention.self.keysValues(x);
+            NDArray[] kv = cache.append(i, kvNew[0], kvNew[1]);
+            x = l.forward(x, kv, mask, cache.cross(i), cache.crossMask(), false);
+        }
+        cache.advance(n);
+        return x;
+    }
+
+    /** Causal mask [1, 1, n, past + n] for n new positions after {@code past} cached ones. */
+    static NDArray stepCausalMask(NDManager m, long past, long n) {
+        NDArray q = m.arange(past, past + n, 1, DataType.INT64).expandDims(1);
+        NDArray k = m.arange(0, past + n, 1, DataType.INT64).expandDims(0);
+        return k.gt(q).toType(DataType.FLOAT32, false).mul(Attention.MASK_VALUE).expandDims(0).expandDims(0);
     }
 
     /** The input embedding table, shared with a tied LM head. */

@@ -27,6 +27,7 @@ public final class ParamStore implements AutoCloseable {
     private final Map<String, HostTensor> source;
     private final String origin;
     private final TreeSetTracker used = new TreeSetTracker();
+    private final java.util.Set<String> buffers = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private ParamStore(NDManager manager, Map<String, HostTensor> source, String origin) {
         this.manager = manager;
@@ -84,6 +85,16 @@ public final class ParamStore implements AutoCloseable {
         return a;
     }
 
+    /**
+     * A tensor that is loaded and saved with the model but not trained (HF registers such tensors as
+     * buffers, e.g. BART's {@code final_logits_bias}, or keeps weights the forward pass never uses, e.g.
+     * an encoder-decoder's encoder pooler). It is absent from {@link #parameters()}, present in {@link #toHost()}.
+     */
+    public NDArray buffer(String name, long... shape) {
+        buffers.add(name);
+        return get(name, shape);
+    }
+
     /** Creates (or replaces) a parameter, e.g. freshly initialised cross-attention. */
     public NDArray create(String name, NDArray value) {
         NDArray a = value.toType(DataType.FLOAT32, true);
@@ -95,8 +106,15 @@ public final class ParamStore implements AutoCloseable {
         return a;
     }
 
-    /** Parameters that modules have fetched, in fetch order: the model's trainable state. */
+    /** Parameters that modules have fetched, in fetch order: the model's trainable state (buffers excluded). */
     public Map<String, NDArray> parameters() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        for (String n : used.names()) if (!buffers.contains(n)) out.put(n, params.get(n));
+        return out;
+    }
+
+    /** Parameters and buffers: everything a checkpoint holds. */
+    public Map<String, NDArray> tensors() {
         Map<String, NDArray> out = new LinkedHashMap<>();
         for (String n : used.names()) out.put(n, params.get(n));
         return out;
@@ -113,10 +131,10 @@ public final class ParamStore implements AutoCloseable {
         for (NDArray a : parameters().values()) a.setRequiresGradient(requires);
     }
 
-    /** Host copies of every used parameter, for saving. Tied weights appear under each name used. */
+    /** Host copies of every used parameter and buffer, for saving. Tied weights appear once, under the name used. */
     public Map<String, HostTensor> toHost() {
         Map<String, HostTensor> out = new LinkedHashMap<>();
-        for (Map.Entry<String, NDArray> e : parameters().entrySet()) {
+        for (Map.Entry<String, NDArray> e : tensors().entrySet()) {
             out.put(e.getKey(), toHost(e.getValue()));
         }
         return out;
@@ -126,9 +144,9 @@ public final class ParamStore implements AutoCloseable {
         Safetensors.write(file, toHost(), metadata);
     }
 
-    /** Copies every used parameter's values from {@code other} (same names and shapes). */
+    /** Copies every used parameter's and buffer's values from {@code other} (same names and shapes). */
     public void copyFrom(ParamStore other) {
-        for (Map.Entry<String, NDArray> e : parameters().entrySet()) {
+        for (Map.Entry<String, NDArray> e : tensors().entrySet()) {
             NDArray src = other.params.get(e.getKey());
             if (src == null) throw new IllegalArgumentException("no parameter " + e.getKey() + " to copy from");
             src.copyTo(e.getValue());

@@ -35,7 +35,15 @@ public interface Seq2SeqModel extends AutoCloseable {
     NDArray encode(NDArray inputIds, NDArray attentionMask, boolean training);
 
     /** Teacher-forced decoder logits [B, T, V] for decoder input ids [B, T] (causal, no decoder padding mask). */
-    NDArray decode(NDArray decoderInputIds, NDArray encoderHidden, NDArray encoderMask, boolean training);
+    default NDArray decode(NDArray decoderInputIds, NDArray encoderHidden, NDArray encoderMask, boolean training) {
+        return decode(decoderInputIds, null, encoderHidden, encoderMask, training);
+    }
+
+    /**
+     * As above with a decoder padding mask [B, T] (1 keep, 0 pad; null = none) combined with the causal
+     * mask, as HF's {@code decoder_attention_mask}.
+     */
+    NDArray decode(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, boolean training);
 
     /** Begins incremental decoding over an encoder output; cross-attention keys/values are computed once. */
     DecoderState startDecoding(NDArray encoderHidden, NDArray encoderMask);
@@ -49,15 +57,24 @@ public interface Seq2SeqModel extends AutoCloseable {
     /** Saves config, weights and tokenizer in the HF layout of this architecture. */
     void save(Path dir) throws IOException;
 
+    /** Decoding defaults as HF's {@code generate()} would take them (generation_config.json, else config.json). */
+    default dev.rage2e.model.generate.GenerationConfig generationConfig() {
+        return dev.rage2e.model.generate.GenerationConfig.defaults(this);
+    }
+
     @Override
     void close();
 
     /** Incremental decoding state (KV cache). Rows can be gathered to follow beam search. */
-    interface DecoderState {
-        /** A state whose row i is this state's row {@code rows[i]} (int64 indices). */
+    interface DecoderState extends AutoCloseable {
+        /** A state whose row i is this state's row {@code rows[i]} (int64 indices); this state stays valid. */
         DecoderState reorder(NDArray rows);
 
         /** Positions decoded so far. */
         long length();
+
+        /** Frees the cache now (otherwise the manager of the encoder output that started it does). */
+        @Override
+        default void close() {}
     }
 }
