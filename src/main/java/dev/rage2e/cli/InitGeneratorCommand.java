@@ -1,0 +1,56 @@
+package dev.rage2e.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.model.Bert2BertWarmStart;
+import dev.rage2e.util.Json;
+import dev.rage2e.util.UserException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code rag models init-generator}: a BERT2BERT generator warm-started from a BERT checkpoint. */
+@Command(name = "init-generator", mixinStandardHelpOptions = true,
+        description = {"Build a BERT2BERT generator (HF EncoderDecoderModel layout) from a BERT checkpoint: encoder and decoder "
+                + "layers copied from it, new cross-attention, causal decoder, LM head tied to the word embeddings "
+                + "(Rothe et al. 2020). Prints a JSON summary."})
+public final class InitGeneratorCommand implements Callable<Integer> {
+    @Option(names = "--from", required = true, description = "BERT model directory (config.json, model.safetensors, tokenizer.json).")
+    Path from;
+
+    @Option(names = "--out", required = true, description = "Output directory for the generator.")
+    Path out;
+
+    @Option(names = "--decoder-layers", description = "Decoder depth N (default: the BERT's); N evenly spaced BERT layers, "
+            + "first and last included.")
+    Integer decoderLayers;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the random cross-attention init (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--force", description = "Replace --out if it exists.")
+    boolean force;
+
+    @Override
+    public Integer call() throws Exception {
+        if (Files.exists(out) && !force) throw new UserException(out + ": already exists (pass --force to replace it)");
+        if (from.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) throw new UserException("--out must differ from --from");
+        Bert2BertWarmStart.Summary s = Bert2BertWarmStart.initGenerator(from, out, decoderLayers, seed);
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("out", out.toString());
+        o.put("encoder_layers", s.encoderLayers());
+        ArrayNode l = o.putArray("decoder_layers_from");
+        for (int i : s.decoderLayersFrom()) l.add(i);
+        o.put("lm_head", s.lmHeadFromCheckpoint() ? "cls.predictions from checkpoint" : "random init");
+        o.put("decoder_start_token_id", s.decoderStartTokenId());
+        o.put("eos_token_id", s.eosTokenId());
+        o.put("pad_token_id", s.padTokenId());
+        o.put("tokenizer", s.tokenizer());
+        o.put("parameters", s.parameters());
+        if (!s.tokenizer()) System.err.println("rag: warning: " + from + " has no tokenizer.json; the generator takes --input-ids only");
+        System.out.println(Json.write(o));
+        return 0;
+    }
+}
