@@ -55,9 +55,13 @@ public final class AdamW {
             try (NDManager sub = manager.newSubManager()) {
                 NDArray grad = gradient(p, sub);
                 if (grad == null) continue;
-                if (weightDecay > 0) p.subi(p.mul(lr * weightDecay));
                 NDArray mi = m.get(e.getKey());
                 NDArray vi = v.get(e.getKey());
+                // results of ops on p, mi, vi belong to their receiver's manager (the long-lived parameter and
+                // moment managers); attached here for the update, the temporaries die with `sub` instead of
+                // accumulating there at every step
+                sub.tempAttachAll(p, mi, vi);
+                if (weightDecay > 0) p.subi(p.mul(lr * weightDecay));
                 mi.muli(beta1).addi(grad.mul(1 - beta1));
                 vi.muli(beta2).addi(grad.square().muli(1 - beta2));
                 NDArray denom = vi.div(bc2).sqrt().addi(eps);
