@@ -55,7 +55,42 @@ public final class Bert2BertWarmStart {
         int[] from = layerChoice(total, n);
 
         Map<String, HostTensor> src = Safetensors.read(Seq2SeqModels.weightsFile(bertDir));
-        String prefix = bodyPrefix(src, bertDir);
+        Map<String, HostTensor> out = build(bert, src, bertDir, from, initRange, seed);
+        boolean fromCheckpoint = src.containsKey("cls.predictions.transform.dense.weight");
+        Path tokenizer = bertDir.resolve("tokenizer.json");
+        boolean hasTokenizer = Files.exists(tokenizer);
+        long start = hasTokenizer ? tokenId(tokenizer, "[CLS]", "<s>") : 101;
+        long eos = hasTokenizer ? tokenId(tokenizer, "[SEP]", "</s>") : 102;
+        long pad = hasTokenizer ? tokenId(tokenizer, "[PAD]", "<pad>") : bert.padTokenId();
+        for (long id : new long[] {start, eos, pad}) {
+            if (id < 0 || id >= bert.vocabSize()) {
+                throw new UserException(bertDir + ": special token id " + id + " outside the vocabulary of " + bert.vocabSize());
+            }
+        }
+        BertConfig encCfg = bert;
+        BertConfig decCfg = bert.withLayers(n).asDecoder();
+        EncoderDecoderConfig config = EncoderDecoderConfig.create(encCfg, decCfg, start, eos, pad);
+        GenerationConfig gen = new GenerationConfig(20, 0, 1, 1.0, GenerationConfig.EarlyStopping.FALSE, 0, -1, -1, eos, pad, start, true);
+        long params = 0;
+        for (HostTensor t : out.values()) params += t.numel();
+        ModelDir.write(outDir, d -> {
+            Safetensors.write(d.resolve("model.safetensors"), out, Map.of("format", "pt"));
+            Json.writeFile(d.resolve("config.json"), config.json());
+            Json.writeFile(d.resolve(GenerationConfig.FILE), gen.toJson());
+            Seq2SeqModels.copyTokenizerFiles(bertDir, d);
+        });
+        return new Summary(total, from, fromCheckpoint, start, eos, pad, hasTokenizer, params);
+    }
+
+    /**
+     * The generator's tensors (HF EncoderDecoderModel names) from a BERT's tensors {@code src}: decoder
+     * layer j copies BERT layer {@code from[j]}; cross-attention (and the LM head when {@code src} has no
+     * {@code cls.predictions.*}) are initialised with {@code seed}. {@code origin} names the source in errors.
+     */
+    public static Map<String, HostTensor> build(BertConfig bert, Map<String, HostTensor> src, Object origin, int[] from, float initRange,
+            long seed) {
+        String prefix = bodyPrefix(src, origin);
+        int n = from.length;
         Map<String, HostTensor> out = new LinkedHashMap<>();
         int h = bert.hiddenSize();
         // encoder: the whole BERT body
@@ -86,7 +121,7 @@ public final class Bert2BertWarmStart {
                     copied++;
                 }
             }
-            if (copied == 0) throw new UserException(bertDir + ": missing tensors of layer " + from[j] + " ('" + s + "*')");
+            if (copied == 0) throw new UserException(origin + ": missing tensors of layer " + from[j] + " ('" + s + "*')");
             String c = d + "crossattention.";
             for (String proj : new String[] {"self.query", "self.key", "self.value", "output.dense"}) {
                 out.put(c + proj + ".weight", normal(rnd, initRange, h, h));
@@ -97,12 +132,11 @@ public final class Bert2BertWarmStart {
         }
         // LM head
         String head = "decoder.cls.predictions.";
-        boolean fromCheckpoint = src.containsKey("cls.predictions.transform.dense.weight");
-        if (fromCheckpoint) {
+        if (src.containsKey("cls.predictions.transform.dense.weight")) {
             for (String t : new String[] {"transform.dense.weight", "transform.dense.bias", "transform.LayerNorm.weight",
                     "transform.LayerNorm.bias", "bias"}) {
                 HostTensor v = src.get("cls.predictions." + t);
-                if (v == null) throw new UserException(bertDir + ": has cls.predictions.transform.dense.weight but no cls.predictions." + t);
+                if (v == null) throw new UserException(origin + ": has cls.predictions.transform.dense.weight but no cls.predictions." + t);
                 out.put(head + t, v.asF32());
             }
         } else {
@@ -112,30 +146,38 @@ public final class Bert2BertWarmStart {
             out.put(head + "transform.LayerNorm.bias", constant(0f, h));
             out.put(head + "bias", constant(0f, bert.vocabSize()));
         }
+        return out;
+    }
 
-        Path tokenizer = bertDir.resolve("tokenizer.json");
-        boolean hasTokenizer = Files.exists(tokenizer);
-        long start = hasTokenizer ? tokenId(tokenizer, "[CLS]", "<s>") : 101;
-        long eos = hasTokenizer ? tokenId(tokenizer, "[SEP]", "</s>") : 102;
-        long pad = hasTokenizer ? tokenId(tokenizer, "[PAD]", "<pad>") : bert.padTokenId();
-        for (long id : new long[] {start, eos, pad}) {
-            if (id < 0 || id >= bert.vocabSize()) {
-                throw new UserException(bertDir + ": special token id " + id + " outside the vocabulary of " + bert.vocabSize());
+    /**
+     * A randomly initialised BERT (bare BertModel names, no pooler) as HF's {@code _init_weights}: matrices and
+     * embeddings N(0, std), biases 0, LayerNorm 1/0. For benchmarks and tests where no pretrained BERT exists.
+     */
+    public static Map<String, HostTensor> randomBert(BertConfig c, float std, long seed) {
+        Random r = new Random(seed);
+        int h = c.hiddenSize(), inter = c.intermediateSize();
+        Map<String, HostTensor> t = new LinkedHashMap<>();
+        t.put("embeddings.word_embeddings.weight", normal(r, std, c.vocabSize(), h));
+        t.put("embeddings.position_embeddings.weight", normal(r, std, c.maxPositionEmbeddings(), h));
+        if (c.typeVocabSize() > 0) t.put("embeddings.token_type_embeddings.weight", normal(r, std, c.typeVocabSize(), h));
+        t.put("embeddings.LayerNorm.weight", constant(1f, h));
+        t.put("embeddings.LayerNorm.bias", constant(0f, h));
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            String p = "encoder.layer." + i + ".";
+            for (String n : new String[] {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
+                t.put(p + n + ".weight", normal(r, std, h, h));
+                t.put(p + n + ".bias", constant(0f, h));
             }
+            t.put(p + "attention.output.LayerNorm.weight", constant(1f, h));
+            t.put(p + "attention.output.LayerNorm.bias", constant(0f, h));
+            t.put(p + "intermediate.dense.weight", normal(r, std, inter, h));
+            t.put(p + "intermediate.dense.bias", constant(0f, inter));
+            t.put(p + "output.dense.weight", normal(r, std, h, inter));
+            t.put(p + "output.dense.bias", constant(0f, h));
+            t.put(p + "output.LayerNorm.weight", constant(1f, h));
+            t.put(p + "output.LayerNorm.bias", constant(0f, h));
         }
-        BertConfig encCfg = bert;
-        BertConfig decCfg = bert.withLayers(n).asDecoder();
-        EncoderDecoderConfig config = EncoderDecoderConfig.create(encCfg, decCfg, start, eos, pad);
-        GenerationConfig gen = new GenerationConfig(20, 0, 1, 1.0, GenerationConfig.EarlyStopping.FALSE, 0, -1, -1, eos, pad, start, true);
-        long params = 0;
-        for (HostTensor t : out.values()) params += t.numel();
-        ModelDir.write(outDir, d -> {
-            Safetensors.write(d.resolve("model.safetensors"), out, Map.of("format", "pt"));
-            Json.writeFile(d.resolve("config.json"), config.json());
-            Json.writeFile(d.resolve(GenerationConfig.FILE), gen.toJson());
-            Seq2SeqModels.copyTokenizerFiles(bertDir, d);
-        });
-        return new Summary(total, from, fromCheckpoint, start, eos, pad, hasTokenizer, params);
+        return t;
     }
 
     /** N of L layers, evenly spaced, first and last included (N = 1: the first). */
@@ -146,7 +188,7 @@ public final class Bert2BertWarmStart {
     }
 
     /** The name prefix of the BERT body ("" for BertModel, "bert." for BertForPreTraining/MaskedLM, ...). */
-    static String bodyPrefix(Map<String, HostTensor> src, Path dir) {
+    static String bodyPrefix(Map<String, HostTensor> src, Object dir) {
         String suffix = "embeddings.word_embeddings.weight";
         List<String> found = new ArrayList<>();
         for (String k : src.keySet()) if (k.endsWith(suffix)) found.add(k.substring(0, k.length() - suffix.length()));

@@ -24,7 +24,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -90,42 +89,9 @@ class Bert2BertOverfitTest {
         cfg.put("hidden_dropout_prob", 0.0);
         cfg.put("attention_probs_dropout_prob", 0.0);
         Json.writeFile(dir.resolve("config.json"), cfg);
-        Random r = new Random(42);
-        Map<String, HostTensor> t = new LinkedHashMap<>();
-        t.put("embeddings.word_embeddings.weight", normal(r, v, h));
-        t.put("embeddings.position_embeddings.weight", normal(r, pos, h));
-        t.put("embeddings.token_type_embeddings.weight", normal(r, 2, h));
-        t.put("embeddings.LayerNorm.weight", fill(1f, h));
-        t.put("embeddings.LayerNorm.bias", fill(0f, h));
-        for (int i = 0; i < layers; i++) {
-            String p = "encoder.layer." + i + ".";
-            for (String n : new String[] {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
-                t.put(p + n + ".weight", normal(r, h, h));
-                t.put(p + n + ".bias", fill(0f, h));
-            }
-            t.put(p + "attention.output.LayerNorm.weight", fill(1f, h));
-            t.put(p + "attention.output.LayerNorm.bias", fill(0f, h));
-            t.put(p + "intermediate.dense.weight", normal(r, inter, h));
-            t.put(p + "intermediate.dense.bias", fill(0f, inter));
-            t.put(p + "output.dense.weight", normal(r, h, inter));
-            t.put(p + "output.dense.bias", fill(0f, h));
-            t.put(p + "output.LayerNorm.weight", fill(1f, h));
-            t.put(p + "output.LayerNorm.bias", fill(0f, h));
-        }
+        Map<String, HostTensor> t = Bert2BertWarmStart.randomBert(BertConfig.load(dir.resolve("config.json")), 0.02f, 42);
         Safetensors.write(dir.resolve("model.safetensors"), t, Map.of("format", "pt"));
         Files.copy(tokenizer, dir.resolve("tokenizer.json"));
-    }
-
-    static HostTensor normal(Random r, int a, int b) {
-        float[] x = new float[a * b];
-        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextGaussian() * 0.02);
-        return HostTensor.ofFloats(x, a, b);
-    }
-
-    static HostTensor fill(float c, int n) {
-        float[] x = new float[n];
-        java.util.Arrays.fill(x, c);
-        return HostTensor.ofFloats(x, n);
     }
 
     @Test
