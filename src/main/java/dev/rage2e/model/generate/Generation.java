@@ -63,10 +63,17 @@ public final class Generation {
         try (NDManager m = manager.newSubManager()) {
             tempAttach(m, encoderHidden, encoderMask);
             int beams = cfg.numBeams();
+            int batch = (int) encoderHidden.getShape().get(0);
             // beams of a row are adjacent (HF's expand): row b's beams are rows b*beams .. b*beams+beams-1
-            NDArray h = beams > 1 ? encoderHidden.repeat(0, beams) : encoderHidden;
-            NDArray mask = encoderMask == null ? null : beams > 1 ? encoderMask.repeat(0, beams) : encoderMask;
-            try (Stepper s = cfg.useCache() ? new CachedStepper(model, h, mask) : new FullPrefixStepper(model, h, mask)) {
+            Stepper stepper;
+            if (cfg.useCache()) {
+                stepper = new CachedStepper(model, encoderHidden, encoderMask, batch, beams, m);
+            } else {
+                NDArray h = beams > 1 ? encoderHidden.repeat(0, beams) : encoderHidden;
+                NDArray mask = encoderMask == null ? null : beams > 1 ? encoderMask.repeat(0, beams) : encoderMask;
+                stepper = new FullPrefixStepper(model, h, mask);
+            }
+            try (Stepper s = stepper) {
                 return beams == 1 ? greedy(model, cfg, s, (int) encoderHidden.getShape().get(0), m)
                         : beamSearch(model, cfg, s, (int) encoderHidden.getShape().get(0), m);
             }
@@ -98,9 +105,17 @@ public final class Generation {
         private final Seq2SeqModel model;
         private Seq2SeqModel.DecoderState state;
 
-        CachedStepper(Seq2SeqModel model, NDArray hidden, NDArray mask) {
+        /** Starts on the encoder rows, then expands each to {@code beams} rows (cross keys/values are computed once per input). */
+        CachedStepper(Seq2SeqModel model, NDArray hidden, NDArray mask, int batch, int beams, NDManager m) {
             this.model = model;
             this.state = model.startDecoding(hidden, mask);
+            if (beams > 1) {
+                int[] rows = new int[batch * beams];
+                for (int r = 0; r < rows.length; r++) rows[r] = r / beams;
+                try (NDManager sm = m.newSubManager()) {
+                    reorder(rows, sm);
+                }
+            }
         }
 
         @Override
@@ -254,10 +269,12 @@ public final class Generation {
             int[] nextRows = new int[rows];
             for (int b = 0; b < batch; b++) {
                 if (done[b]) {
+                    // HF points finished rows at row 0; keeping them in place is equivalent (their beams are never
+                    // read again) and lets the cache keep sharing cross-attention keys/values
                     for (int j = 0; j < nb; j++) {
                         nextScores[b * nb + j] = 0f;
                         nextTokens[b * nb + j] = cfg.padTokenId();
-                        nextRows[b * nb + j] = 0;
+                        nextRows[b * nb + j] = b * nb + j;
                     }
                     continue;
                 }
