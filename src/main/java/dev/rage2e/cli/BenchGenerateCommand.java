@@ -127,7 +127,8 @@ public final class BenchGenerateCommand implements Callable<Integer> {
                 GenerationConfig cfg = base.withNumBeams(nb);
                 Generation.generate(m, src, cfg.withMaxLength(3).withMinLength(3), root); // warm-up
                 double[] g = time(() -> Generation.generate(m, src, cfg, root));
-                double f = batch * flops.encode(sourceLen) + (double) batch * nb * flops.crossKeysValues(sourceLen);
+                // cross-attention keys/values are computed once per input and shared by its beams
+                double f = batch * flops.encode(sourceLen) + (double) batch * flops.crossKeysValues(sourceLen);
                 for (int s = 0; s < maxLength - 1; s++) f += (double) batch * nb * flops.step(s, sourceLen);
                 ObjectNode o = report(nb == 1 ? "greedy" : "beam", g, generated, f, "output_tokens_per_s");
                 o.put("num_beams", nb);
