@@ -19,7 +19,6 @@ import dev.rage2e.model.Seq2SeqModels;
 import dev.rage2e.model.generate.Generation;
 import dev.rage2e.model.generate.GenerationConfig;
 import dev.rage2e.train.AdamW;
-import dev.rage2e.train.GradClip;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.lang.management.ManagementFactory;
@@ -158,7 +157,8 @@ public final class BenchGenerateCommand implements Callable<Integer> {
             System.arraycopy(tgt[i], 1, labels, i * targetLen, targetLen);
         }
         m.params().setRequiresGradient(true);
-        try (AdamW opt = new AdamW(m.params().parameters(), 1e-5f, 0.9f, 0.999f, 1e-8f, 0.01f)) {
+        try (NDManager optManager = root.newSubManager()) {
+            AdamW opt = new AdamW(m.params().parameters(), optManager, 0.01f);
             double[] fwd = new double[iters], bwd = new double[iters], upd = new double[iters];
             Runnable step = () -> {
                 long t0 = System.nanoTime(), t1, t2;
@@ -174,7 +174,7 @@ public final class BenchGenerateCommand implements Callable<Integer> {
                     }
                 }
                 t2 = System.nanoTime();
-                GradClip.clipGlobalNorm(m.params().parameters().values(), 1.0);
+                AdamW.clipGradNorm(m.params().parameters().values(), optManager, 1f);
                 opt.step(1e-5f);
                 long t3 = System.nanoTime();
                 lastSplit = new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9};
