@@ -93,13 +93,27 @@ class Bert2BertOverfitTest {
         Files.copy(tokenizer, dir.resolve("tokenizer.json"));
     }
 
+    /**
+     * By default a tiny random BERT; {@code -Drag.overfit.bert=models/NAME} (with optional
+     * {@code -Drag.overfit.decoder-layers}, {@code -Drag.overfit.lr}, {@code -Drag.overfit.max-steps}) warm-starts
+     * from a real checkpoint instead (an experiment, too slow for the default test run).
+     */
     @Test
     void warmStartedGeneratorMemorisesTwentySquadPairs() throws Exception {
-        Path tokJson = BertTokenizerJson.copyTo(Files.createDirectories(tmp.resolve("tok")));
-        Path bert = tmp.resolve("bert-tiny");
-        writeTinyBert(bert, tokJson);
+        String real = System.getProperty("rag.overfit.bert");
+        Path bert;
+        if (real == null) {
+            Path tokJson = BertTokenizerJson.copyTo(Files.createDirectories(tmp.resolve("tok")));
+            bert = tmp.resolve("bert-tiny");
+            writeTinyBert(bert, tokJson);
+        } else {
+            bert = Path.of(real);
+        }
+        int decoderLayers = Integer.getInteger("rag.overfit.decoder-layers", 2);
+        float lr = Float.parseFloat(System.getProperty("rag.overfit.lr", real == null ? "3e-3" : "3e-4"));
+        int maxSteps = Integer.getInteger("rag.overfit.max-steps", MAX_STEPS);
         Path genDir = tmp.resolve("gen");
-        Bert2BertWarmStart.initGenerator(bert, genDir, 2, 0);
+        Bert2BertWarmStart.initGenerator(bert, genDir, decoderLayers, 0);
         try (NDManager root = NDManager.newBaseManager(); Seq2SeqModel gen = Seq2SeqModels.load(genDir, root)) {
             TextTokenizer tok = gen.tokenizer();
             List<Pair> pairs = squadPairs(tok);
@@ -129,7 +143,7 @@ class Bert2BertOverfitTest {
             double em = 0, loss = Double.NaN;
             try (NDManager optManager = root.newSubManager()) {
                 AdamW opt = new AdamW(params, optManager, 0.01f);
-                while (step < MAX_STEPS) {
+                while (step < maxSteps) {
                     try (NDManager sm = root.newSubManager()) {
                         TextTokenizer.Batch b = TextTokenizer.pad(sm, src, gen.padTokenId());
                         NDArray di = sm.create(decIn, new Shape(PAIRS, maxTgt - 1)), lb = sm.create(labels, new Shape(PAIRS, maxTgt - 1));
@@ -141,7 +155,7 @@ class Bert2BertOverfitTest {
                         }
                     }
                     AdamW.clipGradNorm(params.values(), optManager, 1f);
-                    opt.step(3e-3f);
+                    opt.step(lr);
                     step++;
                     if (step % 20 == 0) {
                         em = exactMatch(gen, src, pairs, greedy, root);
@@ -151,9 +165,10 @@ class Bert2BertOverfitTest {
                 }
             }
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf("overfit: EM %.2f after %d steps, %.1f s (%.0f ms/step incl. evaluation)%n", em, step, secs, 1000 * secs / step);
+            System.out.printf("overfit (%s, %d decoder layers, lr %g): EM %.2f after %d steps, %.1f s (%.0f ms/step incl. evaluation)%n",
+                    real == null ? "tiny random BERT" : real, decoderLayers, lr, em, step, secs, 1000 * secs / step);
             assertEquals(1.0, em, "exact match after " + step + " steps (loss " + loss + ")");
-            assertTrue(step <= MAX_STEPS);
+            assertTrue(step <= maxSteps);
         }
     }
 
