@@ -61,13 +61,22 @@ public final class AdamW {
                 // moment managers); attached here for the update, the temporaries die with `sub` instead of
                 // accumulating there at every step
                 sub.tempAttachAll(p, mi, vi);
-                if (weightDecay > 0) p.subi(p.mul(lr * weightDecay));
+                if (weightDecay > 0 && decays(e.getKey())) p.subi(p.mul(lr * weightDecay));
                 mi.muli(beta1).addi(grad.mul(1 - beta1));
                 vi.muli(beta2).addi(grad.square().muli(1 - beta2));
                 NDArray denom = vi.div(bc2).sqrt().addi(eps);
                 p.subi(mi.div(denom).muli(lr / bc1));
             }
         }
+    }
+
+    /**
+     * Whether weight decay applies: not to biases and LayerNorm scales/shifts, as in the reference
+     * RAG fine-tuning ({@code no_decay = ["bias", "LayerNorm.weight"]}); BART's norms are named *_layer_norm.
+     */
+    public static boolean decays(String name) {
+        String n = name.toLowerCase(java.util.Locale.ROOT);
+        return !(n.endsWith("bias") || n.contains("layernorm") || n.contains("layer_norm"));
     }
 
     /** Zeroes gradients in place (PyTorch accumulates into .grad across backward calls). */
