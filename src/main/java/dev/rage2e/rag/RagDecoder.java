@@ -67,8 +67,9 @@ public final class RagDecoder {
         // rows ordered (example, beam, doc): doc rows of example b repeated for each beam
         long[] rows = new long[batch * beams * n];
         for (int b = 0, i = 0; b < batch; b++) for (int k = 0; k < beams; k++) for (int j = 0; j < n; j++) rows[i++] = (long) b * n + j;
-        NDArray idx = m.create(rows);
-        Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc.get(idx), ctx.mask().get(idx))};
+        // start on the unexpanded (example, doc) rows and expand by reorder, so cross-attention keys/values are
+        // computed once per passage and shared by the beams
+        Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc, ctx.mask()).reorder(m.create(rows))};
         NDArray prior = docLp.repeat(0, beams).expandDims(2); // [batch*beams, n, 1]
         BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
             @Override
@@ -84,7 +85,9 @@ public final class RagDecoder {
                 long[] br = beamRows.toLongArray();
                 long[] docRows = new long[br.length * n];
                 for (int i = 0; i < br.length; i++) for (int j = 0; j < n; j++) docRows[i * n + j] = br[i] * n + j;
-                state[0] = state[0].reorder(m.create(docRows));
+                Seq2SeqModel.DecoderState old = state[0];
+                state[0] = old.reorder(m.create(docRows));
+                old.close();
             }
         };
         List<List<BeamSearch.Hypothesis>> hyps = BeamSearch.run(m, batch, g.decoderStartTokenId(), g.eosTokenId(), options, scorer);
@@ -103,8 +106,7 @@ public final class RagDecoder {
             // 1) beam search on each document separately (rows = docs of this example)
             long[] rows = new long[n * beams];
             for (int j = 0, i = 0; j < n; j++) for (int k = 0; k < beams; k++) rows[i++] = (long) b * n + j;
-            NDArray idx = m.create(rows);
-            Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc.get(idx), ctx.mask().get(idx))};
+            Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc, ctx.mask()).reorder(m.create(rows))};
             BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
                 @Override
                 public NDArray next(NDManager sub, NDArray last) {
@@ -113,7 +115,9 @@ public final class RagDecoder {
 
                 @Override
                 public void reorder(NDArray beamRows) {
-                    state[0] = state[0].reorder(beamRows);
+                    Seq2SeqModel.DecoderState old = state[0];
+                    state[0] = old.reorder(beamRows);
+                    old.close();
                 }
             };
             List<List<BeamSearch.Hypothesis>> perDoc = BeamSearch.run(m, n, g.decoderStartTokenId(), g.eosTokenId(), options, scorer);
