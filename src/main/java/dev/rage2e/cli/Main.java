@@ -13,6 +13,10 @@ import picocli.CommandLine.Command;
                 + "together, keep the knowledge-base index fresh, evaluate and serve.",
         subcommands = {
             EmbedCommand.class,
+            KbCommand.class,
+            IndexCommand.class,
+            SearchCommand.class,
+            EvalCommand.class,
         })
 public final class Main implements Runnable {
     @CommandLine.Spec
