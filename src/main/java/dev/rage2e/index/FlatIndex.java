@@ -48,11 +48,15 @@ public final class FlatIndex implements VectorIndex {
 
     /** An index over in-memory rows (tests, benchmarks). */
     public static FlatIndex of(float[][] rows) {
+        return of(rows, BLOCK_ROWS);
+    }
+
+    static FlatIndex of(float[][] rows, int blockRows) {
         NDManager m = NDManager.newBaseManager();
         int dim = rows.length == 0 ? 0 : rows[0].length;
         FlatIndex index = new FlatIndex(m, rows.length, dim);
-        for (int start = 0; start < rows.length; start += BLOCK_ROWS) {
-            int n = Math.min(BLOCK_ROWS, rows.length - start);
+        for (int start = 0; start < rows.length; start += blockRows) {
+            int n = Math.min(blockRows, rows.length - start);
             float[] buf = new float[n * dim];
             for (int i = 0; i < n; i++) System.arraycopy(rows[start + i], 0, buf, i * dim, dim);
             index.blocks.add(m.create(buf, new Shape(n, dim)));

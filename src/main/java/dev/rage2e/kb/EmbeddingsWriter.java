@@ -205,6 +205,54 @@ public final class EmbeddingsWriter {
         });
     }
 
+    /**
+     * Writes vectors that were computed elsewhere (benchmarks, tests, imports) as an embeddings
+     * directory: {@code dir/embeddings.f32} and {@code meta.json} = {@code extra} + shape + sha256.
+     */
+    public static void writeRaw(Path dir, int count, int dim, java.util.function.IntFunction<float[]> row, ObjectNode extra)
+            throws IOException {
+        Files.createDirectories(dir);
+        MessageDigest sha = sha256();
+        try (FileChannel ch = FileChannel.open(dir.resolve(Embeddings.DATA), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer buf = ByteBuffer.allocate(dim * 4).order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < count; i++) {
+                float[] v = row.apply(i);
+                if (v.length != dim) throw new IllegalArgumentException("row " + i + " has " + v.length + " dims, expected " + dim);
+                buf.clear();
+                for (float x : v) buf.putFloat(x);
+                buf.flip();
+                sha.update(buf.duplicate());
+                while (buf.hasRemaining()) ch.write(buf);
+            }
+            ch.force(true);
+        }
+        ObjectNode m = Json.MAPPER.createObjectNode();
+        m.put("format", "rag-e2e-embeddings");
+        m.put("count", count);
+        m.put("dim", dim);
+        m.put("dtype", "float32");
+        m.put("byte_order", "little");
+        m.put("sha256", HexFormat.of().formatHex(sha.digest()));
+        if (extra != null) extra.fields().forEachRemaining(e -> m.set(e.getKey(), e.getValue()));
+        Json.writeFile(dir.resolve(Embeddings.META), m);
+    }
+
+    /** Writes vectors for {@code kb}'s passages as a new (unpublished) version and returns its name. */
+    public static String writeVersion(KnowledgeBase kb, float[][] rows, ObjectNode encoder) throws IOException {
+        if (rows.length != kb.size()) throw new IllegalArgumentException(rows.length + " rows for " + kb.size() + " passages");
+        Path tmp = KbVersions.newTempDir(kb.dir(), "emb");
+        try {
+            ObjectNode extra = Json.MAPPER.createObjectNode();
+            extra.put("kb_passages_sha256", kb.passagesSha256());
+            if (encoder != null) extra.set("encoder", encoder);
+            writeRaw(tmp, rows.length, rows.length == 0 ? 0 : rows[0].length, i -> rows[i], extra);
+            return KbVersions.commit(kb.dir(), tmp);
+        } finally {
+            AtomicFiles.deleteTree(tmp);
+        }
+    }
+
     static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
