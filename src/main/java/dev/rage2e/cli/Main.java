@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             IndexCommand.class,
             SearchCommand.class,
             EvalCommand.class,
+            BenchCommand.class,
         })
 public final class Main implements Runnable {
     @CommandLine.Spec
