@@ -6,7 +6,7 @@ import dev.rage2e.eval.QaExample;
 import dev.rage2e.eval.RetrievalEval;
 import dev.rage2e.eval.Split;
 import dev.rage2e.eval.SquadReader;
-import dev.rage2e.index.Retriever;
+import dev.rage2e.index.KbRetriever;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.util.Json;
@@ -64,8 +64,8 @@ public final class EvalRetrievalCommand implements Callable<Integer> {
         if (qs.isEmpty()) throw new UserException("no questions selected");
         KnowledgeBase kbase = KnowledgeBase.open(kb);
         try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoder, root);
-                Retriever retriever = Retriever.open(kbase, index)) {
-            RetrievalEval.Report r = RetrievalEval.run(retriever, enc, qs, ks, batch, maxLen, System.err);
+                KbRetriever retriever = KbRetriever.open(kbase, index)) {
+            RetrievalEval.Report r = RetrievalEval.run(retriever, retriever.resolvedIndexType(), enc, qs, ks, batch, maxLen, System.err);
             ObjectNode o = r.toJson();
             o.put("encoder", encoder.toString());
             if (split != null) o.put("split", split + ":" + part);

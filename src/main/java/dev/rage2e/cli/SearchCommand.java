@@ -3,7 +3,7 @@ package dev.rage2e.cli;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.index.Retriever;
+import dev.rage2e.index.KbRetriever;
 import dev.rage2e.index.ScoredPassage;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.EncoderModel;
@@ -44,9 +44,9 @@ public final class SearchCommand implements Callable<Integer> {
         if (k <= 0) throw new UserException("-k must be positive, got " + k);
         KnowledgeBase kbase = KnowledgeBase.open(kb);
         try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoder, root);
-                Retriever retriever = Retriever.open(kbase, index)) {
+                KbRetriever retriever = KbRetriever.open(kbase, index)) {
             float[][] q = enc.encodeTexts(questions, true, maxLen, 32);
-            Retriever.Result r = retriever.search(q, k);
+            KbRetriever.Result r = retriever.searchPassages(q, k);
             for (int i = 0; i < questions.size(); i++) {
                 ObjectNode o = Json.MAPPER.createObjectNode();
                 o.put("question", questions.get(i));

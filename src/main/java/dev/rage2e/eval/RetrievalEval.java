@@ -1,10 +1,11 @@
 package dev.rage2e.eval;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.index.Retriever;
 import dev.rage2e.index.ScoredPassage;
 import dev.rage2e.kb.Chunker;
+import dev.rage2e.kb.Passage;
 import dev.rage2e.model.EncoderModel;
+import dev.rage2e.rag.Retriever;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.RateProgress;
 import java.io.PrintStream;
@@ -67,6 +68,12 @@ public final class RetrievalEval {
     /** Encodes the questions (query prefix), retrieves max(ks) passages each, and scores them. */
     public static Report run(Retriever retriever, EncoderModel questionEncoder, List<QaExample> questions, int[] ks, int batch, int maxLen,
             PrintStream progress) {
+        return run(retriever, null, questionEncoder, questions, ks, batch, maxLen, progress);
+    }
+
+    /** As above; {@code indexType} only labels the report. */
+    public static Report run(Retriever retriever, String indexType, EncoderModel questionEncoder, List<QaExample> questions, int[] ks,
+            int batch, int maxLen, PrintStream progress) {
         long t0 = System.nanoTime();
         int kmax = Arrays.stream(ks).max().orElse(1);
         List<String> texts = new ArrayList<>(questions.size());
@@ -76,14 +83,21 @@ public final class RetrievalEval {
         p.finish(texts.size());
         List<List<ScoredPassage>> ranked = new ArrayList<>(questions.size());
         java.util.Set<String> versions = new java.util.LinkedHashSet<>();
-        String index = null;
         for (int start = 0; start < vecs.length; start += 256) {
-            Retriever.Result r = retriever.search(Arrays.copyOfRange(vecs, start, Math.min(vecs.length, start + 256)), kmax);
-            versions.add(r.version()); // more than one only if a new version was published meanwhile
-            index = r.indexType();
-            ranked.addAll(r.hits());
+            try (Retriever.Snapshot snap = retriever.acquire()) {
+                versions.add(snap.version()); // more than one only if a new version was published meanwhile
+                Retriever.Hits hits = snap.search(Arrays.copyOfRange(vecs, start, Math.min(vecs.length, start + 256)), kmax);
+                for (int q = 0; q < hits.ids().length; q++) {
+                    List<ScoredPassage> row = new ArrayList<>(hits.ids()[q].length);
+                    for (int j = 0; j < hits.ids()[q].length; j++) {
+                        Retriever.Passage rp = snap.passage(hits.ids()[q][j]);
+                        row.add(new ScoredPassage(new Passage(rp.id(), rp.title(), rp.text()), hits.scores()[q][j]));
+                    }
+                    ranked.add(row);
+                }
+            }
         }
         Report s = score(questions, ranked, ks);
-        return new Report(s.questions(), s.ks(), s.recall(), String.join(",", versions), index, (System.nanoTime() - t0) / 1e9);
+        return new Report(s.questions(), s.ks(), s.recall(), String.join(",", versions), indexType, (System.nanoTime() - t0) / 1e9);
     }
 }

@@ -44,7 +44,7 @@ class IndexHolderTest {
         for (int v = 1; v < 4; v++) assertFalse(java.util.Arrays.deepEquals(expected.get(versions.get(0)), expected.get(versions.get(v))));
         KbVersions.publish(kb.dir(), versions.get(0));
 
-        try (Retriever retriever = Retriever.open(kb, "flat")) {
+        try (KbRetriever retriever = KbRetriever.open(kb, "flat")) {
             AtomicBoolean stop = new AtomicBoolean();
             List<Throwable> failures = new CopyOnWriteArrayList<>();
             Map<String, Integer> seen = new ConcurrentHashMap<>();
@@ -53,7 +53,7 @@ class IndexHolderTest {
                 Thread th = new Thread(() -> {
                     try {
                         while (!stop.get()) {
-                            Retriever.Result r = retriever.search(queries, k);
+                            KbRetriever.Result r = retriever.searchPassages(queries, k);
                             int[][] want = expected.get(r.version());
                             for (int q = 0; q < queries.length; q++) {
                                 int[] got = r.hits().get(q).stream().mapToInt(h -> h.passage().id()).toArray();
@@ -87,7 +87,7 @@ class IndexHolderTest {
         String v1 = EmbeddingsWriter.writeVersion(kb, Vectors.gaussian(40, 8, 1, true), null);
         String v2 = EmbeddingsWriter.writeVersion(kb, Vectors.gaussian(40, 8, 2, true), null);
         KbVersions.publish(kb.dir(), v1);
-        try (Retriever retriever = Retriever.open(kb, "flat")) {
+        try (KbRetriever retriever = KbRetriever.open(kb, "flat")) {
             IndexHolder.Lease lease = retriever.holder().acquire();
             IndexHolder.Snapshot old = lease.snapshot();
             assertEquals(2, old.references());
