@@ -14,8 +14,12 @@ import picocli.CommandLine.Command;
         subcommands = {
             EmbedCommand.class,
             ModelsCommand.class,
-            BenchCommand.class,
+            KbCommand.class,
+            IndexCommand.class,
+            SearchCommand.class,
+            EvalCommand.class,
             GenerateCommand.class,
+            BenchCommand.class,
         })
 public final class Main implements Runnable {
     @CommandLine.Spec

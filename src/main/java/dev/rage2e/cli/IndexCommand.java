@@ -1,0 +1,63 @@
+package dev.rage2e.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.index.HnswIndex;
+import dev.rage2e.index.Indexes;
+import dev.rage2e.kb.Embeddings;
+import dev.rage2e.kb.KbVersions;
+import dev.rage2e.kb.KnowledgeBase;
+import dev.rage2e.util.Json;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code rag index}: MIPS indexes over an embeddings version. */
+@Command(name = "index", mixinStandardHelpOptions = true, description = "Build the MIPS index of an embeddings version.",
+        subcommands = {IndexCommand.Build.class})
+public final class IndexCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    @Command(name = "build", mixinStandardHelpOptions = true,
+            description = "flat: exact search, nothing to build (verifies the embeddings' checksum); hnsw: Lucene HNSW graph "
+                    + "(maximum inner product) saved inside the embeddings version. Prints the index metadata.")
+    static final class Build implements Callable<Integer> {
+        @Option(names = "--kb", required = true, description = "Knowledge base directory.")
+        Path kb;
+
+        @Option(names = "--version", description = "Embeddings version (default: the current one).")
+        String version;
+
+        @Option(names = "--type", defaultValue = "hnsw", description = "flat or hnsw (default ${DEFAULT-VALUE}).")
+        String type;
+
+        @Option(names = "--m", defaultValue = "32", description = "HNSW max connections per node (default ${DEFAULT-VALUE}).")
+        int m;
+
+        @Option(names = "--ef-construction", defaultValue = "100", description = "HNSW beam width while building (default ${DEFAULT-VALUE}).")
+        int efConstruction;
+
+        @Option(names = "--ef-search", defaultValue = "100", description = "HNSW candidate list at search time, stored with the index (default ${DEFAULT-VALUE}).")
+        int efSearch;
+
+        @Option(names = "--threads", description = "Build threads (default: available processors).")
+        Integer threads;
+
+        @Override
+        public Integer call() throws Exception {
+            KnowledgeBase k = KnowledgeBase.open(kb);
+            String v = version != null ? version : KbVersions.requireCurrent(k.dir());
+            Embeddings emb = Embeddings.open(k, v);
+            int t = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+            ObjectNode meta = Indexes.build(emb, type, new HnswIndex.Params(m, efConstruction, efSearch, t));
+            System.out.println(Json.pretty(meta));
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package dev.rage2e.kb;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.model.EncoderModel;
+import dev.rage2e.model.ParamStore;
+import dev.rage2e.util.Json;
+import dev.rage2e.weights.HostTensor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Who computed an embeddings version: for a model directory its path and the sha256 of its
+ * {@code model.safetensors}; for an in-memory snapshot (the training loop's context encoder) a label
+ * and a fingerprint, the sha256 over its parameter names, shapes and values. Plus the pooling settings.
+ */
+public record EncoderIdentity(String label, String path, String weightsSha256, String fingerprint, ObjectNode settings) {
+
+    public static EncoderIdentity ofDirectory(EncoderModel enc) throws IOException {
+        Path dir = enc.dir().toAbsolutePath().normalize();
+        Path weights = dir.resolve("model.safetensors");
+        String sha = Files.exists(weights) ? KbBuilder.sha256(weights) : null;
+        return new EncoderIdentity(dir.getFileName().toString(), dir.toString(), sha, null, enc.settings.toJson());
+    }
+
+    public static EncoderIdentity ofParams(String label, EncoderModel enc) {
+        return new EncoderIdentity(label, null, null, fingerprint(enc.params), enc.settings.toJson());
+    }
+
+    public static String fingerprint(ParamStore params) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            for (Map.Entry<String, HostTensor> e : new TreeMap<>(params.toHost()).entrySet()) {
+                sha.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                sha.update(java.util.Arrays.toString(e.getValue().shape()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                ByteBuffer b = e.getValue().data().duplicate();
+                sha.update(b);
+            }
+            return HexFormat.of().formatHex(sha.digest());
+        } catch (java.security.NoSuchAlgorithmException ex) {
+            throw new IllegalStateException(ex);
+        }
+    }
+
+    /** A short stable key (used to group the shards of one encoding). */
+    public String key() {
+        return sha256Hex(Json.write(toJson())).substring(0, 16);
+    }
+
+    public ObjectNode toJson() {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("label", label);
+        if (path != null) o.put("path", path);
+        if (weightsSha256 != null) o.put("weights_sha256", weightsSha256);
+        if (fingerprint != null) o.put("fingerprint", fingerprint);
+        o.set("settings", settings);
+        return o;
+    }
+
+    static String sha256Hex(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
