@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
             SearchCommand.class,
             EvalCommand.class,
             GenerateCommand.class,
+            TrainCommand.class,
             BenchCommand.class,
         })
 public final class Main implements Runnable {

@@ -35,6 +35,7 @@ public final class EncoderModel implements AutoCloseable {
     public final String prefix;
     private final TextTokenizer tokenizer; // null when the directory has no tokenizer.json
     private final Path dir;
+    private NDManager ownedManager;
 
     private EncoderModel(Path dir, BertConfig config, EncoderSettings settings, ParamStore params, String prefix,
             TextTokenizer tokenizer) {
@@ -172,6 +173,25 @@ public final class EncoderModel implements AutoCloseable {
     public void close() {
         params.close();
         if (tokenizer != null) tokenizer.close();
+        if (ownedManager != null) ownedManager.close();
+    }
+
+    /**
+     * An encoder with the architecture, settings and tokenizer of {@code dir} but the given weights (a
+     * snapshot of a training encoder, by the same names as {@code params.toHost()}). It owns a private
+     * base manager, so it can live on another thread than the model it was copied from.
+     */
+    public static EncoderModel fromWeights(Path dir, Map<String, HostTensor> weights) {
+        BertConfig config = BertConfig.load(dir.resolve("config.json"));
+        NDManager own = NDManager.newBaseManager();
+        ParamStore params = ParamStore.fromHost(own, weights, "snapshot of " + dir);
+        String prefix = PREFIXES.stream().filter(p -> weights.containsKey(p + "embeddings.word_embeddings.weight")).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("snapshot lacks embeddings.word_embeddings.weight"));
+        Path tok = dir.resolve("tokenizer.json");
+        EncoderModel m = new EncoderModel(dir, config, EncoderSettings.load(dir), params, prefix,
+                Files.exists(tok) ? TextTokenizer.load(tok, config.padTokenId()) : null);
+        m.ownedManager = own;
+        return m;
     }
 
     @FunctionalInterface

@@ -51,7 +51,7 @@ public final class RagModel implements AutoCloseable {
     /** Passage vectors [N, H] from the (trainable) context encoder. */
     public NDArray embedPassages(NDManager m, List<Retriever.Passage> passages, boolean training) {
         List<String> texts = new ArrayList<>(passages.size());
-        for (Retriever.Passage p : passages) texts.add(p.title() + " " + p.text());
+        for (Retriever.Passage p : passages) texts.add(p.title().isEmpty() ? p.text() : p.title() + " " + p.text()); // as the KB encodes them
         long[][] ids = contextEncoder.tokenize(texts, false, contextEncoder.settings.maxLength());
         TextTokenizer.Batch b = TextTokenizer.pad(m, ids, contextEncoder.config.padTokenId());
         return contextEncoder.embed(b.ids(), b.mask(), training);

@@ -38,6 +38,8 @@ public final class TrainConfig {
     public String generator;
     @JsonProperty("kb") @Option(names = "--kb", description = "Knowledge base dir (with a published embeddings version).")
     public String kb;
+    @JsonProperty("index-type") @Option(names = "--index-type", description = "flat (exact MIPS) or hnsw.")
+    public String indexType = "flat";
 
     // --- data
     @JsonProperty("train") @Option(names = "--train", description = "Training questions, SQuAD-format JSON.")
@@ -160,6 +162,7 @@ public final class TrainConfig {
                 "linear, polynomial or constant");
         check(refresh.equals("async") || refresh.equals("none"), "refresh", refresh, "async or none");
         check(refreshDevice.equals("cpu") || refreshDevice.matches("gpu:\\d+"), "refresh-device", refreshDevice, "cpu or gpu:N");
+        check(indexType.equals("flat") || indexType.equals("hnsw"), "index-type", indexType, "flat or hnsw");
         check(nDocs >= 1 && nDocs <= 100, "n-docs", nDocs, "1..100");
         check(lr > 0 && lr < 1, "lr", lr, "in (0, 1)");
         check(lrRetriever == null || (lrRetriever >= 0 && lrRetriever < 1), "lr-retriever", lrRetriever, "in [0, 1)");
