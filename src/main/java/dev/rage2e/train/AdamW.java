@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import dev.rage2e.model.ParamStore;
 import dev.rage2e.weights.HostTensor;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -84,7 +85,7 @@ public final class AdamW {
         try (NDManager sub = manager.newSubManager()) {
             for (NDArray p : params.values()) {
                 NDArray g = gradient(p, sub);
-                if (g != null) g.muli(0f);
+                if (g != null) g.set(new ai.djl.ndarray.index.NDIndex("..."), 0f); // assignment, so a NaN gradient cannot survive
             }
         }
     }
@@ -122,6 +123,21 @@ public final class AdamW {
             m.get(k).set(mi.asF32().data().duplicate());
             v.get(k).set(vi.asF32().data().duplicate());
         }
+    }
+
+    /** Names of parameters whose gradient holds NaN or infinity (diagnostics for a skipped step). */
+    public List<String> nonFiniteGradients(int limit) {
+        List<String> out = new java.util.ArrayList<>();
+        try (NDManager sub = manager.newSubManager()) {
+            for (Map.Entry<String, NDArray> e : params.entrySet()) {
+                NDArray g = gradient(e.getValue(), sub);
+                if (g != null && (g.isNaN().any().getBoolean() || g.isInfinite().any().getBoolean())) {
+                    out.add(e.getKey());
+                    if (out.size() >= limit) break;
+                }
+            }
+        }
+        return out;
     }
 
     /** Scales all gradients so their global L2 norm is at most {@code maxNorm}; returns the norm before clipping. */

@@ -144,6 +144,14 @@ public final class Trainer {
             float factor = schedule.factor(step);
             if (Float.isFinite(gradNorm)) {
                 for (Map.Entry<String, AdamW> e : optimizers.entrySet()) e.getValue().step(groupLr.get(e.getKey()) * factor);
+            } else {
+                // skip the update rather than poison the weights; say where the non-finite gradient is
+                ObjectNode o = metrics.event("nonfinite_gradient");
+                o.put("step", step + 1);
+                var names = o.putArray("parameters");
+                for (Map.Entry<String, AdamW> e : optimizers.entrySet()) e.getValue().nonFiniteGradients(5).forEach(n -> names.add(e.getKey() + ":" + n));
+                metrics.write(o);
+                System.err.println("step " + (step + 1) + ": non-finite gradient, update skipped: " + names);
             }
             state.step = step + 1;
             state.embeddingsVersion = version;
