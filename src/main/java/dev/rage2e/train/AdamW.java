@@ -58,15 +58,21 @@ public final class AdamW {
                 if (grad == null) continue;
                 NDArray mi = m.get(e.getKey());
                 NDArray vi = v.get(e.getKey());
-                // results of ops on p, mi, vi belong to their receiver's manager (the long-lived parameter and
-                // moment managers); attached here for the update, the temporaries die with `sub` instead of
-                // accumulating there at every step
-                sub.tempAttachAll(p, mi, vi);
-                if (weightDecay > 0 && decays(e.getKey())) p.subi(p.mul(lr * weightDecay));
+                // temporaries computed from p, mi, vi belong to the long-lived managers of their receivers: make
+                // them from sub-scoped arrays (grad) or close them explicitly, so nothing accumulates per step
+                if (weightDecay > 0 && decays(e.getKey())) {
+                    NDArray decay = p.mul(lr * weightDecay);
+                    p.subi(decay);
+                    decay.close();
+                }
                 mi.muli(beta1).addi(grad.mul(1 - beta1));
                 vi.muli(beta2).addi(grad.square().muli(1 - beta2));
-                NDArray denom = vi.div(bc2).sqrt().addi(eps);
-                p.subi(mi.div(denom).muli(lr / bc1));
+                NDArray denom = vi.div(bc2);
+                denom.attach(sub);
+                denom = denom.sqrt().addi(eps); // a result of a sub-scoped array: lives in sub
+                NDArray upd = mi.div(denom);
+                upd.attach(sub);
+                p.subi(upd.muli(lr / bc1));
             }
         }
     }
@@ -120,8 +126,10 @@ public final class AdamW {
         for (String k : params.keySet()) {
             HostTensor mi = s.get("m/" + k), vi = s.get("v/" + k);
             if (mi == null || vi == null) throw new dev.rage2e.util.UserException(origin + ": optimizer state lacks moments of '" + k + "'");
-            m.get(k).set(mi.asF32().data().duplicate());
-            v.get(k).set(vi.asF32().data().duplicate());
+            // copy_ into our own storage: DJL's set(Buffer) may alias a direct buffer (here a read-only file
+            // mapping), which later in-place updates would then write into
+            copyInto(m.get(k), mi, origin + " m/" + k);
+            copyInto(v.get(k), vi, origin + " v/" + k);
         }
     }
 
@@ -138,6 +146,16 @@ public final class AdamW {
             }
         }
         return out;
+    }
+
+    private void copyInto(NDArray dst, HostTensor src, String what) {
+        if (!java.util.Arrays.equals(dst.getShape().getShape(), src.shape())) {
+            throw new dev.rage2e.util.UserException(what + ": shape " + java.util.Arrays.toString(src.shape()) + " != parameter shape "
+                    + dst.getShape());
+        }
+        try (NDManager sub = manager.newSubManager()) {
+            ParamStore.toNd(sub, src.asF32()).copyTo(dst);
+        }
     }
 
     /** Scales all gradients so their global L2 norm is at most {@code maxNorm}; returns the norm before clipping. */
