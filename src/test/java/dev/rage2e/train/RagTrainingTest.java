@@ -39,7 +39,7 @@ class RagTrainingTest {
     void overfits32QuestionsToExactMatch() throws Exception {
         TinyRag t = TinyRag.create(tmp, 32, 16, 0.0f);
         TrainConfig c = t.config();
-        c.maxSteps = 160;
+        c.maxSteps = 240;
         c.modelType = "rag-token";
         long t0 = System.nanoTime();
         try (TrainingRun run = TrainingRun.open(c, tmp.resolve("run"), false)) {

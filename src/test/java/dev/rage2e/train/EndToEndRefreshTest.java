@@ -1,0 +1,175 @@
+package dev.rage2e.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.rage2e.index.KbIndexBuilder;
+import dev.rage2e.index.HnswIndex;
+import dev.rage2e.kb.Embeddings;
+import dev.rage2e.kb.EmbeddingsWriter;
+import dev.rage2e.kb.EncoderIdentity;
+import dev.rage2e.kb.KbVersions;
+import dev.rage2e.kb.KnowledgeBase;
+import dev.rage2e.model.EncoderModel;
+import dev.rage2e.testutil.TinyRag;
+import dev.rage2e.train.refresh.AsyncKbRefresher;
+import dev.rage2e.train.refresh.KbRefresher;
+import dev.rage2e.util.Json;
+import dev.rage2e.weights.HostTensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** End-to-end retriever training: the KB is re-encoded and re-indexed in the background and swapped in. */
+class EndToEndRefreshTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void refreshesPublishNewEmbeddingsWhileTrainingContinues() throws Exception {
+        TinyRag t = TinyRag.create(tmp, 16, 48, 0.0f);
+        String initial = KbVersions.requireCurrent(t.kb);
+        float[][] initialRows = rows(Embeddings.open(KnowledgeBase.open(t.kb), initial)); // replaced versions are deleted
+        TrainConfig c = t.config();
+        c.mode = "end2end";
+        c.maxSteps = 12;
+        c.indexingFreq = 2;
+        c.batchSize = 4;
+        c.logEvery = 1;
+        Path run = tmp.resolve("run");
+        Map<String, HostTensor> trainedWeights;
+        try (TrainingRun r = TrainingRun.open(c, run, false)) {
+            r.run(Integer.MAX_VALUE);
+            trainedWeights = r.model().contextEncoder.params.toHost();
+        }
+        List<JsonNode> events = new ArrayList<>();
+        for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) events.add(Json.MAPPER.readTree(line));
+        List<JsonNode> published = events.stream().filter(e -> e.get("event").asText().equals("refresh_published")).toList();
+        assertFalse(published.isEmpty(), "at least one refresh was published");
+        int during = published.stream().mapToInt(e -> e.get("steps_trained_during_refresh").asInt()).sum();
+        assertTrue(during >= 1, "training steps advanced while refreshes ran: " + during);
+        for (JsonNode e : events) {
+            if (e.get("event").asText().equals("training_wait")) {
+                assertTrue(e.get("training_wait_s").asDouble() < 2.0, "training waited " + e);
+            }
+        }
+        String current = KbVersions.requireCurrent(t.kb);
+        assertNotEquals(initial, current, "a newer embeddings version is current");
+        KnowledgeBase kb = KnowledgeBase.open(t.kb);
+        float[][] now = rows(Embeddings.open(kb, current));
+        double diff = 0;
+        for (int i = 0; i < now.length; i++) for (int j = 0; j < now[i].length; j++) diff = Math.max(diff, Math.abs(now[i][j] - initialRows[i][j]));
+        assertTrue(diff > 1e-4, "stored embeddings changed: " + diff);
+        assertFalse(Files.exists(t.kb.resolve(initial)), "the replaced version was deleted once no reader held it");
+        try (Stream<Path> s = Files.list(t.kb)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().contains(".tmp")), "no partial files left in the KB");
+        }
+        // the checkpoint carries the trained context encoder and names the version it used
+        Path cp = Checkpoints.resolve(run);
+        assertTrue(Files.isDirectory(cp.resolve("context_encoder")));
+        assertTrue(KbVersions.isVersionName(Checkpoints.readState(cp).embeddingsVersion));
+    }
+
+    @Test
+    void refreshedEmbeddingsEqualAFreshEncodingWithTheSnapshotWeights() throws Exception {
+        TinyRag t = TinyRag.create(tmp, 4, 20, 0.0f);
+        KnowledgeBase kb = KnowledgeBase.open(t.kb);
+        String initial = KbVersions.requireCurrent(t.kb);
+        Map<String, HostTensor> snapshot;
+        try (NDManager m = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(t.encoder, m)) {
+            // a "trained" encoder: perturb every weight so the snapshot differs from the KB's encoder
+            try (NDManager sub = m.newSubManager()) {
+                for (var p : enc.params.parameters().values()) p.addi(sub.randomNormal(0f, 0.05f, p.getShape(), p.getDataType()));
+            }
+            snapshot = enc.params.toHost();
+        }
+        MetricsLog metrics = new MetricsLog(tmp.resolve("metrics.jsonl"));
+        try (var retriever = dev.rage2e.index.KbRetriever.open(kb, "flat");
+                KbRefresher refresher = new AsyncKbRefresher(
+                        new KbIndexBuilder(retriever, "flat", new HnswIndex.Params(16, 50, 50, 1), new EmbeddingsWriter.Options(16, 128, 0, 1, null), false),
+                        w -> EncoderModel.fromWeights(t.encoder, w), metrics, 1, null, 2)) {
+            assertTrue(refresher.trySnapshot(1, snapshot));
+            assertFalse(refresher.trySnapshot(2, snapshot), "a second refresh is skipped while one runs");
+            refresher.awaitIdle();
+            var report = refresher.publishIfReady(3).orElseThrow();
+            assertEquals(null, report.error());
+            assertEquals(report.version(), retriever.version(), "published atomically to readers");
+        }
+        String refreshed = KbVersions.requireCurrent(t.kb);
+        String fresh;
+        try (EncoderModel enc = EncoderModel.fromWeights(t.encoder, snapshot)) {
+            fresh = EmbeddingsWriter.encode(kb, enc, EncoderIdentity.ofParams("check", enc), new EmbeddingsWriter.Options(7, 128, 0, 1, null)).version();
+        }
+        assertTrue(maxDiff(Embeddings.open(kb, refreshed), Embeddings.open(kb, fresh)) < 1e-5, "refresh = fresh encoding with the snapshot");
+        assertTrue(maxDiff(Embeddings.open(kb, refreshed), Embeddings.open(kb, initial)) > 1e-3, "refresh differs from the initial encoding");
+    }
+
+    @Test
+    void killedDuringRefreshResumesFromTheLastCompleteState() throws Exception {
+        TinyRag t = TinyRag.create(tmp, 8, 120, 0.0f);
+        Path run = tmp.resolve("run");
+        List<String> args = new ArrayList<>(List.of("train", "--mode", "end2end", "--indexing-freq", "2", "--max-steps", "40",
+                "--checkpoint-every", "2", "--question-encoder", t.encoder.toString(), "--generator", t.generator.toString(), "--kb",
+                t.kb.toString(), "--train", t.squad.toString(), "--n-docs", "2", "--batch-size", "4", "--max-combined-length", "96",
+                "--lr", "1e-3", "--eval-questions", "0", "--log-every", "1", "--out", run.toString()));
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx2g",
+                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), "dev.rage2e.cli.Main"));
+        cmd.addAll(args);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("child.log").toFile()).start();
+        Path metrics = run.resolve("metrics.jsonl");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        boolean killedMidRefresh = false;
+        while (System.nanoTime() < deadline && p.isAlive()) {
+            if (Files.exists(metrics)) {
+                String log = Files.readString(metrics);
+                int lastStart = log.lastIndexOf("\"refresh_start\"");
+                if (lastStart >= 0 && Checkpoints.latestOrNull(run) != null && log.indexOf("\"refresh_published\"", lastStart) < 0) {
+                    p.destroyForcibly(); // SIGKILL while the background encoder is writing a version
+                    killedMidRefresh = true;
+                    break;
+                }
+            }
+            Thread.sleep(20);
+        }
+        p.waitFor(30, TimeUnit.SECONDS);
+        assertTrue(killedMidRefresh, "the child was killed during a refresh: " + Files.readString(tmp.resolve("child.log")));
+        TrainerState before = Checkpoints.readState(Checkpoints.resolve(run));
+        List<String> resume = new ArrayList<>(List.of("train", "--resume", run.toString(), "--max-steps", String.valueOf(before.step + 4)));
+        assertEquals(0, dev.rage2e.cli.Main.run(resume.toArray(new String[0])));
+        TrainerState after = Checkpoints.readState(Checkpoints.resolve(run));
+        assertEquals(before.step + 4, after.step);
+        try (Stream<Path> s = Files.list(t.kb)) {
+            assertTrue(s.noneMatch(f -> f.getFileName().toString().contains(".tmp")), "no partial KB files after resume");
+        }
+        try (Stream<Path> s = Files.list(run)) {
+            assertTrue(s.noneMatch(f -> f.getFileName().toString().startsWith(".tmp")), "no partial checkpoints after resume");
+        }
+        Embeddings.open(KnowledgeBase.open(t.kb), KbVersions.requireCurrent(t.kb)).verify();
+    }
+
+    static float[][] rows(Embeddings e) {
+        float[][] out = new float[e.count()][];
+        for (int i = 0; i < out.length; i++) out[i] = e.row(i);
+        return out;
+    }
+
+    static double maxDiff(Embeddings a, Embeddings b) {
+        assertEquals(a.count(), b.count());
+        double m = 0;
+        for (int i = 0; i < a.count(); i++) {
+            float[] x = a.row(i), y = b.row(i);
+            for (int j = 0; j < x.length; j++) m = Math.max(m, Math.abs(x[j] - y[j]));
+        }
+        return m;
+    }
+}
