@@ -182,8 +182,13 @@ public final class EncoderModel implements AutoCloseable {
      * base manager, so it can live on another thread than the model it was copied from.
      */
     public static EncoderModel fromWeights(Path dir, Map<String, HostTensor> weights) {
+        return fromWeights(dir, weights, null);
+    }
+
+    /** As {@link #fromWeights(Path, Map)}, on {@code device} (null: the engine's default). */
+    public static EncoderModel fromWeights(Path dir, Map<String, HostTensor> weights, ai.djl.Device device) {
         BertConfig config = BertConfig.load(dir.resolve("config.json"));
-        NDManager own = NDManager.newBaseManager();
+        NDManager own = device == null ? NDManager.newBaseManager() : NDManager.newBaseManager(device);
         ParamStore params = ParamStore.fromHost(own, weights, "snapshot of " + dir);
         String prefix = PREFIXES.stream().filter(p -> weights.containsKey(p + "embeddings.word_embeddings.weight")).findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("snapshot lacks embeddings.word_embeddings.weight"));

@@ -113,15 +113,23 @@ public final class TrainingRun implements AutoCloseable {
                     : c.settings.maxLength(), 0, 1, null);
             KbIndexBuilder builder = new KbIndexBuilder(retriever, cfg.indexType, new HnswIndex.Params(32, 100, 100, 1), enc, true);
             Path ctxDir = c.dir();
-            this.refresher = new AsyncKbRefresher(builder, weights -> snapshotEncoder(ctxDir, weights), trainer.metrics(),
+            ai.djl.Device device = refreshDevice(cfg.refreshDevice);
+            this.refresher = new AsyncKbRefresher(builder, weights -> EncoderModel.fromWeights(ctxDir, weights, device), trainer.metrics(),
                     cfg.refreshThreads, probeVectors, cfg.nDocs);
             trainer.addHook(new RefreshHook(refresher, cfg.indexingFreq, probe));
         }
     }
 
-    /** A private encoder for the refresher: architecture and tokenizer from the model dir, weights from the snapshot. */
-    private EncoderModel snapshotEncoder(Path dir, Map<String, HostTensor> weights) {
-        return EncoderModel.fromWeights(dir, weights);
+    /** The refresher's device: {@code cpu}, or {@code gpu:N} when the engine sees that GPU (a CUDA libtorch build). */
+    static ai.djl.Device refreshDevice(String spec) {
+        if (spec.equals("cpu")) return ai.djl.Device.cpu();
+        int n = Integer.parseInt(spec.substring(4));
+        int gpus = ai.djl.engine.Engine.getInstance().getGpuCount();
+        if (n >= gpus) {
+            throw new UserException("refresh-device " + spec + ": the PyTorch engine sees " + gpus + " GPU(s); this build ships the CPU "
+                    + "libtorch (ai.djl.pytorch:pytorch-native-cpu); put a CUDA build (pytorch-native-cu*) on the classpath to use a GPU");
+        }
+        return ai.djl.Device.gpu(n);
     }
 
     public Trainer trainer() {
