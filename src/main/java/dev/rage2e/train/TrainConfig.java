@@ -114,7 +114,7 @@ public final class TrainConfig {
     // --- end-to-end retriever training (issue: asynchronous KB refresh)
     @JsonProperty("indexing-freq") @Option(names = "--indexing-freq", description = "Start a KB re-encode + re-index every N steps (end2end).")
     public int indexingFreq = 500;
-    @JsonProperty("refresh") @Option(names = "--refresh", description = "async (re-encode the KB in the background) or none.")
+    @JsonProperty("refresh") @Option(names = "--refresh", description = "async (train the context encoder, re-encode the KB in the background) or none (query-side only: context encoder frozen).")
     public String refresh = "async";
     @JsonProperty("rerank") @Option(names = "--rerank", description = "Over-retrieve K and rescore with the current context encoder (0: off).")
     public int rerank = 0;
@@ -150,6 +150,14 @@ public final class TrainConfig {
         return mode.equals("end2end");
     }
 
+    /**
+     * Whether the context encoder trains: end-to-end mode with refresh. {@code --refresh none} is the
+     * query-side-only alternative (Atlas): the context encoder stays frozen, like original RAG.
+     */
+    public boolean trainsContextEncoder() {
+        return end2end() && refresh.equals("async");
+    }
+
     public float retrieverLr() {
         return lrRetriever != null ? lrRetriever : lr;
     }
@@ -176,6 +184,8 @@ public final class TrainConfig {
         check(labelSmoothing >= 0 && labelSmoothing < 1, "label-smoothing", labelSmoothing, "in [0, 1)");
         check(indexingFreq >= 1, "indexing-freq", indexingFreq, ">= 1");
         check(rerank == 0 || rerank >= nDocs, "rerank", rerank, "0 or >= n-docs");
+        check(rerank == 0 || trainsContextEncoder(), "rerank", rerank,
+                "0 unless mode is end2end with refresh async (re-ranking rescores with the trained context encoder)");
         check(keepCheckpoints >= 1, "keep-checkpoints", keepCheckpoints, ">= 1");
         check(numBeams >= 1, "num-beams", numBeams, ">= 1");
         check(questionEncoder != null, "question-encoder", null, "a model directory");
@@ -191,6 +201,6 @@ public final class TrainConfig {
 
     public RagSettings ragSettings() {
         return new RagSettings(RagLoss.Kind.parse(modelType), nDocs, maxQuestionLength, maxCombinedLength, maxTargetLength,
-                labelSmoothing, excludeBosScore, end2end(), rerank);
+                labelSmoothing, excludeBosScore, trainsContextEncoder(), rerank);
     }
 }

@@ -88,7 +88,7 @@ public final class TrainingRun implements AutoCloseable {
                     + " has dim " + q.dim() + " (encode the KB with a matching encoder)");
         }
         EncoderModel c = null;
-        if (cfg.end2end()) {
+        if (cfg.trainsContextEncoder()) {
             Path ctx = src != null && Files.isDirectory(src.resolve("context_encoder")) ? src.resolve("context_encoder")
                     : Path.of(cfg.contextEncoder != null ? cfg.contextEncoder : kbEncoderPath(kb));
             c = EncoderModel.load(ctx, manager);
@@ -104,7 +104,7 @@ public final class TrainingRun implements AutoCloseable {
                 if (step % cfg.evalEvery == 0 && step < t.totalSteps()) evaluate("eval", step);
             });
         }
-        if (cfg.end2end() && cfg.refresh.equals("async")) {
+        if (cfg.trainsContextEncoder()) {
             int probeN = Math.min(32, data.size());
             List<String> probe = new ArrayList<>();
             for (int i = 0; i < probeN; i++) probe.add(data.get(i).question());
