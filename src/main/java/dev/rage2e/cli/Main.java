@@ -20,6 +20,8 @@ import picocli.CommandLine.Command;
             EvalCommand.class,
             GenerateCommand.class,
             TrainCommand.class,
+            ServeCommand.class,
+            AnswerCommand.class,
             BenchCommand.class,
         })
 public final class Main implements Runnable {

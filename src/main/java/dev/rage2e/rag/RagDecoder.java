@@ -39,11 +39,20 @@ public final class RagDecoder {
             float[] docPosterior, String version) {}
 
     public List<Answer> answer(NDManager parent, List<String> questions, Retriever.Snapshot snap) {
+        return answer(parent, questions, snap, null);
+    }
+
+    /** As {@link #answer(NDManager, List, Retriever.Snapshot)}, adding the time of each stage to {@code t} (may be null). */
+    public List<Answer> answer(NDManager parent, List<String> questions, Retriever.Snapshot snap, RagModel.Timings t) {
         try (NDManager m = parent.newSubManager()) {
+            long t0 = System.nanoTime();
             NDArray q = rag.embedQuestions(m, questions, false);
-            RagModel.Output r = rag.retrieve(m, questions, q, snap, false, null);
+            if (t != null) t.questionNs += System.nanoTime() - t0;
+            RagModel.Output r = rag.retrieve(m, questions, q, snap, false, t);
+            long g0 = System.nanoTime();
             NDArray docLp = r.docScores().logSoftmax(1);
             List<long[]> best = mode == Mode.TOKEN ? ragToken(m, questions, r, docLp) : ragSequence(m, questions, r);
+            if (t != null) t.generatorNs += System.nanoTime() - g0;
             float[] scores = r.docScores().toFloatArray();
             float[] post = docLp.exp().toFloatArray();
             int n = rag.settings.nDocs();

@@ -1,17 +1,29 @@
 package dev.rage2e.serve;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
 
-/** What the HTTP layer serves: answers (or passages only), health, and hot reload of model/index. */
+/**
+ * What the HTTP layer serves: answers (or passages only), health, and hot reload of model/index.
+ * Implementations are called from many request threads at once.
+ */
 public interface QaBackend extends AutoCloseable {
-    /** Answer JSON: answer (when generating), passages with scores/posteriors, embeddings version, timings. */
+    /**
+     * Answer JSON: {@code answer} (when generating), {@code passages} (id, title, text, score and, with a
+     * generator, posterior p(z|x)), {@code embeddings_version} and {@code timings} in milliseconds.
+     */
     ObjectNode answer(String question, int k);
 
     ObjectNode health();
 
-    /** Loads the newest checkpoint / embeddings version and swaps it in atomically; returns what is now served. */
-    ObjectNode reload() throws IOException;
+    /**
+     * Loads a newer checkpoint / embeddings version if there is one and swaps it in atomically (requests
+     * in flight finish on the old one); returns what is now served and whether anything changed. Cheap
+     * when nothing changed, so a watcher may call it every few seconds.
+     */
+    ObjectNode reload();
+
+    /** Passages used when a request does not say. */
+    int defaultK();
 
     /** Largest k a request may ask for. */
     int maxK();

@@ -6,6 +6,7 @@ import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -15,39 +16,60 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The HTTP API and page, on Javalin (embedded Jetty). Admission control keeps latency bounded: at
- * most {@code workers} requests run model code at once and at most {@code queue} more wait; beyond
- * that a request gets 503 at once rather than piling up.
+ * most {@code workers} requests run model code at once and at most {@code queue} more wait for a
+ * worker; beyond that a request gets 503 with {@code Retry-After} at once rather than piling up.
+ *
+ * <pre>
+ * GET  /              the page (a question box; {@code /?q=...&k=...} asks at once)
+ * GET  /api/health    what is served (checkpoint, step, KB, embeddings version, limits) + counters
+ * POST /api/answer    {"question": "...", "k": 5} -> answer, passages, embeddings_version, timings
+ * POST /api/reload    load a newer checkpoint / embeddings version now, swap atomically
+ * </pre>
  */
 public final class RagServer implements AutoCloseable {
     public static final long MAX_REQUEST_BYTES = 16 * 1024;
     public static final int MAX_QUESTION_CHARS = 2000;
+    /** How long a queued request waits for a worker before giving up with 503. */
+    static final long QUEUE_TIMEOUT_SECONDS = 30;
 
     private final QaBackend backend;
+    private final int workers, queue;
     private final Semaphore admitted;
     private final Semaphore running;
     private final AtomicLong served = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
+    private final AtomicLong failed = new AtomicLong();
     private final String page;
     private Javalin app;
 
     public RagServer(QaBackend backend, int workers, int queue) {
+        if (workers < 1) throw new UserException("--workers must be >= 1, got " + workers);
+        if (queue < 0) throw new UserException("--queue must be >= 0, got " + queue);
         this.backend = backend;
+        this.workers = workers;
+        this.queue = queue;
         this.admitted = new Semaphore(workers + queue);
         this.running = new Semaphore(workers, true);
         this.page = resource("/serve/index.html");
     }
 
+    /** Starts listening ({@code port} 0 picks a free port; see {@link #port()}). */
     public RagServer start(String host, int port) {
         app = Javalin.create(cfg -> {
             cfg.http.maxRequestSize = MAX_REQUEST_BYTES;
             cfg.showJavalinBanner = false;
             cfg.useVirtualThreads = false;
+            cfg.startupWatcherEnabled = false;
         });
-        app.get("/", ctx -> ctx.contentType("text/html; charset=utf-8").result(page));
+        app.get("/", ctx -> ctx.contentType("text/html; charset=utf-8").header("Cache-Control", "no-store").result(page));
         app.get("/api/health", ctx -> {
             ObjectNode h = backend.health();
+            h.put("workers", workers);
+            h.put("queue", queue);
+            h.put("in_flight", workers + queue - admitted.availablePermits());
             h.put("served", served.get());
             h.put("rejected_busy", rejected.get());
+            h.put("failed", failed.get());
             json(ctx, 200, h);
         });
         app.post("/api/answer", this::answer);
@@ -55,14 +77,18 @@ public final class RagServer implements AutoCloseable {
             try {
                 json(ctx, 200, backend.reload());
             } catch (UserException e) {
-                json(ctx, 409, error(e.getMessage()));
+                json(ctx, 409, error("reload failed, still serving the previous model: " + e.getMessage()));
             }
         });
-        app.exception(Exception.class, (e, ctx) -> json(ctx, 500, error("internal error: " + e)));
-        app.error(404, ctx -> {
-            if (ctx.result() == null || ctx.result().isEmpty()) json(ctx, 404, error("not found: " + ctx.path()));
+        app.exception(HttpResponseException.class, (e, ctx) -> json(ctx, e.getStatus(), error(e.getMessage())));
+        app.exception(Exception.class, (e, ctx) -> {
+            failed.incrementAndGet();
+            System.err.println("rag serve: " + ctx.method() + " " + ctx.path() + " failed: " + e);
+            json(ctx, 500, error("internal error: " + e));
         });
-        app.error(413, ctx -> json(ctx, 413, error("request body larger than " + MAX_REQUEST_BYTES + " bytes")));
+        app.error(404, ctx -> {
+            if (!"application/json".equals(ctx.res().getContentType())) json(ctx, 404, error("not found: " + ctx.method() + " " + ctx.path()));
+        });
         app.start(host, port);
         return this;
     }
@@ -73,12 +99,24 @@ public final class RagServer implements AutoCloseable {
 
     private void answer(Context ctx) throws InterruptedException {
         if (ctx.contentLength() > MAX_REQUEST_BYTES) {
-            json(ctx, 413, error("request body larger than " + MAX_REQUEST_BYTES + " bytes"));
+            tooLarge(ctx);
+            return;
+        }
+        // read at most one byte past the limit ourselves: a chunked body has no Content-Length to check up front
+        byte[] raw;
+        try {
+            raw = ctx.req().getInputStream().readNBytes((int) MAX_REQUEST_BYTES + 1);
+        } catch (IOException e) {
+            json(ctx, 400, error("cannot read the request body: " + e.getMessage()));
+            return;
+        }
+        if (raw.length > MAX_REQUEST_BYTES) {
+            tooLarge(ctx);
             return;
         }
         JsonNode body;
         try {
-            body = Json.MAPPER.readTree(ctx.body());
+            body = Json.MAPPER.readTree(raw);
         } catch (IOException e) {
             json(ctx, 400, error("body is not valid JSON: " + e.getMessage().split("\n")[0]));
             return;
@@ -97,24 +135,22 @@ public final class RagServer implements AutoCloseable {
             return;
         }
         JsonNode kn = body.get("k");
-        int k = 5;
+        int k = backend.defaultK();
         if (kn != null && !kn.isNull()) {
-            if (!kn.isIntegralNumber() || kn.asInt() < 1 || kn.asInt() > backend.maxK()) {
+            if (!kn.isIntegralNumber() || !kn.canConvertToInt() || kn.asInt() < 1 || kn.asInt() > backend.maxK()) {
                 json(ctx, 400, error("'k' must be an integer in 1.." + backend.maxK()));
                 return;
             }
             k = kn.asInt();
         }
         if (!admitted.tryAcquire()) {
-            rejected.incrementAndGet();
-            ctx.header("Retry-After", "1");
-            json(ctx, 503, error("server busy: too many requests in flight, retry shortly"));
+            busy(ctx, "too many requests in flight (" + workers + " running, " + queue + " queued)");
             return;
         }
         try {
             long t0 = System.nanoTime();
-            if (!running.tryAcquire(30, TimeUnit.SECONDS)) {
-                json(ctx, 503, error("server busy: timed out waiting for a worker"));
+            if (!running.tryAcquire(QUEUE_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                busy(ctx, "timed out after " + QUEUE_TIMEOUT_SECONDS + " s waiting for a worker");
                 return;
             }
             long waited = System.nanoTime() - t0;
@@ -133,6 +169,16 @@ public final class RagServer implements AutoCloseable {
         } finally {
             admitted.release();
         }
+    }
+
+    private void busy(Context ctx, String why) {
+        rejected.incrementAndGet();
+        ctx.header("Retry-After", "1");
+        json(ctx, 503, error("server busy: " + why + "; retry shortly"));
+    }
+
+    private static void tooLarge(Context ctx) {
+        json(ctx, 413, error("request body larger than " + MAX_REQUEST_BYTES + " bytes"));
     }
 
     private static ObjectNode error(String message) {
