@@ -291,6 +291,13 @@ public final class RagBackend implements QaBackend {
         return maxK;
     }
 
+    /** NDArrays held by the served model's manager and its sub-managers (constant between requests unless something leaks). */
+    int managedArrays() {
+        try (Swappable.Lease<Bundle> lease = model.acquire()) {
+            return ((ai.djl.ndarray.BaseNDManager) lease.value().manager).getManagedArrays().size();
+        }
+    }
+
     /** Loaded models not yet closed (2 while requests finish on a replaced one). */
     public int modelsOpen() {
         return model.openValues();
