@@ -18,7 +18,10 @@ public final class Inference {
     public static void setThreads(int n) {
         if (n < 0) throw new IllegalArgumentException("threads must be >= 0");
         threads = n;
-        if (n > 0) JniUtils.setNumThreads(n);
+        if (n > 0) {
+            ai.djl.engine.Engine.getInstance(); // loads libtorch before its JNI is called
+            JniUtils.setNumThreads(n);
+        }
     }
 
     /** Call at the start of every request, on the thread that runs the model. */
