@@ -71,6 +71,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (threads < 0) throw new UserException("--threads must be >= 0");
+        if (workers < 1 || queue < 0) throw new UserException("--workers must be >= 1 and --queue >= 0");
         Inference.setThreads(threads);
         try (QaBackend backend = open(checkpoint, kb, encoder, index, k, maxK, beams, maxAnswerLength, decoding);
                 RagServer server = new RagServer(backend, workers, queue).start(host, port);

@@ -126,6 +126,27 @@ class RagServerTest {
         }
     }
 
+    /** RAG-sequence decoding (thorough and fast) through the backend equals the decoder run directly. */
+    @Test
+    void sequenceDecodingModesMatchDirectDecoding() throws Exception {
+        String q = fx.questions().get(5);
+        for (RagDecoder.Mode mode : List.of(RagDecoder.Mode.THOROUGH, RagDecoder.Mode.FAST)) {
+            try (NDManager m = NDManager.newBaseManager(); KbRetriever kr = KbRetriever.open(KnowledgeBase.open(fx.kb()), "auto");
+                    RagBackend b = RagBackend.open(fx.run(), null, new RagBackend.Options(2, 8, mode, "auto", 20))) {
+                RagCheckpoint.Loaded l = RagCheckpoint.load(fx.run(), m);
+                RagDecoder.Answer direct;
+                try (Retriever.Snapshot s = kr.acquire()) {
+                    direct = new RagDecoder(l.model(), new BeamSearch.Options(2, 8, 1, 1.0f, true), mode).answer(m, List.of(q), s).get(0);
+                }
+                l.model().close();
+                JsonNode a = b.answer(q, TinyRag.N_DOCS);
+                assertEquals(mode.name().toLowerCase(), a.get("decoding").asText());
+                assertEquals(direct.answer(), a.get("answer").asText(), mode + " answer");
+                assertEquals(direct.passages().get(0).id(), a.get("passages").get(0).get("id").asInt());
+            }
+        }
+    }
+
     /** Retrieval only: a passage's own text (as the KB encoded it) finds that passage first, with cosine 1. */
     @Test
     void retrievalOnlyFindsAPassageByItsText() throws Exception {
