@@ -102,6 +102,14 @@ public final class Checkpoints {
 
     /** Removes temp folders left by a crash and all but the newest {@code keep} checkpoints. */
     public static void cleanup(Path runDir, int keep) throws IOException {
+        cleanup(runDir, keep, null);
+    }
+
+    /**
+     * As {@link #cleanup(Path, int)} but never deletes {@code inUse}: the checkpoint a resumed run loaded
+     * its models from, whose tokenizer and config files later saves and the KB refresher still read.
+     */
+    public static void cleanup(Path runDir, int keep, Path inUse) throws IOException {
         if (!Files.isDirectory(runDir)) return;
         List<Path> cps = new ArrayList<>();
         try (Stream<Path> s = Files.list(runDir)) {
@@ -114,7 +122,10 @@ public final class Checkpoints {
         cps.sort(null);
         Path latest = latestOrNull(runDir);
         for (int i = 0; i < cps.size() - keep; i++) {
-            if (!cps.get(i).equals(latest)) AtomicFiles.deleteTree(cps.get(i));
+            Path cp = cps.get(i);
+            if (!cp.equals(latest) && (inUse == null || !cp.toAbsolutePath().normalize().equals(inUse.toAbsolutePath().normalize()))) {
+                AtomicFiles.deleteTree(cp);
+            }
         }
     }
 }

@@ -37,6 +37,7 @@ public final class Trainer {
     private final Retriever retriever;
     private final List<RagExample> data;
     private final MetricsLog metrics;
+    private Path loadedFrom;
     private final Map<String, AdamW> optimizers = new LinkedHashMap<>();
     private final Map<String, Float> groupLr = new LinkedHashMap<>();
     private final List<StepHook> hooks = new ArrayList<>();
@@ -98,6 +99,11 @@ public final class Trainer {
 
     public int totalSteps() {
         return totalSteps;
+    }
+
+    /** The checkpoint this run's models were loaded from (kept on disk: their files are read again when saving). */
+    public void loadedFrom(Path checkpoint) {
+        this.loadedFrom = checkpoint;
     }
 
     public void addHook(StepHook h) {
@@ -184,7 +190,7 @@ public final class Trainer {
 
     public Path checkpoint() throws IOException {
         Path p = Checkpoints.save(runDir, state.step, rag, optimizers, state, cfg);
-        Checkpoints.cleanup(runDir, cfg.keepCheckpoints);
+        Checkpoints.cleanup(runDir, cfg.keepCheckpoints, loadedFrom);
         ObjectNode o = metrics.event("checkpoint");
         o.put("step", state.step);
         o.put("path", p.toString());

@@ -71,13 +71,16 @@ public final class TrainingRun implements AutoCloseable {
         Files.createDirectories(runDir);
         Checkpoints.cleanup(runDir, Integer.MAX_VALUE);
         TrainerState state = checkpoint == null ? null : Checkpoints.readState(checkpoint);
+        removeTempDirs(kbDir);
         if (checkpoint != null) {
-            removeTempDirs(kbDir);
             // resume against the index the checkpoint trained with (it is complete: versions are renamed into place)
             if (state.embeddingsVersion != null && Files.isDirectory(kbDir.resolve(state.embeddingsVersion))) {
                 KbVersions.publish(kbDir, state.embeddingsVersion);
             }
             new MetricsLog(runDir.resolve("metrics.jsonl")).truncateAfter(state.step);
+        } else {
+            // a run that died before its first checkpoint starts over: drop the step events of the lost attempt
+            new MetricsLog(runDir.resolve("metrics.jsonl")).truncateAfter(0);
         }
         this.manager = NDManager.newBaseManager();
         this.retriever = KbRetriever.open(kb, cfg.indexType);
@@ -98,7 +101,10 @@ public final class TrainingRun implements AutoCloseable {
         this.rag = new RagModel(q, c, g, settings);
         if (checkpoint == null) cfg.save(runDir.resolve("config.yaml"));
         this.trainer = new Trainer(cfg, runDir, rag, retriever, data, manager, state);
-        if (checkpoint != null) Checkpoints.loadOptimizers(checkpoint, trainer.optimizers());
+        if (checkpoint != null) {
+            Checkpoints.loadOptimizers(checkpoint, trainer.optimizers());
+            trainer.loadedFrom(checkpoint);
+        }
         if (cfg.evalEvery > 0) {
             trainer.addHook((step, t) -> {
                 if (step % cfg.evalEvery == 0 && step < t.totalSteps()) evaluate("eval", step);
@@ -203,10 +209,23 @@ public final class TrainingRun implements AutoCloseable {
         return s.questions(part);
     }
 
+    /**
+     * Removes what a killed run left half-done in the KB: temp version folders, versions being deleted
+     * ({@code .trash-*}) and temp index folders inside versions.
+     */
     private static void removeTempDirs(Path kbDir) throws IOException {
         try (Stream<Path> s = Files.list(kbDir)) {
             for (Path p : s.toList()) {
-                if (p.getFileName().toString().startsWith(".") && p.getFileName().toString().contains(".tmp")) AtomicFiles.deleteTree(p);
+                String n = p.getFileName().toString();
+                if (n.startsWith(".") && (n.contains(".tmp") || n.startsWith(".trash-"))) AtomicFiles.deleteTree(p);
+                else if (KbVersions.isVersionName(n) && Files.isDirectory(p)) {
+                    try (Stream<Path> inner = Files.list(p)) {
+                        for (Path q : inner.toList()) {
+                            String m = q.getFileName().toString();
+                            if (m.startsWith(".") && m.contains(".tmp")) AtomicFiles.deleteTree(q);
+                        }
+                    }
+                }
             }
         }
     }

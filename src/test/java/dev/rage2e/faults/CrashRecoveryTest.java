@@ -1,0 +1,87 @@
+package dev.rage2e.faults;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.rage2e.faults.CrashHarness.Point;
+import dev.rage2e.index.HnswIndex;
+import dev.rage2e.index.Indexes;
+import dev.rage2e.kb.Embeddings;
+import dev.rage2e.kb.KbVersions;
+import dev.rage2e.kb.KnowledgeBase;
+import dev.rage2e.testutil.TinyRag;
+import dev.rage2e.train.Checkpoints;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * SIGKILL a real {@code rag train} child at a handful of points; after each kill the survivors are
+ * complete, {@code --resume} carries on, nothing temporary is left, and (refresh off) the loss curve
+ * equals an uninterrupted run's. The long version with many more kill points is {@link CrashSoakTest}.
+ */
+class CrashRecoveryTest {
+    @TempDir
+    Path tmp;
+
+    static List<String> trainArgs(TinyRag t, Path run, int steps, String... extra) {
+        List<String> a = new ArrayList<>(List.of("train", "--mode", "end2end", "--max-steps", String.valueOf(steps), "--checkpoint-every", "2",
+                "--question-encoder", t.encoder.toString(), "--generator", t.generator.toString(), "--kb", t.kb.toString(),
+                "--train", t.squad.toString(), "--n-docs", "2", "--batch-size", "4", "--max-combined-length", "96",
+                "--max-target-length", "16", "--lr", "1e-3", "--scheduler", "constant", "--eval-questions", "0", "--log-every", "1",
+                "--seed", "5", "--threads", "1", "--out", run.toString()));
+        a.addAll(List.of(extra));
+        return a;
+    }
+
+    @Test
+    void killedDuringStepsAndCheckpointWritesResumesWithTheSameLossCurve() throws Exception {
+        TinyRag t = TinyRag.create(tmp, 8, 24, 0.0f);
+        int steps = 10;
+        Path ref = tmp.resolve("ref");
+        assertEquals(0, dev.rage2e.cli.Main.run(trainArgs(t, ref, steps, "--refresh", "none").toArray(new String[0])));
+        TreeMap<Integer, Double> expected = CrashHarness.losses(ref.resolve("metrics.jsonl"));
+        assertEquals(steps, expected.size());
+
+        Path run = tmp.resolve("run");
+        CrashHarness h = new CrashHarness(run, t.kb, "flat", trainArgs(t, run, steps, "--refresh", "none"), tmp.resolve("logs"));
+        for (var k : List.of(h.killAt(Point.STEP, 0, 90_000), h.killAt(Point.CHECKPOINT_WRITE, 0, 90_000), h.killAt(Point.STEP, 150, 90_000))) {
+            assertTrue(k.killed(), k + " " + h.summary());
+            assertNull(k.problem(), k.toString());
+        }
+        assertEquals(0, h.finish(120_000), () -> "resumed run failed:\n" + h.lastLog());
+        assertEquals(List.of(), h.leftovers());
+        assertEquals(steps, Checkpoints.readState(Checkpoints.resolve(run)).step);
+        List<Integer> logged = h.trainEvents();
+        assertEquals(steps, logged.size(), "each step logged once after truncation on resume: " + logged);
+        TreeMap<Integer, Double> actual = h.losses();
+        for (Map.Entry<Integer, Double> e : expected.entrySet()) {
+            double a = actual.get(e.getKey());
+            assertEquals(e.getValue(), a, 1e-4 * Math.max(1, Math.abs(a)), "loss at step " + e.getKey() + ": uninterrupted vs killed+resumed");
+        }
+    }
+
+    @Test
+    void killedWhileEncodingIndexingAndPublishingKeepsTheKbConsistent() throws Exception {
+        TinyRag t = TinyRag.create(tmp, 8, 64, 0.0f);
+        Indexes.build(Embeddings.open(KnowledgeBase.open(t.kb), KbVersions.requireCurrent(t.kb)), "hnsw", new HnswIndex.Params(16, 50, 50, 1));
+        int steps = 14;
+        Path run = tmp.resolve("run");
+        CrashHarness h = new CrashHarness(run, t.kb, "hnsw",
+                trainArgs(t, run, steps, "--index-type", "hnsw", "--indexing-freq", "2", "--refresh-batch", "8"), tmp.resolve("logs"));
+        for (Point p : List.of(Point.KB_ENCODE, Point.INDEX_BUILD, Point.UNPUBLISHED)) {
+            var k = h.killAt(p, 0, 90_000);
+            assertNull(k.problem(), k.toString());
+        }
+        assertTrue(h.kills().stream().filter(CrashHarness.Kill::killed).count() >= 2, "most kill points reached: " + h.summary());
+        assertEquals(0, h.finish(120_000), () -> "resumed run failed:\n" + h.lastLog());
+        assertEquals(List.of(), h.leftovers());
+        assertNull(h.checkKb());
+        assertEquals(steps, Checkpoints.readState(Checkpoints.resolve(run)).step);
+    }
+}
