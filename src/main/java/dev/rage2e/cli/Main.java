@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 
 /**
  * The {@code ./rag} command line: one subcommand per user verb, each a thin layer over the packages.
- * User errors print one line ("rag: FILE:LINE: problem") and exit 2; bugs print a stack trace, exit 1.
+ * User errors print one line ("rag: FILE:LINE: problem") and exit 2; I/O errors (disk full, unwritable
+ * output) one line and exit 4; bugs print a stack trace, exit 1.
  */
 @Command(name = "rag", mixinStandardHelpOptions = true, version = "rag-e2e 0.1.0",
         description = "End-to-end Retrieval-Augmented Generation: train question encoder, passage encoder and generator "
@@ -45,6 +46,14 @@ public final class Main implements Runnable {
             if (t != null) {
                 System.err.println("rag: " + t.getMessage());
                 return 2;
+            }
+            for (Throwable c = ex; c != null; c = c.getCause()) {
+                if (c instanceof java.io.IOException io) {
+                    // disk full, file too large, read-only or vanished paths: the environment, not a bug; one line
+                    String kind = io.getClass() == java.io.IOException.class ? "" : io.getClass().getSimpleName() + ": ";
+                    System.err.println("rag: I/O error: " + kind + String.valueOf(io.getMessage()).replace('\n', ' '));
+                    return 4;
+                }
             }
             if (ex.getCause() instanceof OutOfMemoryError) {
                 System.err.println("rag: out of memory: " + ex.getMessage());

@@ -51,7 +51,9 @@ public final class TrainCommand implements Callable<Integer> {
         } else {
             cfg = config != null ? TrainConfig.load(config) : new TrainConfig();
         }
-        applyFlags(cfg);
+        boolean anyFlag = applyFlags(cfg);
+        Path file = resume != null ? resume.resolve("config.yaml") : config;
+        cfg.validate(file == null ? "flags" : anyFlag ? file + " (with flags)" : file.toString());
         try (TrainingRun run = TrainingRun.open(cfg, runDir, resume != null)) {
             ObjectNode result = run.run(stopAfter);
             ObjectNode summary = Json.MAPPER.createObjectNode();
@@ -65,12 +67,15 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /** Copies the options given on the command line over the config file's values. */
-    private void applyFlags(TrainConfig cfg) throws IllegalAccessException {
+    private boolean applyFlags(TrainConfig cfg) throws IllegalAccessException {
+        boolean any = false;
         for (CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
             if (o.userObject() instanceof Field f && f.getDeclaringClass() == TrainConfig.class) {
                 f.setAccessible(true);
                 f.set(cfg, f.get(flags));
+                any = true;
             }
         }
+        return any;
     }
 }

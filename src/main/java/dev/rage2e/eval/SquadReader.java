@@ -16,6 +16,10 @@ import java.util.Set;
 public final class SquadReader {
     private SquadReader() {}
 
+    private static String abbreviate(String s) {
+        return s.length() <= 60 ? s : s.substring(0, 57) + "...";
+    }
+
     /** All questions of the file. */
     public static List<QaExample> read(Path file) {
         return read(file, null);
@@ -33,22 +37,39 @@ public final class SquadReader {
         Set<String> seen = new LinkedHashSet<>();
         for (int a = 0; a < data.size(); a++) {
             JsonNode art = data.get(a);
-            String title = art.path("title").asText(null);
+            String title = art.path("title").isValueNode() ? art.path("title").asText() : null;
             if (title == null) throw new UserException(file + ": data[" + a + "] has no title");
             seen.add(title);
             if (articles != null && !articles.contains(title)) continue;
             JsonNode paras = art.path("paragraphs");
+            if (!paras.isArray()) throw new UserException(file + ": data[" + a + "]: 'paragraphs' must be an array");
             for (int p = 0; p < paras.size(); p++) {
-                JsonNode qas = paras.get(p).path("qas");
+                JsonNode para = paras.get(p);
+                String pWhere = file + ": data[" + a + "].paragraphs[" + p + "]";
+                JsonNode qas = para.path("qas");
+                if (!qas.isMissingNode() && !qas.isArray()) throw new UserException(pWhere + ": 'qas' must be an array");
+                String context = para.path("context").isTextual() ? para.path("context").asText() : null;
                 for (int q = 0; q < qas.size(); q++) {
                     JsonNode qa = qas.get(q);
-                    String where = file + ": data[" + a + "].paragraphs[" + p + "].qas[" + q + "]";
-                    String question = qa.path("question").asText(null);
-                    if (question == null) throw new UserException(where + ": missing 'question'");
+                    String where = pWhere + ".qas[" + q + "]";
+                    if (!qa.isObject()) throw new UserException(where + ": expected an object with 'question' and 'answers'");
+                    JsonNode qn = qa.path("question");
+                    if (qn.isMissingNode() || qn.isNull()) throw new UserException(where + ": missing 'question'");
+                    if (!qn.isTextual()) throw new UserException(where + ": 'question' must be a string, got " + qn.getNodeType());
+                    String question = qn.asText();
+                    if (question.isBlank()) throw new UserException(where + ": empty 'question'");
+                    JsonNode ans = qa.path("answers");
+                    if (!ans.isMissingNode() && !ans.isArray()) throw new UserException(where + ": 'answers' must be an array");
                     Set<String> answers = new LinkedHashSet<>();
-                    for (JsonNode ans : qa.path("answers")) {
-                        if (!ans.path("text").isTextual()) throw new UserException(where + ": answer without 'text'");
-                        answers.add(ans.path("text").asText());
+                    for (int i = 0; i < ans.size(); i++) {
+                        JsonNode an = ans.get(i);
+                        if (!an.path("text").isTextual()) throw new UserException(where + ".answers[" + i + "]: answer without a string 'text'");
+                        String text = an.path("text").asText();
+                        // SQuAD answers are spans of their paragraph; one that is not there means a mangled file
+                        if (context != null && an.has("answer_start") && !context.contains(text)) {
+                            throw new UserException(where + ".answers[" + i + "]: answer '" + abbreviate(text) + "' is not in the context");
+                        }
+                        answers.add(text);
                     }
                     if (answers.isEmpty()) continue; // unanswerable (SQuAD 2.0 style): nothing to score against
                     out.add(new QaExample(qa.path("id").asText(where), question, new ArrayList<>(answers), title));

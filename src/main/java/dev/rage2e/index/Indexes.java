@@ -65,7 +65,12 @@ public final class Indexes {
         Path tmp = KbVersions.newTempDir(emb.dir(), HNSW_DIR);
         Path target = emb.dir().resolve(HNSW_DIR);
         try {
-            ObjectNode meta = HnswIndex.build(emb, tmp, params);
+            ObjectNode meta;
+            try {
+                meta = HnswIndex.build(emb, tmp, params);
+            } catch (IOException e) {
+                throw new IOException(target + ": cannot write the HNSW index (" + e.getMessage() + "); the existing index is unchanged", e);
+            }
             try (var s = Files.list(tmp)) {
                 for (Path f : (Iterable<Path>) s::iterator) AtomicFiles.fsync(f);
             }

@@ -70,7 +70,13 @@ public final class EmbeddingsWriter {
         try {
             Path data = tmpDir.resolve(Embeddings.DATA);
             long t0 = System.nanoTime();
-            String sha = encodeRange(kb, enc, opt, lo, hi, data);
+            String sha;
+            try {
+                sha = encodeRange(kb, enc, opt, lo, hi, data);
+            } catch (IOException e) {
+                throw new IOException(kb.dir() + ": cannot write a new embeddings version (" + e.getMessage()
+                        + "); the published version is unchanged", e);
+            }
             double seconds = (System.nanoTime() - t0) / 1e9;
             ObjectNode meta = meta(kb, enc, identity, opt, hi - lo, sha, seconds);
             if (opt.shardCount() == 1) {

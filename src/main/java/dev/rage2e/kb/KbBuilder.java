@@ -100,7 +100,7 @@ public final class KbBuilder {
                 s.put("passages", w.count() - firstId);
             }
             w.close();
-            if (w.count() == 0) throw new UserException("the inputs hold no documents");
+            if (w.count() == 0) throw new UserException((inputs.size() == 1 ? inputs.get(0).toString() : inputs.toString()) + ": no passages (the input holds no documents)");
             m.put("documents", documents);
             m.put("passages", w.count());
             m.put("duplicate_contexts_skipped", duplicates);

@@ -21,6 +21,8 @@ import java.nio.file.Path;
  * leading BOM and the {@code \r} of CRLF endings.
  */
 final class Utf8Lines implements Closeable {
+    /** Longer lines are refused rather than buffered: real passages are far shorter, garbage is not. */
+    static final int MAX_LINE_BYTES = 2 << 20;
     private final Path file;
     private final InputStream in;
     private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
@@ -48,12 +50,18 @@ final class Utf8Lines implements Closeable {
         if (eof) return null;
         buf.reset();
         int b;
-        while ((b = in.read()) != -1 && b != '\n') buf.write(b);
+        boolean nul = false;
+        while ((b = in.read()) != -1 && b != '\n') {
+            if (buf.size() >= MAX_LINE_BYTES) throw UserException.at(file, lineNumber + 1, "line longer than " + (MAX_LINE_BYTES >> 20) + " MiB (not a text file, or missing line breaks?)");
+            if (b == 0) nul = true;
+            buf.write(b);
+        }
         if (b == -1) {
             eof = true;
             if (buf.size() == 0) return null;
         }
         lineNumber++;
+        if (nul) throw UserException.at(file, lineNumber, "NUL byte in a line (binary data, or a UTF-16 file?)");
         byte[] bytes = buf.toByteArray();
         int start = 0;
         int end = bytes.length;

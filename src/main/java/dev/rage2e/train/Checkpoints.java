@@ -56,10 +56,21 @@ public final class Checkpoints {
             AtomicFiles.fsyncDir(runDir);
             AtomicFiles.writeString(runDir.resolve(LATEST), name(step) + "\n");
             return target;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
+            AtomicFiles.deleteTree(tmp);
+            Path prev = latestOrNull(runDir);
+            throw new IOException(runDir.resolve(name(step)) + ": cannot write checkpoint (" + describe(e) + "); "
+                    + (prev == null ? "no earlier checkpoint" : "the previous checkpoint " + prev.getFileName() + " is unchanged"), e);
+        } catch (RuntimeException e) {
             AtomicFiles.deleteTree(tmp);
             throw e;
         }
+    }
+
+    /** An I/O error's message with the file it concerns (a FileSystemException's message is often only the path). */
+    public static String describe(IOException e) {
+        String m = String.valueOf(e.getMessage());
+        return e instanceof java.nio.file.FileSystemException f && f.getReason() == null ? e.getClass().getSimpleName() + " " + m : m;
     }
 
     /** A run folder (its latest checkpoint) or one checkpoint folder. */

@@ -135,6 +135,11 @@ public final class TrainConfig {
         } catch (InvalidFormatException e) {
             throw UserException.at(yaml, e.getLocation() == null ? -1 : e.getLocation().getLineNr(),
                     "bad value " + e.getValue() + " for '" + e.getPath().get(0).getFieldName() + "'");
+        } catch (com.fasterxml.jackson.databind.exc.MismatchedInputException e) {
+            int line = e.getLocation() == null ? -1 : e.getLocation().getLineNr();
+            if (e.getPath().isEmpty()) throw UserException.at(yaml, line, "expected a mapping of config keys (key: value lines)");
+            String type = e.getTargetType() == null ? "another type" : e.getTargetType().getSimpleName();
+            throw UserException.at(yaml, line, "'" + e.getPath().get(0).getFieldName() + "' has the wrong type (expected " + type + ")");
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw UserException.at(yaml, e.getLocation() == null ? -1 : e.getLocation().getLineNr(), e.getOriginalMessage());
         } catch (IOException e) {
@@ -160,6 +165,15 @@ public final class TrainConfig {
 
     public float retrieverLr() {
         return lrRetriever != null ? lrRetriever : lr;
+    }
+
+    /** As {@link #validate()} with messages naming where the values came from (a config file, flags). */
+    public void validate(String source) {
+        try {
+            validate();
+        } catch (UserException e) {
+            throw new UserException(source + ": " + e.getMessage().replaceFirst("^config: ", ""));
+        }
     }
 
     /** Checks values before any work starts; names the offending key. */
