@@ -56,6 +56,7 @@ class DiskFullTest {
         // 1. checkpoint: weights (MBs) exceed a 1 MiB file limit; small files (metrics) still fit
         Object[] r = runLimited(1024, tmp.resolve("cp.log"), List.of("train", "--resume", run.toString(), "--max-steps", "4"));
         String msg = lastLine((String) r[1]);
+        System.err.println("disk full: " + msg);
         assertEquals(4, r[0], r[1].toString());
         assertTrue(msg.startsWith("rag: I/O error: ") && msg.contains(run.resolve("checkpoint-000004").toString()) && msg.contains("File too large")
                 && msg.contains("checkpoint-000002 is unchanged"), msg);
@@ -72,12 +73,14 @@ class DiskFullTest {
         String current = KbVersions.requireCurrent(t.kb);
         r = runLimited(4, tmp.resolve("enc.log"), List.of("kb", "encode", "--kb", t.kb.toString(), "--encoder", t.encoder.toString()));
         msg = lastLine((String) r[1]);
+        System.err.println("disk full: " + msg);
         assertEquals(4, r[0], r[1].toString());
         assertTrue(msg.contains(t.kb.toString()) && msg.contains("File too large") && msg.contains("published version is unchanged"), msg);
 
         // 3. an HNSW index of the current version under the same limit
         r = runLimited(4, tmp.resolve("idx.log"), List.of("index", "build", "--kb", t.kb.toString(), "--type", "hnsw"));
         msg = lastLine((String) r[1]);
+        System.err.println("disk full: " + msg);
         assertEquals(4, r[0], r[1].toString());
         assertTrue(msg.contains(t.kb.resolve(current).toString()) && msg.contains("File too large"), msg);
 
