@@ -39,7 +39,7 @@ public final class Attention {
     public static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray additiveMask, float dropout, boolean training,
             float divisor) {
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2));
-        if (divisor != 1f) scores = scores.div(divisor);
+        if (divisor != 1f) scores = Scalars.div(scores, divisor);
         if (additiveMask != null) scores = scores.add(additiveMask);
         NDArray probs = scores.softmax(-1);
         if (training && dropout > 0) probs = probs.getNDArrayInternal().dropout(probs, dropout, true).singletonOrThrow();

@@ -72,7 +72,7 @@ public final class BartModel {
         }
 
         public NDArray forward(NDArray hidden, NDArray[] kv, NDArray mask, boolean training) {
-            NDArray q = Attention.splitHeads(qProj.forward(hidden).mul(scaling), heads);
+            NDArray q = Attention.splitHeads(Scalars.mul(qProj.forward(hidden), scaling), heads);
             NDArray ctx = Attention.mergeHeads(Attention.attend(q, kv[0], kv[1], mask, dropout, training, 1f));
             return outProj.forward(ctx);
         }
@@ -154,7 +154,7 @@ public final class BartModel {
     static NDArray embed(Embedding tokens, BartLearnedPositionalEmbedding positions, LayerNorm layernormEmbedding, BartConfig c,
             NDArray ids, long past, boolean training) {
         NDArray x = tokens.forward(ids);
-        if (c.scaleEmbedding()) x = x.mul(c.embedScale());
+        if (c.scaleEmbedding()) x = Scalars.mul(x, c.embedScale());
         x = x.add(positions.forward(ids.getManager(), past, ids.getShape().get(1)));
         return Attention.dropout(layernormEmbedding.forward(x), c.dropout(), training);
     }

@@ -107,7 +107,7 @@ public final class EncoderModel implements AutoCloseable {
             }
         };
         if (settings.normalize()) {
-            v = v.div(v.square().sum(new int[] {1}, true).sqrt().maximum(1e-12f));
+            v = v.div(Scalars.maximum(v.square().sum(new int[] {1}, true).sqrt(), 1e-12f));
         }
         return v;
     }

@@ -45,7 +45,7 @@ public final class Seq2SeqLoss {
         NDArray perToken = nll;
         if (labelSmoothing > 0) {
             NDArray smooth = logp.mean(new int[] {-1}).neg();
-            perToken = nll.mul(1 - labelSmoothing).add(smooth.mul(labelSmoothing));
+            perToken = Scalars.mul(nll, 1 - labelSmoothing).add(Scalars.mul(smooth, labelSmoothing));
         }
         NDArray w = keep.toType(DataType.FLOAT32, false);
         return perToken.mul(w).sum().div(w.sum());

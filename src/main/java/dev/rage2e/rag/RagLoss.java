@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.rage2e.model.Scalars;
 
 /**
  * RAG's marginalised negative log-likelihoods (Lewis et al. 2020, eqs. 1-2), defined exactly as HF's
@@ -96,7 +97,7 @@ public final class RagLoss {
             nll = nll.sum();
             smoothLoss = smoothLoss.sum();
         }
-        return nll.mul(1f - eps).add(smoothLoss.mul(eps / vocab));
+        return Scalars.mul(nll, 1f - eps).add(Scalars.mul(smoothLoss, eps / vocab));
     }
 
     /** {@code cat(labels[:, 1:], pad)}. */

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.rage2e.model.EncoderModel;
+import dev.rage2e.model.Scalars;
 import dev.rage2e.model.Seq2SeqModel;
 import dev.rage2e.model.TextTokenizer;
 import java.util.ArrayList;
@@ -141,7 +142,8 @@ public final class RagModel implements AutoCloseable {
         NDArray labels = targets(m, batch);
         NDArray logits = generatorLogits(m, questions, r.passages(), labels, training);
         NDArray loss = RagLoss.nll(settings.kind(), logits, r.docScores(), labels, generator.padTokenId(), generator.bosTokenId(),
-                settings.labelSmoothing(), true, settings.excludeBosScore()).div(batch.size());
+                settings.labelSmoothing(), true, settings.excludeBosScore());
+        loss = Scalars.div(loss, batch.size());
         if (t != null) t.generatorNs += System.nanoTime() - g0;
         return new Output(loss, r.docScores(), r.docIds(), r.passages(), r.version());
     }

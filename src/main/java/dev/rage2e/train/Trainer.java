@@ -138,7 +138,9 @@ public final class Trainer {
                     version = snap.version();
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                         RagModel.Output out = rag.loss(m, batch, snap, true, timings);
-                        NDArray loss = out.loss().div(cfg.gradAccum);
+                        // test hook: a GC between forward and backward exposes graph tensors over freed JVM buffers
+                        if (Boolean.getBoolean("rag.debug.gc")) System.gc();
+                        NDArray loss = dev.rage2e.model.Scalars.div(out.loss(), cfg.gradAccum);
                         gc.backward(loss);
                         stepLoss += loss.getFloat();
                     }

@@ -46,16 +46,25 @@ class EndToEndRefreshTest {
         c.indexingFreq = 2;
         c.batchSize = 4;
         c.logEvery = 1;
+        c.maxSteps = Integer.getInteger("rag.test.e2e-steps", 12);
+        c.refreshThreads = Integer.getInteger("rag.test.refresh-threads", c.refreshThreads);
         Path run = tmp.resolve("run");
         Map<String, HostTensor> trainedWeights;
+        // collect garbage between every forward and backward: autograd must not depend on JVM-owned
+        // buffers that DJL already closed (regression: constants of scalar ops were freed -> NaN gradients)
+        System.setProperty("rag.debug.gc", "true");
         try (TrainingRun r = TrainingRun.open(c, run, false)) {
             r.run(Integer.MAX_VALUE);
             trainedWeights = r.model().contextEncoder.params.toHost();
+        } finally {
+            System.clearProperty("rag.debug.gc");
         }
         List<JsonNode> events = new ArrayList<>();
         for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) events.add(Json.MAPPER.readTree(line));
         List<JsonNode> published = events.stream().filter(e -> e.get("event").asText().equals("refresh_published")).toList();
         assertFalse(published.isEmpty(), "at least one refresh was published");
+        long nonFinite = events.stream().filter(e -> e.get("event").asText().equals("nonfinite_gradient")).count();
+        assertEquals(0, nonFinite, "no step may see a non-finite gradient while refreshes run");
         int during = published.stream().mapToInt(e -> e.get("steps_trained_during_refresh").asInt()).sum();
         assertTrue(during >= 1, "training steps advanced while refreshes ran: " + during);
         for (JsonNode e : events) {
