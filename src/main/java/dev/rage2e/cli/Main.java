@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
             ServeCommand.class,
             AnswerCommand.class,
             BenchCommand.class,
+            DemoCommand.class,
         })
 public final class Main implements Runnable {
     @CommandLine.Spec

