@@ -51,17 +51,17 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--decoder-layers", defaultValue = "3", description = "Generator decoder layers (default ${DEFAULT-VALUE}).")
     int decoderLayers;
 
-    @Option(names = "--steps", defaultValue = "60", description = "Training steps (default ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "40", description = "Training steps (default ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--train-questions", defaultValue = "48", description = "Training questions used (evenly spaced over the train "
+    @Option(names = "--train-questions", defaultValue = "32", description = "Training questions used (evenly spaced over the train "
             + "articles; default ${DEFAULT-VALUE}).")
     int trainQuestions;
 
-    @Option(names = "--eval-questions", defaultValue = "24", description = "Test questions decoded for EM/F1 (default ${DEFAULT-VALUE}).")
+    @Option(names = "--eval-questions", defaultValue = "16", description = "Test questions decoded for EM/F1 (default ${DEFAULT-VALUE}).")
     int evalQuestions;
 
-    @Option(names = "--indexing-freq", defaultValue = "20", description = "KB refresh every N steps (default ${DEFAULT-VALUE}).")
+    @Option(names = "--indexing-freq", defaultValue = "15", description = "KB refresh every N steps (default ${DEFAULT-VALUE}).")
     int indexingFreq;
 
     @Option(names = "--lr", defaultValue = "3e-4", description = "Learning rate (default ${DEFAULT-VALUE}).")
@@ -100,14 +100,7 @@ public final class DemoCommand implements Callable<Integer> {
         List<QaExample> train = TrainingRun.sample(s.questions("train"), trainQuestions, true);
         Path src = workDir.resolve("train.source");
         Path tgt = workDir.resolve("train.target");
-        StringBuilder qs = new StringBuilder();
-        StringBuilder as = new StringBuilder();
-        for (QaExample e : train) {
-            qs.append(e.question().replace('\n', ' ').replace('\t', ' ')).append('\n');
-            as.append(String.join("\t", e.answers().stream().map(a -> a.replace('\n', ' ').replace('\t', ' ')).toList())).append('\n');
-        }
-        AtomicFiles.writeString(src, qs.toString());
-        AtomicFiles.writeString(tgt, as.toString());
+        Workspace.writeLineFiles(train, src, tgt);
         List<QaExample> test = s.questions("test");
 
         TrainConfig cfg = new TrainConfig();
@@ -128,6 +121,7 @@ public final class DemoCommand implements Callable<Integer> {
         cfg.numBeams = 1;
         cfg.maxAnswerLength = 12;
         cfg.logEvery = 5;
+        cfg.maxCombinedLength = 160;
         cfg.evalQuestions = 0;
         cfg.keepCheckpoints = 1;
         Path runDir = workDir.resolve("run");

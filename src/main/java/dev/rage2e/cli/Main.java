@@ -25,6 +25,7 @@ import picocli.CommandLine.Command;
             AnswerCommand.class,
             BenchCommand.class,
             DemoCommand.class,
+            ExperimentCommand.class,
         })
 public final class Main implements Runnable {
     @CommandLine.Spec

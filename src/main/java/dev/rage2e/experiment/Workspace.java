@@ -101,4 +101,20 @@ public final class Workspace {
             Files.copy(src, dst, StandardCopyOption.COPY_ATTRIBUTES);
         }
     }
+
+    /** Writes questions and answers as the trainer's line files (answers tab-separated), so a run reads exactly these. */
+    public static void writeLineFiles(List<dev.rage2e.eval.QaExample> qs, Path source, Path target) throws IOException {
+        StringBuilder q = new StringBuilder();
+        StringBuilder a = new StringBuilder();
+        for (dev.rage2e.eval.QaExample e : qs) {
+            q.append(oneLine(e.question())).append('\n');
+            a.append(String.join("\t", e.answers().stream().map(Workspace::oneLine).toList())).append('\n');
+        }
+        AtomicFiles.writeString(source, q.toString());
+        AtomicFiles.writeString(target, a.toString());
+    }
+
+    private static String oneLine(String s) {
+        return s.replace('\n', ' ').replace('\r', ' ').replace('\t', ' ');
+    }
 }
