@@ -55,7 +55,8 @@ public final class CurvePlot {
             for (double x : s.x()) xMax = Math.max(xMax, x);
             for (double y : s.y()) yMax = Math.max(yMax, y);
         }
-        yMax = niceCeil(Math.max(yMax * 1.1, 0.05));
+        double top1 = niceCeil(Math.max(yMax * 1.1, 0.05));
+        yMax = yMax <= 1 ? Math.min(1, top1) : top1; // rates stay on a [0, 1] axis
         xMax = niceCeil(xMax);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         g.setColor(Color.BLACK);
