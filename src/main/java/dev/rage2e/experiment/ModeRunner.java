@@ -116,7 +116,9 @@ public final class ModeRunner {
                 cfg.maxQuestionLength, null);
         o.put("sample_recall@5", rs.recall()[0]);
         if (sets.seen() != null && !sets.seen().isEmpty()) {
-            AnswerEval.Report s = AnswerEval.run(run.model(), decoder, run.retriever(), sets.seen(), 8, ks, null, m, null);
+            Path seenPredictions = predictions == null ? null : predictions.resolveSibling(
+                    predictions.getFileName().toString().replace(".jsonl", "-seen.jsonl"));
+            AnswerEval.Report s = AnswerEval.run(run.model(), decoder, run.retriever(), sets.seen(), 8, ks, seenPredictions, m, null);
             o.put("seen_em", s.em());
             o.put("seen_f1", s.f1());
             o.put("seen_questions", s.questions());
