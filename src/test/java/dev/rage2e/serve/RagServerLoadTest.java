@@ -206,6 +206,26 @@ class RagServerLoadTest {
                 threads.add(t);
                 t.start();
             }
+            // a hostile client mixes malformed requests into the load: each must get a 4xx, never a 5xx or a hang
+            AtomicInteger malformed = new AtomicInteger();
+            String[] bad = {"{not json", "[]", "{\"question\": \"\"}", "{\"question\": 42}", "{\"question\": \"q\", \"k\": 0}",
+                "{\"question\": \"q\", \"k\": \"five\"}", "{\"question\": \"" + "x".repeat(40_000) + "\"}", ""};
+            Thread hostile = new Thread(() -> {
+                try {
+                    for (int i = 0; !stop.get(); i++) {
+                        Http.Response br = http.post("api/answer", bad[i % bad.length]);
+                        if (br.status() != 400 && br.status() != 413) throw new AssertionError("malformed request got " + br.status() + ": " + br.body());
+                        malformed.incrementAndGet();
+                    }
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            });
+            threads.add(hostile);
+            hostile.start();
+            Runtime rt = Runtime.getRuntime();
+            System.gc();
+            long heapBefore = rt.totalMemory() - rt.freeMemory();
             waitFor(() -> answered.get() >= 12);
             // what the trainer does: a new embeddings version published, then a new checkpoint and its `latest` pointer
             String newVersion = TinyRag.encodeAndPublish(kb, fx.encoder());
@@ -237,7 +257,12 @@ class RagServerLoadTest {
                 assertEquals(4, mine.get(mine.size() - 1).get("step").asInt());
                 assertEquals(newVersion, mine.get(mine.size() - 1).get("embeddings_version").asText());
             }
-            System.err.printf("reload under load: %d answers from step 2, %d from step 4, none failed%n", oldSeen, newSeen);
+            System.gc();
+            long heapGrowth = (rt.totalMemory() - rt.freeMemory()) - heapBefore;
+            System.err.printf("reload under load: %d answers from step 2, %d from step 4, %d malformed requests rejected, none failed; "
+                    + "heap growth %.1f MB%n", oldSeen, newSeen, malformed.get(), heapGrowth / 1e6);
+            assertTrue(malformed.get() > 0, "malformed requests were mixed in");
+            assertTrue(heapGrowth < 256L << 20, "bounded memory: heap grew by " + heapGrowth + " bytes");
             assertTrue(oldSeen > 0 && newSeen > 0);
             JsonNode h = http.get("api/health").json();
             assertEquals(1, h.get("models_open").asInt(), "the replaced model is closed after its last request");
