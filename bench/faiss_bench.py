@@ -7,15 +7,21 @@ against the flat results for several efSearch). Prints JSON like the Java benchm
 
 Queries: --queries FILE (float32 rows), or else every (count // num_queries)-th data row, which is
 what `rag bench index --kb` uses. Debian packages: python3-faiss python3-numpy libopenblas0-pthread.
-Run with OPENBLAS_NUM_THREADS=1 (FAISS' flat search calls sgemm for batches of 20+ queries).
+OPENBLAS_NUM_THREADS defaults to 1 (FAISS' flat search calls sgemm for batches of 20+ queries).
 """
 import argparse
 import json
 import os
 import time
 
-import faiss
-import numpy as np
+# Before numpy/faiss load their thread pools: one BLAS thread (as specified for the comparison) and
+# passive OpenMP waiting, which `./rag` also sets: spinning workers collapse when other processes
+# share the 2 cores. Both can be overridden from the environment.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import faiss  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def load_rows(path, dim):
@@ -75,7 +81,7 @@ def main():
     faiss.omp_set_num_threads(a.threads)
     out = {"data": a.emb, "count": len(xb), "dim": dim, "queries": len(xq), "queries_from": qfrom, "k": a.k,
            "batch": a.batch, "faiss": faiss.__version__, "omp_threads": a.threads,
-           "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
+           "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
 
     t0 = time.perf_counter()
     flat = faiss.IndexFlatIP(dim)

@@ -107,6 +107,7 @@ public final class BenchIndexCommand implements Callable<Integer> {
         result.put("cpus", Runtime.getRuntime().availableProcessors());
 
         ObjectNode flat = result.putObject("flat");
+        ai.djl.engine.Engine.getInstance(); // load libtorch before timing: a one-time cost, not the index's
         long t0 = System.nanoTime();
         TopK exact;
         try (FlatIndex index = FlatIndex.load(emb)) {
