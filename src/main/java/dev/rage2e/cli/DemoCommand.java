@@ -51,6 +51,10 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--decoder-layers", defaultValue = "3", description = "Generator decoder layers (default ${DEFAULT-VALUE}).")
     int decoderLayers;
 
+    @Option(names = "--copy", negatable = true, defaultValue = "true", fallbackValue = "true", description = "Generator with a copy head "
+            + "(pointer-generator, See et al. 2017); --no-copy for the plain BERT2BERT (default ${DEFAULT-VALUE}).")
+    boolean copy;
+
     @Option(names = "--steps", defaultValue = "40", description = "Training steps (default ${DEFAULT-VALUE}).")
     int steps;
 
@@ -93,7 +97,8 @@ public final class DemoCommand implements Callable<Integer> {
         Path bert = ws.model(generatorFrom);
         Split s = Split.load(splitFile);
         Path kb = ws.encodedKb(s.kbFiles(), workDir.resolve("kb"), enc, 100);
-        Path gen = ws.generator(bert, workDir.resolve("generator-" + generatorFrom + "-d" + decoderLayers), decoderLayers);
+        Path gen = ws.generator(bert, workDir.resolve("generator-" + generatorFrom + "-d" + decoderLayers + (copy ? "-copy" : "")),
+                decoderLayers, copy);
         double setupSeconds = (System.nanoTime() - t0) / 1e9;
 
         // the training questions: a fixed, evenly spaced subset, written as line files so the trainer reads exactly them

@@ -30,6 +30,10 @@ public final class InitGeneratorCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Seed of the random cross-attention init (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--copy", description = "Add a copy head (pointer-generator, See et al. 2017): answers can be copied from the "
+            + "passage token by token.")
+    boolean copy;
+
     @Option(names = "--force", description = "Replace --out if it exists.")
     boolean force;
 
@@ -37,7 +41,7 @@ public final class InitGeneratorCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (Files.exists(out) && !force) throw new UserException(out + ": already exists (pass --force to replace it)");
         if (from.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) throw new UserException("--out must differ from --from");
-        Bert2BertWarmStart.Summary s = Bert2BertWarmStart.initGenerator(from, out, decoderLayers, seed);
+        Bert2BertWarmStart.Summary s = Bert2BertWarmStart.initGenerator(from, out, decoderLayers, seed, copy);
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("out", out.toString());
         o.put("encoder_layers", s.encoderLayers());
@@ -48,6 +52,7 @@ public final class InitGeneratorCommand implements Callable<Integer> {
         o.put("eos_token_id", s.eosTokenId());
         o.put("pad_token_id", s.padTokenId());
         o.put("tokenizer", s.tokenizer());
+        o.put("copy_mechanism", copy);
         o.put("parameters", s.parameters());
         if (!s.tokenizer()) System.err.println("rag: warning: " + from + " has no tokenizer.json; the generator takes --input-ids only");
         System.out.println(Json.write(o));

@@ -57,6 +57,10 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     @Option(names = "--decoder-layers", defaultValue = "3", description = "Generator decoder layers (default ${DEFAULT-VALUE}).")
     int decoderLayers;
 
+    @Option(names = "--copy", negatable = true, defaultValue = "true", fallbackValue = "true", description = "Generator with a copy head "
+            + "(pointer-generator, See et al. 2017); --no-copy for the plain BERT2BERT (default ${DEFAULT-VALUE}).")
+    boolean copy;
+
     @Option(names = "--n-docs", defaultValue = "5", description = "Passages per question (default ${DEFAULT-VALUE}).")
     int nDocs;
 
@@ -103,7 +107,8 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         Path enc = ws.model(retriever);
         Path bert = ws.model(generatorFrom);
         Path kb = ws.encodedKb(s.kbFiles(), dir.resolve("kb-" + retriever), enc, 100);
-        Path gen = ws.generator(bert, dir.resolve("generator-" + generatorFrom + "-d" + decoderLayers), decoderLayers);
+        Path gen = ws.generator(bert, dir.resolve("generator-" + generatorFrom + "-d" + decoderLayers + (copy ? "-copy" : "")),
+                decoderLayers, copy);
         double setupSeconds = (System.nanoTime() - t0) / 1e9;
 
         List<QaExample> train = s.questions("train");
@@ -127,7 +132,9 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         setup.put("em_sample", "every " + String.format("%.2f", (double) test.size() / sample.size())
                 + "-th test question in split order (fixed; evenly spaced, so every test article contributes)");
         setup.put("retriever", retriever);
-        setup.put("generator", "BERT2BERT warm-started from " + generatorFrom + ", " + decoderLayers + " decoder layers");
+        setup.put("generator", "BERT2BERT warm-started from " + generatorFrom + ", " + decoderLayers + " decoder layers"
+                + (copy ? ", copy head (pointer-generator)" : ", no copy head"));
+        setup.put("copy_mechanism", copy);
         setup.put("budget_minutes", budgetMinutes);
         setup.put("setup_seconds", setupSeconds);
         setup.put("cores", Runtime.getRuntime().availableProcessors());
@@ -183,7 +190,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         StringBuilder b = new StringBuilder("./rag experiment squad-kb --split " + split + " --budget-minutes " + budgetMinutes);
         b.append(" --seeds ").append(String.join(",", seeds.stream().map(String::valueOf).toList()));
         b.append(" --retriever ").append(retriever).append(" --generator-from ").append(generatorFrom);
-        b.append(" --decoder-layers ").append(decoderLayers).append(" --n-docs ").append(nDocs).append(" --batch-size ").append(batchSize);
+        b.append(" --decoder-layers ").append(decoderLayers).append(copy ? " --copy" : " --no-copy").append(" --n-docs ").append(nDocs).append(" --batch-size ").append(batchSize);
         b.append(" --lr ").append(lr).append(" --lr-retriever ").append(lrRetriever).append(" --indexing-freq ").append(indexingFreq);
         b.append(" --max-combined-length ").append(maxCombinedLength).append(" --eval-questions ").append(evalQuestions);
         b.append(" --num-beams ").append(numBeams).append(" --curve-every ").append(curveEvery);

@@ -66,10 +66,10 @@ public final class Workspace {
     }
 
     /** A BERT2BERT generator warm-started from {@code bert}, made unless {@code out} exists. */
-    public Path generator(Path bert, Path out, int decoderLayers) throws IOException {
+    public Path generator(Path bert, Path out, int decoderLayers, boolean copy) throws IOException {
         if (Files.isRegularFile(out.resolve("config.json"))) return out;
         if (Files.exists(out)) AtomicFiles.deleteTree(out);
-        Bert2BertWarmStart.initGenerator(bert, out, decoderLayers, 0);
+        Bert2BertWarmStart.initGenerator(bert, out, decoderLayers, 0, copy);
         return out;
     }
 

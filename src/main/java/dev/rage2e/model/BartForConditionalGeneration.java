@@ -18,7 +18,7 @@ import java.util.Map;
  * {@code model.shared.weight} (unless {@code tie_word_embeddings} is false) plus the
  * {@code final_logits_bias} buffer [1, V], which is loaded and saved but not trained (as in HF).
  */
-public final class BartForConditionalGeneration implements Seq2SeqModel {
+public final class BartForConditionalGeneration implements Seq2SeqModel, DecoderHiddenStates {
     /** Name prefixes under which checkpoints keep a BART generator: plain, or inside a RAG checkpoint. */
     private static final List<String> PREFIXES = List.of("", "rag.generator.", "generator.");
 
@@ -123,7 +123,33 @@ public final class BartForConditionalGeneration implements Seq2SeqModel {
     @Override
     public NDArray decode(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask,
             boolean training) {
-        return lmHead(model.decoder.forward(decoderInputIds, decoderMask, encoderHidden, encoderMask, training));
+        return lmHead(decodeHidden(decoderInputIds, decoderMask, encoderHidden, encoderMask, training));
+    }
+
+    @Override
+    public NDArray decodeHidden(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask,
+            boolean training) {
+        return model.decoder.forward(decoderInputIds, decoderMask, encoderHidden, encoderMask, training);
+    }
+
+    @Override
+    public NDArray stepHidden(DecoderState state, NDArray tokens) {
+        return model.decoder.step(tokens.reshape(-1, 1), (KvCache) state);
+    }
+
+    @Override
+    public NDArray lmLogits(NDArray hidden) {
+        return lmHead(hidden);
+    }
+
+    @Override
+    public int decoderHiddenSize() {
+        return config.dModel();
+    }
+
+    @Override
+    public int encoderHiddenSize() {
+        return config.dModel();
     }
 
     private NDArray lmHead(NDArray hidden) {
@@ -138,7 +164,7 @@ public final class BartForConditionalGeneration implements Seq2SeqModel {
 
     @Override
     public NDArray step(DecoderState state, NDArray tokens) {
-        return lmHead(model.decoder.step(tokens.reshape(-1, 1), (KvCache) state)).squeeze(1);
+        return lmHead(stepHidden(state, tokens)).squeeze(1);
     }
 
     @Override

@@ -40,6 +40,11 @@ public final class Bert2BertWarmStart {
             long eosTokenId, long padTokenId, boolean tokenizer, long parameters) {}
 
     public static Summary initGenerator(Path bertDir, Path outDir, Integer decoderLayers, long seed) throws IOException {
+        return initGenerator(bertDir, outDir, decoderLayers, seed, false);
+    }
+
+    /** As above; {@code copy} adds a {@link PointerGenerator} copy head (randomly initialised with {@code seed}). */
+    public static Summary initGenerator(Path bertDir, Path outDir, Integer decoderLayers, long seed, boolean copy) throws IOException {
         if (!Files.isDirectory(bertDir)) throw new UserException(bertDir + ": model directory not found");
         Path cfgFile = bertDir.resolve("config.json");
         if (!Files.exists(cfgFile)) throw new UserException(bertDir + ": missing config.json");
@@ -56,6 +61,7 @@ public final class Bert2BertWarmStart {
 
         Map<String, HostTensor> src = Safetensors.read(Seq2SeqModels.weightsFile(bertDir));
         Map<String, HostTensor> out = build(bert, src, bertDir, from, initRange, seed);
+        if (copy) out.putAll(PointerGenerator.initialTensors(bert.hiddenSize(), bert.hiddenSize(), initRange, seed + 1));
         boolean fromCheckpoint = src.containsKey("cls.predictions.transform.dense.weight");
         Path tokenizer = bertDir.resolve("tokenizer.json");
         boolean hasTokenizer = Files.exists(tokenizer);
@@ -75,7 +81,9 @@ public final class Bert2BertWarmStart {
         for (HostTensor t : out.values()) params += t.numel();
         ModelDir.write(outDir, d -> {
             Safetensors.write(d.resolve("model.safetensors"), out, Map.of("format", "pt"));
-            Json.writeFile(d.resolve("config.json"), config.json());
+            com.fasterxml.jackson.databind.node.ObjectNode json = config.json().deepCopy();
+            if (copy) PointerGenerator.mark(json);
+            Json.writeFile(d.resolve("config.json"), json);
             Json.writeFile(d.resolve(GenerationConfig.FILE), gen.toJson());
             Seq2SeqModels.copyTokenizerFiles(bertDir, d);
         });

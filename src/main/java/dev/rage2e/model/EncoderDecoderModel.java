@@ -15,7 +15,7 @@ import java.util.Map;
  * {@code decoder.cls.predictions.*}: the LM head, its projection tied to the decoder's word embeddings).
  * The encoder pooler, when the checkpoint has one, is carried along (HF keeps it) but not trained.
  */
-public final class EncoderDecoderModel implements Seq2SeqModel {
+public final class EncoderDecoderModel implements Seq2SeqModel, DecoderHiddenStates {
     public final EncoderDecoderConfig config;
     public final BertModel encoder;
     public final BertModel decoder;
@@ -103,8 +103,33 @@ public final class EncoderDecoderModel implements Seq2SeqModel {
     @Override
     public NDArray decode(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask,
             boolean training) {
-        NDArray h = decoder.forward(decoderInputIds, decoderMask, null, encoderHidden, encoderMask, training).lastHiddenState();
-        return lmHead.forward(h);
+        return lmLogits(decodeHidden(decoderInputIds, decoderMask, encoderHidden, encoderMask, training));
+    }
+
+    @Override
+    public NDArray decodeHidden(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask,
+            boolean training) {
+        return decoder.forward(decoderInputIds, decoderMask, null, encoderHidden, encoderMask, training).lastHiddenState();
+    }
+
+    @Override
+    public NDArray stepHidden(DecoderState state, NDArray tokens) {
+        return decoder.step(tokens.reshape(-1, 1), (KvCache) state);
+    }
+
+    @Override
+    public NDArray lmLogits(NDArray hidden) {
+        return lmHead.forward(hidden);
+    }
+
+    @Override
+    public int decoderHiddenSize() {
+        return config.decoder().hiddenSize();
+    }
+
+    @Override
+    public int encoderHiddenSize() {
+        return config.encoder().hiddenSize();
     }
 
     @Override
@@ -114,9 +139,7 @@ public final class EncoderDecoderModel implements Seq2SeqModel {
 
     @Override
     public NDArray step(DecoderState state, NDArray tokens) {
-        KvCache cache = (KvCache) state;
-        NDArray h = decoder.step(tokens.reshape(-1, 1), cache);
-        return lmHead.forward(h).squeeze(1);
+        return lmLogits(stepHidden(state, tokens)).squeeze(1);
     }
 
     @Override

@@ -10,6 +10,7 @@ public record Seq2SeqFlops(int encoderLayers, int decoderLayers, long hidden, lo
         boolean lmTransform) {
 
     public static Seq2SeqFlops of(Seq2SeqModel m) {
+        if (m instanceof PointerGenerator p) return of(p.base()); // the copy head adds O(S·H) per token: not counted
         if (m instanceof EncoderDecoderModel e) {
             BertConfig enc = e.config.encoder(), dec = e.config.decoder();
             return new Seq2SeqFlops(enc.numHiddenLayers(), dec.numHiddenLayers(), enc.hiddenSize(), enc.intermediateSize(),

@@ -49,6 +49,26 @@ public interface Seq2SeqModel extends AutoCloseable {
     DecoderState startDecoding(NDArray encoderHidden, NDArray encoderMask);
 
     /**
+     * Whether outputs depend on the encoder's input token ids as well as its hidden states (a copy
+     * mechanism, {@link PointerGenerator}); such a model must be called through the {@code sourceIds}
+     * variants below. Callers that have the ids should always use those variants.
+     */
+    default boolean needsSourceIds() {
+        return false;
+    }
+
+    /** {@link #decode(NDArray, NDArray, NDArray, NDArray, boolean)} also given the encoder's input ids [B, S]. */
+    default NDArray decode(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, NDArray sourceIds,
+            boolean training) {
+        return decode(decoderInputIds, decoderMask, encoderHidden, encoderMask, training);
+    }
+
+    /** {@link #startDecoding(NDArray, NDArray)} also given the encoder's input ids [B, S]. */
+    default DecoderState startDecoding(NDArray encoderHidden, NDArray encoderMask, NDArray sourceIds) {
+        return startDecoding(encoderHidden, encoderMask);
+    }
+
+    /**
      * Feeds one token per row ({@code tokens} [B]) and returns the next-token logits [B, V]; the state's
      * self-attention key/value cache grows by one position. Same values as {@link #decode} on the prefix.
      */

@@ -24,7 +24,7 @@ public final class Seq2SeqModels {
         if (!Files.exists(cfg)) throw new UserException(dir + ": missing config.json");
         JsonNode n = Json.read(cfg);
         String type = n.path("model_type").asText("");
-        return switch (type) {
+        Seq2SeqModel base = switch (type) {
             case "bart" -> BartForConditionalGeneration.load(dir, manager);
             case "encoder-decoder" -> EncoderDecoderModel.load(dir, manager);
             case "" -> throw new UserException(cfg + ": no model_type; expected 'bart' or 'encoder-decoder'");
@@ -33,10 +33,18 @@ public final class Seq2SeqModels {
             default -> throw new UserException(cfg + ": model_type '" + type
                     + "' is not a supported generator (supported: 'bart', 'encoder-decoder' with BERT encoder and decoder)");
         };
+        if (!PointerGenerator.requested(n)) return base;
+        try {
+            return new PointerGenerator(base);
+        } catch (RuntimeException e) {
+            base.close();
+            throw e;
+        }
     }
 
     /** How many tokens the encoder accepts (its position table). */
     public static int maxEncoderPositions(Seq2SeqModel m) {
+        if (m instanceof PointerGenerator p) return maxEncoderPositions(p.base());
         if (m instanceof BartForConditionalGeneration b) return b.config.maxPositionEmbeddings();
         if (m instanceof EncoderDecoderModel e) return e.config.encoder().maxPositionEmbeddings();
         return Integer.MAX_VALUE;
@@ -44,6 +52,7 @@ public final class Seq2SeqModels {
 
     /** How long an output (decoder start token included) may be. */
     public static int maxDecoderPositions(Seq2SeqModel m) {
+        if (m instanceof PointerGenerator p) return maxDecoderPositions(p.base());
         if (m instanceof BartForConditionalGeneration b) return b.config.maxPositionEmbeddings();
         if (m instanceof EncoderDecoderModel e) return e.config.decoder().maxPositionEmbeddings();
         return Integer.MAX_VALUE;

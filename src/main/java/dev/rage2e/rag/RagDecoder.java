@@ -78,7 +78,7 @@ public final class RagDecoder {
         for (int b = 0, i = 0; b < batch; b++) for (int k = 0; k < beams; k++) for (int j = 0; j < n; j++) rows[i++] = (long) b * n + j;
         // start on the unexpanded (example, doc) rows and expand by reorder, so cross-attention keys/values are
         // computed once per passage and shared by the beams
-        Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc, ctx.mask()).reorder(m.create(rows))};
+        Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc, ctx.mask(), ctx.ids()).reorder(m.create(rows))};
         NDArray prior = docLp.repeat(0, beams).expandDims(2); // [batch*beams, n, 1]
         BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
             @Override
@@ -115,7 +115,7 @@ public final class RagDecoder {
             // 1) beam search on each document separately (rows = docs of this example)
             long[] rows = new long[n * beams];
             for (int j = 0, i = 0; j < n; j++) for (int k = 0; k < beams; k++) rows[i++] = (long) b * n + j;
-            Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc, ctx.mask()).reorder(m.create(rows))};
+            Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc, ctx.mask(), ctx.ids()).reorder(m.create(rows))};
             BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
                 @Override
                 public NDArray next(NDManager sub, NDArray last) {
@@ -151,7 +151,7 @@ public final class RagDecoder {
             long[] encRows = new long[c * n];
             for (int i = 0; i < c; i++) for (int j = 0; j < n; j++) encRows[i * n + j] = (long) b * n + j;
             NDArray er = m.create(encRows);
-            NDArray logits = g.decode(labels.repeat(0, n), enc.get(er), ctx.mask().get(er), false);
+            NDArray logits = g.decode(labels.repeat(0, n), null, enc.get(er), ctx.mask().get(er), ctx.ids().get(er), false);
             // log p(y|x,z) per (candidate, doc): targets are the labels shifted left; the leading BOS of
             // generated sequences is not scored (HF's exclude_bos_score)
             NDArray target = RagLoss.shiftLeft(labels, g.padTokenId()).repeat(0, n); // [C*n, T]

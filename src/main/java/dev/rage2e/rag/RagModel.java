@@ -163,7 +163,7 @@ public final class RagModel implements AutoCloseable {
         TextTokenizer.Batch ctx = contextInputs(m, questions, passages);
         NDArray enc = generator.encode(ctx.ids(), ctx.mask(), training);
         NDArray dec = labels.repeat(0, n);
-        return generator.decode(dec, enc, ctx.mask(), training);
+        return generator.decode(dec, null, enc, ctx.mask(), ctx.ids(), training);
     }
 
     public TextTokenizer.Batch contextInputs(NDManager m, List<String> questions, List<List<Retriever.Passage>> passages) {

@@ -42,7 +42,7 @@ public final class Generation {
         try (NDManager m = inputIds.getManager().newSubManager()) {
             tempAttach(m, inputIds, attentionMask); // so that every intermediate array lands in m
             NDArray hidden = model.encode(inputIds, attentionMask, false);
-            return generateFromEncoded(model, hidden, attentionMask, cfg, m);
+            return generateFromEncoded(model, hidden, attentionMask, inputIds, cfg, m);
         }
     }
 
@@ -60,6 +60,13 @@ public final class Generation {
      */
     public static Result generateFromEncoded(Seq2SeqModel model, NDArray encoderHidden, NDArray encoderMask, GenerationConfig cfg,
             NDManager manager) {
+        return generateFromEncoded(model, encoderHidden, encoderMask, null, cfg, manager);
+    }
+
+    /** As above, also given the encoder's input ids [B, S] (required by a copy-mechanism generator). */
+    public static Result generateFromEncoded(Seq2SeqModel model, NDArray encoderHidden, NDArray encoderMask, NDArray sourceIds,
+            GenerationConfig cfg, NDManager manager) {
+        if (sourceIds == null && model.needsSourceIds()) throw new IllegalArgumentException("this generator needs the source token ids");
         try (NDManager m = manager.newSubManager()) {
             tempAttach(m, encoderHidden, encoderMask);
             int beams = cfg.numBeams();
@@ -67,11 +74,12 @@ public final class Generation {
             // beams of a row are adjacent (HF's expand): row b's beams are rows b*beams .. b*beams+beams-1
             Stepper stepper;
             if (cfg.useCache()) {
-                stepper = new CachedStepper(model, encoderHidden, encoderMask, batch, beams, m);
+                stepper = new CachedStepper(model, encoderHidden, encoderMask, sourceIds, batch, beams, m);
             } else {
                 NDArray h = beams > 1 ? encoderHidden.repeat(0, beams) : encoderHidden;
                 NDArray mask = encoderMask == null ? null : beams > 1 ? encoderMask.repeat(0, beams) : encoderMask;
-                stepper = new FullPrefixStepper(model, h, mask);
+                NDArray ids = sourceIds == null ? null : beams > 1 ? sourceIds.repeat(0, beams) : sourceIds;
+                stepper = new FullPrefixStepper(model, h, mask, ids);
             }
             try (Stepper s = stepper) {
                 return beams == 1 ? greedy(model, cfg, s, (int) encoderHidden.getShape().get(0), m)
@@ -106,9 +114,9 @@ public final class Generation {
         private Seq2SeqModel.DecoderState state;
 
         /** Starts on the encoder rows, then expands each to {@code beams} rows (cross keys/values are computed once per input). */
-        CachedStepper(Seq2SeqModel model, NDArray hidden, NDArray mask, int batch, int beams, NDManager m) {
+        CachedStepper(Seq2SeqModel model, NDArray hidden, NDArray mask, NDArray sourceIds, int batch, int beams, NDManager m) {
             this.model = model;
-            this.state = model.startDecoding(hidden, mask);
+            this.state = sourceIds == null ? model.startDecoding(hidden, mask) : model.startDecoding(hidden, mask, sourceIds);
             if (beams > 1) {
                 int[] rows = new int[batch * beams];
                 for (int r = 0; r < rows.length; r++) rows[r] = r / beams;
@@ -145,18 +153,21 @@ public final class Generation {
         private final Seq2SeqModel model;
         private NDArray hidden;
         private NDArray mask;
+        private NDArray sourceIds; // null unless the model needs them
 
-        FullPrefixStepper(Seq2SeqModel model, NDArray hidden, NDArray mask) {
+        FullPrefixStepper(Seq2SeqModel model, NDArray hidden, NDArray mask, NDArray sourceIds) {
             this.model = model;
             this.hidden = hidden;
             this.mask = mask;
+            this.sourceIds = sourceIds;
         }
 
         @Override
         public float[] next(long[][] seqs, int len, boolean logSoftmax, NDManager sm) {
             long[] flat = new long[seqs.length * len];
             for (int r = 0; r < seqs.length; r++) System.arraycopy(seqs[r], 0, flat, r * len, len);
-            NDArray logits = model.decode(sm.create(flat, new Shape(seqs.length, len)), hidden, mask, false);
+            NDArray ids = sm.create(flat, new Shape(seqs.length, len));
+            NDArray logits = sourceIds == null ? model.decode(ids, hidden, mask, false) : model.decode(ids, null, hidden, mask, sourceIds, false);
             return copy(logits.get(new NDIndex(":, -1, :")), logSoftmax);
         }
 
@@ -168,6 +179,7 @@ public final class Generation {
             // the gathered copies stay in the generation's manager; the previous ones are freed with it
             hidden = hidden.get(ix);
             if (mask != null) mask = mask.get(ix);
+            if (sourceIds != null) sourceIds = sourceIds.get(ix);
         }
 
         @Override
