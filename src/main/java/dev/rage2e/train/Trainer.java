@@ -220,8 +220,13 @@ public final class Trainer {
                 o.put("backward_s", backwardNs / 1e9);
                 o.put("optimizer_s", optimizerNs / 1e9);
                 metrics.write(o);
+                double remaining = (totalSteps - state.step) / Math.max(1e-9, stepsPerSec);
+                if (cfg.maxMinutes > 0) { // a time budget ends training first when it is the tighter bound
+                    double used = (System.nanoTime() - started - (excludedNs - excludedAtStart)) / 1e9;
+                    remaining = Math.min(remaining, Math.max(0, cfg.maxMinutes * 60 - used));
+                }
                 System.err.printf("step %d/%d  loss %.4f  |g| %.3f  %.2f steps/s  ETA %s%n", state.step, totalSteps, stepLoss, gradNorm,
-                        stepsPerSec, eta((totalSteps - state.step) / Math.max(1e-9, stepsPerSec)));
+                        stepsPerSec, eta(remaining));
             }
             for (StepHook h : hooks) h.afterStep(state.step, this);
             if (cfg.checkpointEvery > 0 && state.step % cfg.checkpointEvery == 0 && state.step < totalSteps) checkpoint();

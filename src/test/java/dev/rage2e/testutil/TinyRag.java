@@ -52,6 +52,11 @@ public final class TinyRag {
      * @param distractors extra paragraphs in the KB whose questions are not used
      */
     public static TinyRag create(Path root, int nQuestions, int distractors, float dropout) throws Exception {
+        return create(root, nQuestions, distractors, dropout, false);
+    }
+
+    /** As above; {@code copy} gives the generator a copy head (pointer-generator). */
+    public static TinyRag create(Path root, int nQuestions, int distractors, float dropout, boolean copy) throws Exception {
         Path dev = Fixtures.data("squad/dev-v1.1.json");
         Path enc = root.resolve("encoder");
         Files.createDirectories(enc);
@@ -75,7 +80,7 @@ public final class TinyRag {
         settings.put("max_length", 128);
         Json.writeFile(enc.resolve("rag-e2e.json"), settings);
         Path gen = root.resolve("generator");
-        Bert2BertWarmStart.initGenerator(enc, gen, 2, 3);
+        Bert2BertWarmStart.initGenerator(enc, gen, 2, 3, copy);
 
         // a SQuAD file with the chosen paragraphs: one question each for the first nQuestions, none for distractors
         ObjectNode src = (ObjectNode) Json.read(dev);
