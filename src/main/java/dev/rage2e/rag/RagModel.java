@@ -63,6 +63,11 @@ public final class RagModel implements AutoCloseable {
      * detached question vector; the scores are recomputed as differentiable inner products.
      */
     public Output retrieve(NDManager m, List<String> questions, NDArray q, Retriever.Snapshot snap, boolean training, Timings t) {
+        return retrieve(m, questions, q, snap, training, settings.end2end(), t);
+    }
+
+    /** As above; {@code reembed} = false scores with the stored passage embeddings even in end-to-end mode. */
+    Output retrieve(NDManager m, List<String> questions, NDArray q, Retriever.Snapshot snap, boolean training, boolean reembed, Timings t) {
         int n = settings.nDocs();
         int b = questions.size();
         long t0 = System.nanoTime();
@@ -87,7 +92,7 @@ public final class RagModel implements AutoCloseable {
         }
         NDArray d;
         long t2 = System.nanoTime();
-        if (settings.end2end()) {
+        if (reembed) {
             d = embedPassages(m, flat, training).reshape(b, n, -1);
         } else {
             float[] stored = new float[b * n * questionEncoder.dim()];
@@ -132,12 +137,20 @@ public final class RagModel implements AutoCloseable {
 
     /** The training loss (mean over the batch of the marginalised NLL) and what produced it. */
     public Output loss(NDManager m, List<RagExample> batch, Retriever.Snapshot snap, boolean training, Timings t) {
+        return loss(m, batch, snap, training, true, t);
+    }
+
+    /**
+     * As above; with {@code trainRetriever} false the question vectors and doc scores carry no gradient and
+     * end-to-end mode scores with the stored embeddings (the generator alone learns: a retriever warm-up).
+     */
+    public Output loss(NDManager m, List<RagExample> batch, Retriever.Snapshot snap, boolean training, boolean trainRetriever, Timings t) {
         List<String> questions = new ArrayList<>();
         for (RagExample e : batch) questions.add(e.question());
         long t0 = System.nanoTime();
-        NDArray q = embedQuestions(m, questions, training);
+        NDArray q = trainRetriever ? embedQuestions(m, questions, training) : embedQuestions(m, questions, false).stopGradient();
         if (t != null) t.questionNs += System.nanoTime() - t0;
-        Output r = retrieve(m, questions, q, snap, training, t);
+        Output r = retrieve(m, questions, q, snap, training, settings.end2end() && trainRetriever, t);
         long g0 = System.nanoTime();
         NDArray labels = targets(m, batch);
         NDArray logits = generatorLogits(m, questions, r.passages(), labels, training);

@@ -79,6 +79,10 @@ public final class TrainConfig {
     public float lr = 3e-5f;
     @JsonProperty("lr-retriever") @Option(names = "--lr-retriever", description = "Learning rate of question and context encoders (default: --lr).")
     public Float lrRetriever;
+    @JsonProperty("retriever-warmup-steps") @Option(names = "--retriever-warmup-steps", description = "Train only the generator for the "
+            + "first N steps (question and context encoders frozen, no KB refresh): a generator that ignores its passages makes the "
+            + "doc-score gradient push every question toward the same few passages (retrieval collapse).")
+    public int retrieverWarmupSteps = 0;
     @JsonProperty("weight-decay") @Option(names = "--weight-decay")
     public float weightDecay = 0.001f;
     @JsonProperty("warmup-steps") @Option(names = "--warmup-steps")
@@ -195,6 +199,7 @@ public final class TrainConfig {
         check(lr > 0 && lr < 1, "lr", lr, "in (0, 1)");
         check(lrRetriever == null || (lrRetriever >= 0 && lrRetriever < 1), "lr-retriever", lrRetriever, "in [0, 1)");
         check(weightDecay >= 0 && weightDecay < 1, "weight-decay", weightDecay, "in [0, 1)");
+        check(retrieverWarmupSteps >= 0, "retriever-warmup-steps", retrieverWarmupSteps, ">= 0");
         check(batchSize >= 1, "batch-size", batchSize, ">= 1");
         check(gradAccum >= 1, "grad-accum", gradAccum, ">= 1");
         check(maxSteps >= 0, "max-steps", maxSteps, ">= 0");

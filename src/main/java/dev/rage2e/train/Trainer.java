@@ -147,6 +147,11 @@ public final class Trainer {
         return losses;
     }
 
+    /** Whether the question (and context) encoder learn at this 0-based step: not during the retriever warm-up. */
+    public boolean retrieverTrains(int step) {
+        return step >= cfg.retrieverWarmupSteps;
+    }
+
     /** Trains until {@code totalSteps} (or {@code stopAt}, for tests), checkpointing as configured. */
     public void run(int stopAt) throws IOException {
         int end = Math.min(totalSteps, stopAt);
@@ -170,7 +175,7 @@ public final class Trainer {
                     waitNs += System.nanoTime() - w0;
                     version = snap.version();
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        RagModel.Output out = rag.loss(m, batch, snap, true, timings);
+                        RagModel.Output out = rag.loss(m, batch, snap, true, retrieverTrains(step), timings);
                         // test hook: a GC between forward and backward exposes graph tensors over freed JVM buffers
                         if (Boolean.getBoolean("rag.debug.gc")) System.gc();
                         NDArray loss = dev.rage2e.model.Scalars.div(out.loss(), cfg.gradAccum);
@@ -187,7 +192,10 @@ public final class Trainer {
             float gradNorm = AdamW.clipGradNorm(all, manager, cfg.maxGradNorm);
             float factor = schedule.factor(step);
             if (Float.isFinite(gradNorm)) {
-                for (Map.Entry<String, AdamW> e : optimizers.entrySet()) e.getValue().step(groupLr.get(e.getKey()) * factor);
+                for (Map.Entry<String, AdamW> e : optimizers.entrySet()) {
+                    if (e.getKey().equals("retriever") && !retrieverTrains(step)) continue; // no gradient yet: moments start at the first real one
+                    e.getValue().step(groupLr.get(e.getKey()) * factor);
+                }
             } else {
                 // skip the update rather than poison the weights; say where the non-finite gradient is
                 ObjectNode o = metrics.event("nonfinite_gradient");

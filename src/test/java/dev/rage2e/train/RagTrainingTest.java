@@ -1,6 +1,8 @@
 package dev.rage2e.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -113,6 +115,38 @@ class RagTrainingTest {
                 }
             }
         }
+    }
+
+    @Test
+    void retrieverWarmupFreezesBothEncodersAndDefersRefreshes() throws Exception {
+        TinyRag t = TinyRag.create(tmp, 8, 4, 0.0f);
+        TrainConfig c = t.config();
+        c.mode = "end2end";
+        c.maxSteps = 8;
+        c.retrieverWarmupSteps = 4;
+        c.indexingFreq = 2; // due at steps 2 and 4 (warm-up: not started), 6 (started), 8 (end of training)
+        try (TrainingRun run = TrainingRun.open(c, tmp.resolve("run"), false)) {
+            RagModel rag = run.model();
+            float[] q0 = rag.questionEncoder.params.parameters().values().iterator().next().toFloatArray();
+            float[] d0 = rag.contextEncoder.params.parameters().values().iterator().next().toFloatArray();
+            float[] g0 = rag.generator.params().parameters().values().iterator().next().toFloatArray();
+            run.run(4);
+            assertArrayEquals(q0, rag.questionEncoder.params.parameters().values().iterator().next().toFloatArray(), "question encoder frozen");
+            assertArrayEquals(d0, rag.contextEncoder.params.parameters().values().iterator().next().toFloatArray(), "context encoder frozen");
+            assertFalse(java.util.Arrays.equals(g0, rag.generator.params().parameters().values().iterator().next().toFloatArray()),
+                    "the generator trains during the warm-up");
+            run.run(8);
+            assertFalse(java.util.Arrays.equals(q0, rag.questionEncoder.params.parameters().values().iterator().next().toFloatArray()),
+                    "question encoder trains after the warm-up");
+            assertFalse(java.util.Arrays.equals(d0, rag.contextEncoder.params.parameters().values().iterator().next().toFloatArray()),
+                    "context encoder trains after the warm-up");
+        }
+        List<Integer> started = new ArrayList<>();
+        for (String line : Files.readAllLines(tmp.resolve("run/metrics.jsonl"))) {
+            var o = dev.rage2e.util.Json.MAPPER.readTree(line);
+            if (o.path("event").asText().equals("refresh_start")) started.add(o.path("step").asInt());
+        }
+        assertEquals(List.of(6), started, "the first refresh comes after the warm-up");
     }
 
     private static double gradNorm(EncoderModel e) {

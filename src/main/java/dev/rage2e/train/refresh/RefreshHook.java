@@ -37,7 +37,8 @@ public final class RefreshHook implements Trainer.StepHook {
             o.put("training_wait_s", (t1 - t0) / 1e9);
             t.metrics().write(o);
         });
-        if (step % indexingFreq == 0 && step < t.totalSteps()) {
+        // while the retriever warms up the context encoder has not changed: nothing to re-encode
+        if (step % indexingFreq == 0 && step < t.totalSteps() && t.retrieverTrains(step - 1)) {
             long s0 = System.nanoTime();
             var weights = t.model().contextEncoder.params.toHost();
             boolean started = refresher.trySnapshot(step, weights);
