@@ -73,6 +73,10 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     @Option(names = "--lr-retriever", defaultValue = "3e-5", description = "Question/context encoder learning rate (default ${DEFAULT-VALUE}).")
     float lrRetriever;
 
+    @Option(names = "--retriever-warmup-steps", defaultValue = "0", description = "Train only the generator for the first N steps "
+            + "(both modes; default ${DEFAULT-VALUE}).")
+    int retrieverWarmupSteps;
+
     @Option(names = "--indexing-freq", defaultValue = "50", description = "End-to-end: start a KB refresh every N steps (default ${DEFAULT-VALUE}).")
     int indexingFreq;
 
@@ -176,6 +180,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         c.nDocs = nDocs;
         c.lr = lr;
         c.lrRetriever = lrRetriever;
+        c.retrieverWarmupSteps = retrieverWarmupSteps;
         c.maxCombinedLength = maxCombinedLength;
         c.indexingFreq = indexingFreq;
         c.numBeams = numBeams;
@@ -191,7 +196,8 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         b.append(" --seeds ").append(String.join(",", seeds.stream().map(String::valueOf).toList()));
         b.append(" --retriever ").append(retriever).append(" --generator-from ").append(generatorFrom);
         b.append(" --decoder-layers ").append(decoderLayers).append(copy ? " --copy" : " --no-copy").append(" --n-docs ").append(nDocs).append(" --batch-size ").append(batchSize);
-        b.append(" --lr ").append(lr).append(" --lr-retriever ").append(lrRetriever).append(" --indexing-freq ").append(indexingFreq);
+        b.append(" --lr ").append(lr).append(" --lr-retriever ").append(lrRetriever)
+                .append(" --retriever-warmup-steps ").append(retrieverWarmupSteps).append(" --indexing-freq ").append(indexingFreq);
         b.append(" --max-combined-length ").append(maxCombinedLength).append(" --eval-questions ").append(evalQuestions);
         b.append(" --num-beams ").append(numBeams).append(" --curve-every ").append(curveEvery);
         if (!modes.equals(List.of("original", "end2end"))) b.append(" --modes ").append(String.join(",", modes));
