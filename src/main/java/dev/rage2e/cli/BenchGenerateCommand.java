@@ -167,7 +167,7 @@ public final class BenchGenerateCommand implements Callable<Integer> {
                     NDArray di = sm.create(decIn, new Shape(trainBatch, targetLen)), lb = sm.create(labels, new Shape(trainBatch, targetLen));
                     opt.zeroGrad();
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        NDArray loss = Seq2SeqLoss.crossEntropy(m.decode(di, m.encode(b.ids(), b.mask(), true), b.mask(), true), lb, 0.1f);
+                        NDArray loss = Seq2SeqLoss.crossEntropy(m.decode(di, null, m.encode(b.ids(), b.mask(), true), b.mask(), b.ids(), true), lb, 0.1f);
                         loss.getFloat();
                         t1 = System.nanoTime();
                         gc.backward(loss);
