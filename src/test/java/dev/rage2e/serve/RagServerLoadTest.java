@@ -282,6 +282,7 @@ class RagServerLoadTest {
             AtomicFiles.writeString(run.resolve(Checkpoints.LATEST), Checkpoints.name(4) + "\n");
             waitFor(() -> rag.health().get("step").asInt() == 4);
             waitFor(() -> rag.modelsOpen() == 1);
+            waitFor(() -> !log.isEmpty()); // the watcher logs after the swap it reports: do not race it
             assertEquals(1, log.size(), "one reload event: " + log);
             assertTrue(log.get(0).contains("\"checkpoint_changed\":true"), log.get(0));
             // a pointer to a missing checkpoint: reload fails, the served model stays
