@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -41,19 +42,8 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--split", description = "Split file (default: data/demo/split.json).")
     Path split;
 
-    @Option(names = "--retriever", defaultValue = "all-minilm-l6-v2", description = "Question/passage encoder (default ${DEFAULT-VALUE}).")
-    String retriever;
-
-    @Option(names = "--generator-from", defaultValue = "all-minilm-l6-v2", description = "BERT to warm-start the generator from "
-            + "(default ${DEFAULT-VALUE}).")
-    String generatorFrom;
-
-    @Option(names = "--decoder-layers", defaultValue = "3", description = "Generator decoder layers (default ${DEFAULT-VALUE}).")
-    int decoderLayers;
-
-    @Option(names = "--copy", negatable = true, defaultValue = "true", fallbackValue = "true", description = "Generator with a copy head "
-            + "(pointer-generator, See et al. 2017); --no-copy for the plain BERT2BERT (default ${DEFAULT-VALUE}).")
-    boolean copy;
+    @Mixin
+    ModelChoice models;
 
     @Option(names = "--steps", defaultValue = "40", description = "Training steps (default ${DEFAULT-VALUE}).")
     int steps;
@@ -93,12 +83,10 @@ public final class DemoCommand implements Callable<Integer> {
         Files.createDirectories(workDir);
 
         Workspace ws = new Workspace(log);
-        Path enc = ws.model(retriever);
-        Path bert = ws.model(generatorFrom);
+        Path enc = models.retriever(ws);
         Split s = Split.load(splitFile);
         Path kb = ws.encodedKb(s.kbFiles(), workDir.resolve("kb"), enc, 100);
-        Path gen = ws.generator(bert, workDir.resolve("generator-" + generatorFrom + "-d" + decoderLayers + (copy ? "-copy" : "")),
-                decoderLayers, copy);
+        Path gen = models.generator(ws, workDir);
         double setupSeconds = (System.nanoTime() - t0) / 1e9;
 
         // the training questions: a fixed, evenly spaced subset, written as line files so the trainer reads exactly them

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -47,19 +48,8 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     @Option(names = "--modes", defaultValue = "original,end2end", split = ",", description = "Modes to run (default ${DEFAULT-VALUE}).")
     List<String> modes;
 
-    @Option(names = "--retriever", defaultValue = "all-minilm-l6-v2", description = "Question/passage encoder (default ${DEFAULT-VALUE}).")
-    String retriever;
-
-    @Option(names = "--generator-from", defaultValue = "all-minilm-l6-v2", description = "BERT the generator is warm-started from "
-            + "(default ${DEFAULT-VALUE}).")
-    String generatorFrom;
-
-    @Option(names = "--decoder-layers", defaultValue = "3", description = "Generator decoder layers (default ${DEFAULT-VALUE}).")
-    int decoderLayers;
-
-    @Option(names = "--copy", negatable = true, defaultValue = "true", fallbackValue = "true", description = "Generator with a copy head "
-            + "(pointer-generator, See et al. 2017); --no-copy for the plain BERT2BERT (default ${DEFAULT-VALUE}).")
-    boolean copy;
+    @Mixin
+    ModelChoice models;
 
     @Option(names = "--n-docs", defaultValue = "5", description = "Passages per question (default ${DEFAULT-VALUE}).")
     int nDocs;
@@ -108,11 +98,9 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         Files.createDirectories(dir);
         Split s = Split.load(split);
         Workspace ws = new Workspace(System.err);
-        Path enc = ws.model(retriever);
-        Path bert = ws.model(generatorFrom);
-        Path kb = ws.encodedKb(s.kbFiles(), dir.resolve("kb-" + retriever), enc, 100);
-        Path gen = ws.generator(bert, dir.resolve("generator-" + generatorFrom + "-d" + decoderLayers + (copy ? "-copy" : "")),
-                decoderLayers, copy);
+        Path enc = models.retriever(ws);
+        Path kb = ws.encodedKb(s.kbFiles(), dir.resolve("kb-" + models.retriever), enc, 100);
+        Path gen = models.generator(ws, dir);
         double setupSeconds = (System.nanoTime() - t0) / 1e9;
 
         List<QaExample> train = s.questions("train");
@@ -135,10 +123,9 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         setup.put("test_questions_em", sample.size());
         setup.put("em_sample", "every " + String.format("%.2f", (double) test.size() / sample.size())
                 + "-th test question in split order (fixed; evenly spaced, so every test article contributes)");
-        setup.put("retriever", retriever);
-        setup.put("generator", "BERT2BERT warm-started from " + generatorFrom + ", " + decoderLayers + " decoder layers"
-                + (copy ? ", copy head (pointer-generator)" : ", no copy head"));
-        setup.put("copy_mechanism", copy);
+        setup.put("retriever", models.retriever);
+        setup.put("generator", models.describeGenerator());
+        setup.put("copy_mechanism", models.copy);
         setup.put("budget_minutes", budgetMinutes);
         setup.put("setup_seconds", setupSeconds);
         setup.put("cores", Runtime.getRuntime().availableProcessors());
@@ -194,8 +181,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     private String commandLine() {
         StringBuilder b = new StringBuilder("./rag experiment squad-kb --split " + split + " --budget-minutes " + budgetMinutes);
         b.append(" --seeds ").append(String.join(",", seeds.stream().map(String::valueOf).toList()));
-        b.append(" --retriever ").append(retriever).append(" --generator-from ").append(generatorFrom);
-        b.append(" --decoder-layers ").append(decoderLayers).append(copy ? " --copy" : " --no-copy").append(" --n-docs ").append(nDocs).append(" --batch-size ").append(batchSize);
+        b.append(models.flags()).append(" --n-docs ").append(nDocs).append(" --batch-size ").append(batchSize);
         b.append(" --lr ").append(lr).append(" --lr-retriever ").append(lrRetriever)
                 .append(" --retriever-warmup-steps ").append(retrieverWarmupSteps).append(" --indexing-freq ").append(indexingFreq);
         b.append(" --max-combined-length ").append(maxCombinedLength).append(" --eval-questions ").append(evalQuestions);

@@ -147,6 +147,11 @@ public final class Trainer {
         return losses;
     }
 
+    /** Seconds of this run() charged to --max-minutes: wall time since {@code started} minus excluded evaluation. */
+    private double budgetSecondsUsed(long started, long excludedAtStart) {
+        return (System.nanoTime() - started - (excludedNs - excludedAtStart)) / 1e9;
+    }
+
     /** Whether the question (and context) encoder learn at this 0-based step: not during the retriever warm-up. */
     public boolean retrieverTrains(int step) {
         return step >= cfg.retrieverWarmupSteps;
@@ -230,8 +235,7 @@ public final class Trainer {
                 metrics.write(o);
                 double remaining = (totalSteps - state.step) / Math.max(1e-9, stepsPerSec);
                 if (cfg.maxMinutes > 0) { // a time budget ends training first when it is the tighter bound
-                    double used = (System.nanoTime() - started - (excludedNs - excludedAtStart)) / 1e9;
-                    remaining = Math.min(remaining, Math.max(0, cfg.maxMinutes * 60 - used));
+                    remaining = Math.min(remaining, Math.max(0, cfg.maxMinutes * 60 - budgetSecondsUsed(started, excludedAtStart)));
                 }
                 System.err.printf("step %d/%d  loss %.4f  |g| %.3f  %.2f steps/s  ETA %s%n", state.step, totalSteps, stepLoss, gradNorm,
                         stepsPerSec, eta(remaining));
@@ -239,7 +243,7 @@ public final class Trainer {
             for (StepHook h : hooks) h.afterStep(state.step, this);
             if (cfg.checkpointEvery > 0 && state.step % cfg.checkpointEvery == 0 && state.step < totalSteps) checkpoint();
             if (cfg.maxMinutes > 0 && state.step < end
-                    && (System.nanoTime() - started - (excludedNs - excludedAtStart)) / 6e10 >= cfg.maxMinutes) {
+                    && budgetSecondsUsed(started, excludedAtStart) / 60 >= cfg.maxMinutes) {
                 stoppedByBudget = true;
                 ObjectNode o = metrics.event("budget");
                 o.put("step", state.step);

@@ -116,7 +116,7 @@ public final class Generation {
         /** Starts on the encoder rows, then expands each to {@code beams} rows (cross keys/values are computed once per input). */
         CachedStepper(Seq2SeqModel model, NDArray hidden, NDArray mask, NDArray sourceIds, int batch, int beams, NDManager m) {
             this.model = model;
-            this.state = sourceIds == null ? model.startDecoding(hidden, mask) : model.startDecoding(hidden, mask, sourceIds);
+            this.state = model.startDecoding(hidden, mask, sourceIds); // plain generators ignore the (possibly null) ids
             if (beams > 1) {
                 int[] rows = new int[batch * beams];
                 for (int r = 0; r < rows.length; r++) rows[r] = r / beams;
@@ -153,7 +153,7 @@ public final class Generation {
         private final Seq2SeqModel model;
         private NDArray hidden;
         private NDArray mask;
-        private NDArray sourceIds; // null unless the model needs them
+        private NDArray sourceIds; // may be null for generators that do not use them
 
         FullPrefixStepper(Seq2SeqModel model, NDArray hidden, NDArray mask, NDArray sourceIds) {
             this.model = model;
@@ -167,7 +167,7 @@ public final class Generation {
             long[] flat = new long[seqs.length * len];
             for (int r = 0; r < seqs.length; r++) System.arraycopy(seqs[r], 0, flat, r * len, len);
             NDArray ids = sm.create(flat, new Shape(seqs.length, len));
-            NDArray logits = sourceIds == null ? model.decode(ids, hidden, mask, false) : model.decode(ids, null, hidden, mask, sourceIds, false);
+            NDArray logits = model.decode(ids, null, hidden, mask, sourceIds, false);
             return copy(logits.get(new NDIndex(":, -1, :")), logSoftmax);
         }
 
