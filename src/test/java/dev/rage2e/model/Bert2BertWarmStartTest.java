@@ -119,9 +119,10 @@ class Bert2BertWarmStartTest {
     @Test
     void rejectsBadRequests() {
         Path out = tmp.resolve("x");
-        UserException e = assertThrows(UserException.class, () -> Bert2BertWarmStart.initGenerator(Fixtures.hf("bert"), out, 3, 0));
+        Path bert = Fixtures.hf("bert"), bart = Fixtures.hf("bart"); // outside assertThrows: absent ../shared skips the test
+        UserException e = assertThrows(UserException.class, () -> Bert2BertWarmStart.initGenerator(bert, out, 3, 0));
         assertTrue(e.getMessage().contains("between 1 and 2"), e.getMessage());
-        e = assertThrows(UserException.class, () -> Bert2BertWarmStart.initGenerator(Fixtures.hf("bart"), out, null, 0));
+        e = assertThrows(UserException.class, () -> Bert2BertWarmStart.initGenerator(bart, out, null, 0));
         assertTrue(e.getMessage().contains("model_type 'bart'"), e.getMessage());
         assertFalse(Files.exists(out), "nothing written on error");
     }

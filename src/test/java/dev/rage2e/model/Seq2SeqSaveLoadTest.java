@@ -88,8 +88,9 @@ class Seq2SeqSaveLoadTest {
 
     @Test
     void loaderRejectsWhatItCannotRun() throws Exception {
+        Path bert = Fixtures.hf("bert"); // outside assertThrows: absent ../shared skips the test
         try (NDManager m = NDManager.newBaseManager()) {
-            UserException e = assertThrows(UserException.class, () -> Seq2SeqModels.load(Fixtures.hf("bert"), m));
+            UserException e = assertThrows(UserException.class, () -> Seq2SeqModels.load(bert, m));
             assertTrue(e.getMessage().contains("init-generator"), e.getMessage());
             Path t5 = tmp.resolve("t5");
             Files.createDirectories(t5);
