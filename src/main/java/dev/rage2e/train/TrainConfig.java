@@ -107,6 +107,13 @@ public final class TrainConfig {
     @JsonProperty("threads") @Option(names = "--threads", description = "Intra-op threads for training (0: library default).")
     public int threads = 0;
 
+    @JsonProperty("reader-only") @Option(names = "--reader-only", description = "Train the reader (generator or span reader) alone on "
+            + "each question's gold passage: no retrieval, encoders frozen, no KB refresh (a reader stage before RAG training).")
+    public boolean readerOnly = false;
+    @JsonProperty("span-score") @Option(names = "--span-score", description = "Span reader decoding: an answer string scores "
+            + "sum_z p(z|x) * (max or sum) of the probabilities of its spans in z (default max).")
+    public String spanScore = "max";
+
     // --- bookkeeping
     @JsonProperty("log-every") @Option(names = "--log-every")
     public int logEvery = 10;
@@ -170,7 +177,7 @@ public final class TrainConfig {
      * query-side-only alternative (Atlas): the context encoder stays frozen, like original RAG.
      */
     public boolean trainsContextEncoder() {
-        return end2end() && refresh.equals("async");
+        return end2end() && refresh.equals("async") && !readerOnly;
     }
 
     public float retrieverLr() {
@@ -213,6 +220,8 @@ public final class TrainConfig {
         check(rerank == 0 || rerank >= nDocs, "rerank", rerank, "0 or >= n-docs");
         check(rerank == 0 || trainsContextEncoder(), "rerank", rerank,
                 "0 unless mode is end2end with refresh async (re-ranking rescores with the trained context encoder)");
+        check(spanScore.equals("max") || spanScore.equals("sum"), "span-score", spanScore, "max or sum");
+        check(!readerOnly || train != null, "reader-only", readerOnly, "false unless --train is SQuAD JSON (gold passages come from its paragraphs)");
         check(keepCheckpoints >= 1, "keep-checkpoints", keepCheckpoints, ">= 1");
         check(numBeams >= 1, "num-beams", numBeams, ">= 1");
         check(questionEncoder != null, "question-encoder", null, "a model directory");

@@ -62,7 +62,7 @@ public final class Trainer {
         int perStep = cfg.batchSize * cfg.gradAccum;
         this.totalSteps = cfg.maxSteps > 0 ? cfg.maxSteps : cfg.epochs * (int) Math.ceil((double) data.size() / perStep);
 
-        Map<String, NDArray> gen = rag.generator.params().parameters();
+        Map<String, NDArray> gen = rag.readerParams().parameters();
         Map<String, NDArray> ret = new LinkedHashMap<>();
         rag.questionEncoder.params.parameters().forEach((k, v) -> ret.put("question_encoder." + k, v));
         if (rag.settings.end2end()) rag.contextEncoder.params.parameters().forEach((k, v) -> ret.put("context_encoder." + k, v));
@@ -154,7 +154,7 @@ public final class Trainer {
 
     /** Whether the question (and context) encoder learn at this 0-based step: not during the retriever warm-up. */
     public boolean retrieverTrains(int step) {
-        return step >= cfg.retrieverWarmupSteps;
+        return !cfg.readerOnly && step >= cfg.retrieverWarmupSteps;
     }
 
     /** Trains until {@code totalSteps} (or {@code stopAt}, for tests), checkpointing as configured. */
@@ -173,6 +173,7 @@ public final class Trainer {
             float stepLoss = 0;
             String version = null;
             long waitNs = 0;
+            int answerless = 0;
             for (int micro = 0; micro < cfg.gradAccum; micro++) {
                 List<RagExample> batch = nextBatch();
                 long w0 = System.nanoTime();
@@ -180,7 +181,9 @@ public final class Trainer {
                     waitNs += System.nanoTime() - w0;
                     version = snap.version();
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        RagModel.Output out = rag.loss(m, batch, snap, true, retrieverTrains(step), timings);
+                        RagModel.Output out = cfg.readerOnly ? rag.goldLoss(m, batch, true, timings)
+                                : rag.loss(m, batch, snap, true, retrieverTrains(step), timings);
+                        answerless += out.answerless();
                         // test hook: a GC between forward and backward exposes graph tensors over freed JVM buffers
                         if (Boolean.getBoolean("rag.debug.gc")) System.gc();
                         NDArray loss = dev.rage2e.model.Scalars.div(out.loss(), cfg.gradAccum);
@@ -225,6 +228,7 @@ public final class Trainer {
                 o.put("lr", cfg.lr * factor);
                 o.put("steps_per_s", stepsPerSec);
                 o.put("embeddings_version", version);
+                if (rag.spanReader != null) o.put("answerless", answerless); // questions of the step with no answer span in their passages
                 o.put("retrieval_wait_s", waitNs / 1e9);
                 o.put("question_s", timings.questionNs / 1e9);
                 o.put("retrieval_s", timings.retrievalNs / 1e9);
