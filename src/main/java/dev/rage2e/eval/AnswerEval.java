@@ -53,11 +53,18 @@ public final class AnswerEval {
      */
     public static Report run(RagModel rag, RagDecoder decoder, Retriever retriever, List<QaExample> questions, int batch, int[] ks,
             Path predictions, NDManager manager, java.io.PrintStream progress, boolean goldPassages) throws IOException {
+        return run(rag, decoder, retriever, questions, batch, ks, predictions, manager, progress, goldPassages, false);
+    }
+
+    /** As above; {@code wholeParagraph}: a gold passage is the question's whole SQuAD paragraph. */
+    public static Report run(RagModel rag, RagDecoder decoder, Retriever retriever, List<QaExample> questions, int batch, int[] ks,
+            Path predictions, NDManager manager, java.io.PrintStream progress, boolean goldPassages, boolean wholeParagraph)
+            throws IOException {
         List<Retriever.Passage> golds = new ArrayList<>();
         if (goldPassages) {
             List<QaExample> kept = new ArrayList<>();
             for (QaExample e : questions) {
-                Retriever.Passage g = dev.rage2e.rag.GoldPassages.of(e);
+                Retriever.Passage g = dev.rage2e.rag.GoldPassages.of(e, wholeParagraph);
                 if (g != null) {
                     kept.add(e);
                     golds.add(g);

@@ -16,8 +16,17 @@ public final class GoldPassages {
 
     /** The gold passage, or null when the example has no context or no answer occurs in it. */
     public static Retriever.Passage of(QaExample e) {
+        return of(e, false);
+    }
+
+    /** As {@link #of(QaExample)}; with {@code wholeParagraph} the passage is the whole SQuAD paragraph. */
+    public static Retriever.Passage of(QaExample e, boolean wholeParagraph) {
         if (e.context() == null) return null;
         String title = e.title() == null ? "" : e.title().replace('_', ' ');
+        if (wholeParagraph) {
+            for (String a : e.answers()) if (e.context().contains(a)) return new Retriever.Passage(-1, title, e.context());
+            return null;
+        }
         for (String chunk : Chunker.chunk(e.context(), WORDS)) {
             for (String a : e.answers()) if (chunk.contains(a)) return new Retriever.Passage(-1, title, chunk);
         }

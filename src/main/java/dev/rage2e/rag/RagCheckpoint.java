@@ -25,10 +25,10 @@ public final class RagCheckpoint {
             q = EncoderModel.load(dir.resolve("question_encoder"), manager);
             if (Files.isDirectory(dir.resolve("context_encoder"))) c = EncoderModel.load(dir.resolve("context_encoder"), manager);
             g = Readers.load(dir.resolve("generator"), manager);
-            RagSettings s = cfg.ragSettings();
+            if (cfg.docScoreScale == null) cfg.docScoreScale = 1f; // checkpoints from before the setting scored q·d unscaled
+            RagSettings s = cfg.ragSettings(q.settings.normalize());
             // serving retrieves from the stored index; passages are not re-embedded per request
-            RagSettings serving = new RagSettings(s.kind(), s.nDocs(), s.maxQuestionLength(), s.maxCombinedLength(),
-                    s.maxTargetLength(), s.labelSmoothing(), s.excludeBosScore(), false, 0);
+            RagSettings serving = s.forServing();
             return new Loaded(dir, RagModel.of(q, c, g, serving), cfg, state);
         } catch (RuntimeException e) {
             if (q != null) q.close();

@@ -74,8 +74,7 @@ public final class RagDecoder {
     public List<Answer> answerFromPassages(NDManager parent, List<String> questions, List<Retriever.Passage> passages) {
         try (NDManager m = parent.newSubManager()) {
             RagSettings s = rag.settings;
-            RagSettings one = new RagSettings(s.kind(), 1, s.maxQuestionLength(), s.maxCombinedLength(), s.maxTargetLength(),
-                    s.labelSmoothing(), s.excludeBosScore(), false, 0);
+            RagSettings one = s.withNDocs(1).forServing();
             RagModel view = rag.withSettings(one);
             List<List<Retriever.Passage>> ps = new ArrayList<>();
             int[][] ids = new int[passages.size()][];

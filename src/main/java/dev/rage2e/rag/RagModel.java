@@ -157,6 +157,7 @@ public final class RagModel implements AutoCloseable {
             d = m.create(stored, new Shape(b, n, questionEncoder.dim()));
         }
         NDArray scores = q.expandDims(1).mul(d).sum(new int[] {2});
+        if (settings.docScoreScale() != 1f) scores = Scalars.mul(scores, settings.docScoreScale());
         long t3 = System.nanoTime();
         if (t != null) {
             t.retrievalNs += t1 - t0;

@@ -75,9 +75,7 @@ public final class RagBackend implements QaBackend {
         RagDecoder decoder(int k) {
             return decoders.computeIfAbsent(k, n -> {
                 RagSettings s = rag.settings;
-                RagModel view = n == s.nDocs() ? rag : rag.withSettings(
-                        new RagSettings(s.kind(), n, s.maxQuestionLength(), s.maxCombinedLength(), s.maxTargetLength(), s.labelSmoothing(),
-                                s.excludeBosScore(), false, 0));
+                RagModel view = n == s.nDocs() ? rag : rag.withSettings(s.withNDocs(n).forServing());
                 return new RagDecoder(view, beams, mode, spanScore);
             });
         }

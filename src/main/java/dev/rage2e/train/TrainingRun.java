@@ -101,13 +101,25 @@ public final class TrainingRun implements AutoCloseable {
             c = EncoderModel.load(ctx, manager);
         }
         AutoCloseable g = Readers.load(src != null ? src.resolve("generator") : Path.of(cfg.generator), manager);
-        RagSettings settings = cfg.ragSettings();
+        RagSettings settings = cfg.ragSettings(q.settings.normalize());
+        cfg.docScoreScale = settings.docScoreScale(); // the resolved value goes into config.yaml and every checkpoint
         this.rag = RagModel.of(q, c, g, settings);
         if (checkpoint == null) cfg.save(runDir.resolve("config.yaml"));
         this.trainer = new Trainer(cfg, runDir, rag, retriever, data, manager, state);
         if (checkpoint != null) {
             Checkpoints.loadOptimizers(checkpoint, trainer.optimizers());
             trainer.loadedFrom(checkpoint);
+        }
+        if (cfg.evalEveryMinutes > 0) {
+            double[] next = {cfg.evalEveryMinutes * 60};
+            trainer.addHook((step, t) -> {
+                if (t.chargedSeconds() >= next[0] && step < t.totalSteps()) {
+                    while (next[0] <= t.chargedSeconds()) next[0] += cfg.evalEveryMinutes * 60;
+                    long e0 = System.nanoTime();
+                    evaluate("eval", step);
+                    t.excludeFromBudget(System.nanoTime() - e0);
+                }
+            });
         }
         if (cfg.evalEvery > 0) {
             trainer.addHook((step, t) -> {
@@ -177,9 +189,11 @@ public final class TrainingRun implements AutoCloseable {
         ks = java.util.Arrays.stream(ks).distinct().toArray();
         Path preds = runDir.resolve("predictions-step" + step + ".jsonl");
         // a reader stage is judged on gold passages (what it trained on); RAG training on retrieved ones
-        AnswerEval.Report r = AnswerEval.run(rag, decoder, retriever, evalSet, cfg.readerOnly ? 32 : 8, ks, preds, manager, null, cfg.readerOnly);
+        AnswerEval.Report r = AnswerEval.run(rag, decoder, retriever, evalSet, cfg.readerOnly ? 32 : 8, ks, preds, manager, null, cfg.readerOnly,
+                cfg.goldContext.equals("paragraph"));
         ObjectNode o = trainer.metrics().event(event);
         o.put("step", step);
+        o.put("train_minutes", trainer.chargedSeconds() / 60);
         o.setAll(r.toJson());
         o.put("passages", cfg.readerOnly ? "gold" : "retrieved");
         trainer.metrics().write(o);
@@ -204,7 +218,7 @@ public final class TrainingRun implements AutoCloseable {
         List<RagExample> out = new ArrayList<>(qs.size());
         int noGold = 0;
         for (QaExample e : qs) {
-            Retriever.Passage gold = GoldPassages.of(e);
+            Retriever.Passage gold = GoldPassages.of(e, cfg.goldContext.equals("paragraph"));
             if (cfg.readerOnly && gold == null) {
                 noGold++;
                 continue;
@@ -219,7 +233,16 @@ public final class TrainingRun implements AutoCloseable {
     static List<QaExample> loadEvalData(TrainConfig cfg) {
         if (cfg.split == null || cfg.evalQuestions <= 0) return List.of();
         List<QaExample> qs = questions(cfg.train, cfg.split, cfg.evalPart);
+        if (cfg.evalSample.equals("stride")) return stride(qs, cfg.evalQuestions);
         return sample(qs, cfg.evalQuestions, cfg.evalSample.equals("spread"));
+    }
+
+    /** Every k-th question from the first, k = size / n, at most n (the reader anchors' test sample: {@code test[::k][:n]}). */
+    public static List<QaExample> stride(List<QaExample> qs, int n) {
+        int k = Math.max(1, qs.size() / n);
+        List<QaExample> out = new ArrayList<>(n);
+        for (int i = 0; i < qs.size() && out.size() < n; i += k) out.add(qs.get(i));
+        return out;
     }
 
     /** The first n questions, or n evenly spaced ones (deterministic, covering every article of the part). */
