@@ -199,11 +199,18 @@ public final class RagBackend implements QaBackend {
                 po.put("score", a.docScores()[j]);
                 po.put("posterior", a.docPosterior()[j]);
             }
+            if (a.span() != null) { // a span reader's answer: where it was cut from (passage index, characters [start, end))
+                ObjectNode sp = o.putObject("span");
+                sp.put("passage", a.span().passage());
+                sp.put("start", a.span().start());
+                sp.put("end", a.span().end());
+            }
+            o.put("reader", b.rag.readerKind());
             o.put("embeddings_version", a.version());
             o.put("checkpoint", b.dir.getFileName().toString());
             o.put("step", b.step);
             o.put("model_type", b.rag.settings.kind() == dev.rage2e.rag.RagLoss.Kind.TOKEN ? "rag-token" : "rag-sequence");
-            o.put("decoding", b.mode.name().toLowerCase());
+            o.put("decoding", b.rag.spanReader != null ? "span-" + b.spanScore.name().toLowerCase() : b.mode.name().toLowerCase());
             ObjectNode tm = o.putObject("timings");
             tm.put("question_ms", t.questionNs / 1e6);
             tm.put("retrieval_ms", (t.retrievalNs + t.passageNs) / 1e6);

@@ -155,6 +155,14 @@ class SpanRagTest {
                 assertEquals(trained, answers(reloaded, run.retriever(), m));
             }
         }
+        // served: the API names the span, and it is the answer's place in that passage
+        try (dev.rage2e.serve.RagBackend server = dev.rage2e.serve.RagBackend.open(runDir, null, dev.rage2e.serve.RagBackend.Options.defaults())) {
+            var o = server.answer(tiny.questions.get(0).question(), 3);
+            assertEquals("span", o.path("reader").asText());
+            var sp = o.path("span");
+            String text = o.path("passages").get(sp.path("passage").asInt()).path("text").asText();
+            assertEquals(o.path("answer").asText(), text.substring(sp.path("start").asInt(), sp.path("end").asInt()));
+        }
     }
 
     /** Mean -log p(y|x) over the trained questions whose answer is in a retrieved passage (dropout is 0 here). */
