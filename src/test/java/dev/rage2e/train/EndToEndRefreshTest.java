@@ -107,8 +107,8 @@ class EndToEndRefreshTest {
                 KbRefresher refresher = new AsyncKbRefresher(
                         new KbIndexBuilder(retriever, "flat", new HnswIndex.Params(16, 50, 50, 1), new EmbeddingsWriter.Options(16, 128, 0, 1, null), false),
                         w -> EncoderModel.fromWeights(t.encoder, w), metrics, 1, null, 2)) {
-            assertTrue(refresher.trySnapshot(1, snapshot));
-            assertFalse(refresher.trySnapshot(2, snapshot), "a second refresh is skipped while one runs");
+            assertTrue(refresher.trySnapshot(1, dev.rage2e.train.refresh.WeightsSnapshot.ofHost(snapshot)));
+            assertFalse(refresher.trySnapshot(2, dev.rage2e.train.refresh.WeightsSnapshot.ofHost(snapshot)), "a second refresh is skipped while one runs");
             refresher.awaitIdle();
             var report = refresher.publishIfReady(3).orElseThrow();
             assertEquals(null, report.error());
