@@ -149,6 +149,11 @@ public final class KbRetriever implements Retriever, AutoCloseable {
         }
 
         @Override
+        public String contentId() {
+            return lease.embeddings().sha256();
+        }
+
+        @Override
         public Hits search(float[][] queries, int k) {
             checkDim(queries, lease);
             TopK top = lease.index().search(queries, k);

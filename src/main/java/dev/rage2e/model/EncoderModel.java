@@ -44,7 +44,14 @@ public final class EncoderModel implements AutoCloseable {
         this.settings = settings;
         this.params = params;
         this.prefix = prefix;
-        this.bert = new BertModel(params, prefix, config, params.has(prefix + "pooler.dense.weight"));
+        boolean hasPooler = params.has(prefix + "pooler.dense.weight");
+        boolean usesPooler = hasPooler && settings.pooling().equals("pooler");
+        if (hasPooler && !usesPooler) {
+            // kept and saved unchanged, but neither computed nor trained (AdamW's decay would change unused weights)
+            params.buffer(prefix + "pooler.dense.weight");
+            if (params.has(prefix + "pooler.dense.bias")) params.buffer(prefix + "pooler.dense.bias");
+        }
+        this.bert = new BertModel(params, prefix, config, usesPooler);
         this.tokenizer = tokenizer;
     }
 

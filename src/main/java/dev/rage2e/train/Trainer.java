@@ -190,13 +190,14 @@ public final class Trainer {
             Engine.getInstance().setRandomSeed((int) (state.seed * 1_000_003L + step));
             optimizers.values().forEach(AdamW::zeroGrad);
             float stepLoss = 0;
-            String version;
+            String version, contentId;
             long waitNs;
             // one lease for all micro-batches: the step sees one embeddings version even if another thread publishes meanwhile
             long w0 = System.nanoTime();
             try (Retriever.Snapshot snap = retriever.acquire()) {
                 waitNs = System.nanoTime() - w0;
                 version = snap.version();
+                contentId = snap.contentId();
                 for (int micro = 0; micro < cfg.gradAccum; micro++) {
                     List<RagExample> batch = nextBatch();
                     try (NDManager m = manager.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
@@ -246,6 +247,7 @@ public final class Trainer {
                 o.put("lr", cfg.lr * factor);
                 o.put("steps_per_s", stepsPerSec);
                 o.put("embeddings_version", version);
+                if (contentId != null && !contentId.equals(version)) o.put("embeddings_sha256", contentId);
                 o.put("retrieval_wait_s", waitNs / 1e9);
                 o.put("question_s", timings.questionNs / 1e9);
                 o.put("retrieval_s", timings.retrievalNs / 1e9);
