@@ -87,6 +87,29 @@ class ResumeVersionsTest {
     }
 
     @Test
+    void theFinalIndexIsEncodedByTheFinalContextEncoderUnlessSkipped() throws Exception {
+        for (boolean skip : new boolean[] {false, true}) {
+            TinyRag t = TinyRag.create(tmp.resolve("skip-" + skip), 8, 16, 0.0f);
+            TrainConfig c = e2e(t);
+            c.maxSteps = 5;
+            c.noFinalRefresh = skip;
+            Path run = tmp.resolve("run-" + skip);
+            try (TrainingRun r = TrainingRun.open(c, run, false)) {
+                r.run(Integer.MAX_VALUE);
+            }
+            Path cp = Checkpoints.resolve(run);
+            String current = KbVersions.requireCurrent(t.kb);
+            assertEquals(current, Checkpoints.readState(cp).embeddingsVersion, "the final checkpoint names the current version");
+            String mismatch = EmbeddingsMatch.mismatch(cp, dev.rage2e.kb.KnowledgeBase.open(t.kb), current);
+            if (skip) {
+                assertTrue(mismatch != null && mismatch.contains(t.kb.resolve(current).toString()) && !mismatch.contains("\n"), mismatch);
+            } else {
+                assertEquals(null, mismatch, "the final refresh encoded the KB with the checkpoint's context encoder");
+            }
+        }
+    }
+
+    @Test
     void aMissingVersionFailsResumeWithOneLineNamingIt() throws Exception {
         TinyRag t = TinyRag.create(tmp, 8, 24, 0.0f);
         TrainConfig c = e2e(t);
