@@ -36,6 +36,7 @@ public final class EncoderModel implements AutoCloseable {
     private final TextTokenizer tokenizer; // null when the directory has no tokenizer.json
     private final Path dir;
     private NDManager ownedManager;
+    private final boolean usesPooler;
 
     private EncoderModel(Path dir, BertConfig config, EncoderSettings settings, ParamStore params, String prefix,
             TextTokenizer tokenizer) {
@@ -51,7 +52,8 @@ public final class EncoderModel implements AutoCloseable {
             params.buffer(prefix + "pooler.dense.weight");
             if (params.has(prefix + "pooler.dense.bias")) params.buffer(prefix + "pooler.dense.bias");
         }
-        this.bert = new BertModel(params, prefix, config, usesPooler);
+        this.usesPooler = usesPooler;
+        this.bert = new BertModel(params, prefix, config, hasPooler); // kept for HF-parity callers of bert.forward
         this.tokenizer = tokenizer;
     }
 
@@ -101,7 +103,7 @@ public final class EncoderModel implements AutoCloseable {
 
     /** Pooled (and optionally L2-normalised) vectors [B, H]; differentiable when grads are recorded. */
     public NDArray embed(NDArray ids, NDArray mask, boolean training) {
-        BertModel.Output out = bert.forward(ids, mask, null, training);
+        BertModel.Output out = bert.forward(ids, mask, null, null, null, training, usesPooler);
         NDArray v = switch (settings.pooling()) {
             case "cls" -> out.lastHiddenState().get(":, 0, :");
             case "pooler" -> {
