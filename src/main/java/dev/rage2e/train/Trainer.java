@@ -42,6 +42,7 @@ public final class Trainer {
     private final Map<String, Float> groupLr = new LinkedHashMap<>();
     private final List<StepHook> hooks = new ArrayList<>();
     private final List<StepHook> finishHooks = new ArrayList<>();
+    private final List<Runnable> beforeUpdate = new ArrayList<>();
     private final List<CheckpointListener> checkpointListeners = new ArrayList<>();
     private final TrainerState state;
     private final NDManager manager;
@@ -125,6 +126,11 @@ public final class Trainer {
         void writeExtras(Path tmpCheckpointDir) throws IOException;
 
         void saved(Path checkpoint);
+    }
+
+    /** Runs before every weight update (a refresh's weight copy must be complete by then). */
+    public void addBeforeUpdate(Runnable r) {
+        beforeUpdate.add(r);
     }
 
     public void addCheckpointListener(CheckpointListener l) {
@@ -217,6 +223,7 @@ public final class Trainer {
             optimizers.values().forEach(o -> all.addAll(o.params().values()));
             float gradNorm = AdamW.clipGradNorm(all, manager, cfg.maxGradNorm);
             float factor = schedule.factor(step);
+            for (Runnable r : beforeUpdate) r.run();
             if (Float.isFinite(gradNorm)) {
                 for (Map.Entry<String, AdamW> e : optimizers.entrySet()) {
                     if (e.getKey().equals("retriever") && !retrieverTrains(step)) continue; // no gradient yet: moments start at the first real one

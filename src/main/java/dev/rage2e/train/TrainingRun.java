@@ -51,6 +51,7 @@ public final class TrainingRun implements AutoCloseable {
     private final List<QaExample> evalSet;
     private AsyncKbRefresher refresher;
     private KbJanitor janitor;
+    private RefreshHook refreshHook;
 
     /** The embeddings version a run started on, so a restart before the first checkpoint starts on it again. */
     static final String START_VERSION = "start-version";
@@ -156,9 +157,10 @@ public final class TrainingRun implements AutoCloseable {
             String owner = RunVersions.ownerTag(runDir);
             this.refresher = new AsyncKbRefresher(builder, weights -> EncoderModel.fromWeights(ctxDir, weights, device), log,
                     cfg.refreshThreads, probeVectors, cfg.nDocs, step -> "context-encoder@step-" + step + owner);
-            RefreshHook hook = new RefreshHook(refresher, trainer, cfg.indexingFreq, cfg.refreshPublishLag, !cfg.noFinalRefresh, probe);
+            RefreshHook hook = this.refreshHook = new RefreshHook(refresher, trainer, cfg.indexingFreq, cfg.refreshPublishLag, !cfg.noFinalRefresh, probe);
             trainer.addHook(hook);
             trainer.addFinishHook((step, t) -> hook.finish(t));
+            trainer.addBeforeUpdate(hook::beforeUpdate);
             trainer.addCheckpointListener(hook);
             trainer.addCheckpointListener(new Trainer.CheckpointListener() {
                 @Override
@@ -290,6 +292,7 @@ public final class TrainingRun implements AutoCloseable {
     @Override
     public void close() {
         if (refresher != null) refresher.close();
+        if (refreshHook != null) refreshHook.close();
         rag.close();
         retriever.close();
         if (janitor != null) janitor.close();

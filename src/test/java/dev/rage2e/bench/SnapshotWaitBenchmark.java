@@ -48,6 +48,24 @@ class SnapshotWaitBenchmark {
                     host.add((t3 - t2) / 1e6);
                 }
             }
+            // what the trainer does now: take the snapshot (no copy), the refresher copies into the arena
+            List<Double> take = new ArrayList<>(), into = new ArrayList<>();
+            try (WeightsSnapshot.Arena arena = new WeightsSnapshot.Arena(enc.params)) {
+                for (int i = 0; i < iters + 3; i++) {
+                    long t0 = System.nanoTime();
+                    WeightsSnapshot s = WeightsSnapshot.of(enc.params, arena);
+                    long t1 = System.nanoTime();
+                    s.copy();
+                    long t2 = System.nanoTime();
+                    s.close();
+                    if (i >= 3) {
+                        take.add((t1 - t0) / 1e6);
+                        into.add((t2 - t1) / 1e6);
+                    }
+                }
+            }
+            System.out.printf("%s: training thread takes the snapshot in %s; the copy into the arena (refresher thread, during the next "
+                    + "step) %s%n", name, stats(take), stats(into));
             System.out.printf("%s snapshot on the training thread: libtorch clone %s; host copy (before) %s%n", name, stats(clone), stats(host));
         }
     }

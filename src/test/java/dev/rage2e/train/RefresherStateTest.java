@@ -30,6 +30,29 @@ class RefresherStateTest {
     Path tmp;
 
     @Test
+    void aSnapshotHoldsTheWeightsOfWhenItWasTakenOnceCopiedBeforeTheUpdate() throws Exception {
+        TinyRag t = TinyRag.create(tmp, 2, 2, 0.0f);
+        try (NDManager m = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(t.encoder, m);
+                WeightsSnapshot.Arena arena = new WeightsSnapshot.Arena(enc.params)) {
+            for (int round = 0; round < 2; round++) { // the second round reuses the arena
+                Map<String, HostTensor> before = enc.params.toHost();
+                WeightsSnapshot s = WeightsSnapshot.of(enc.params, arena);
+                Thread copier = new Thread(s::copy); // the refresher's thread
+                copier.start();
+                s.awaitCopied(); // the trainer, before its update
+                copier.join();
+                for (var p : enc.params.parameters().values()) p.addi(1f); // "the update"
+                Map<String, HostTensor> got = s.host();
+                assertEquals(before.keySet(), got.keySet());
+                for (String k : before.keySet()) {
+                    assertTrue(java.util.Arrays.equals(before.get(k).toFloats(), got.get(k).toFloats()), "round " + round + ": " + k);
+                }
+                s.close();
+            }
+        }
+    }
+
+    @Test
     void aFailedRefreshDoesNotLetTwoRefreshesRunOrOrphanAVersion() throws Exception {
         TinyRag t = TinyRag.create(tmp, 4, 12, 0.0f);
         KnowledgeBase kb = KnowledgeBase.open(t.kb);

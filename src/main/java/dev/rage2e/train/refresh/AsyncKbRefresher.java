@@ -90,6 +90,7 @@ public final class AsyncKbRefresher implements KbRefresher {
         if (threads > 0) JniUtils.setNumThreads(threads);
         JniUtils.setGradMode(false); // inference only on this thread
         Pending result;
+        weights.copy(); // first: the trainer waits for this copy before its next weight update
         try (EncoderModel enc = encoderFactory.apply(weights.host())) {
             IndexBuilder.Built built = builder.build(enc, label.apply(step));
             double change = Double.NaN;
@@ -132,7 +133,7 @@ public final class AsyncKbRefresher implements KbRefresher {
             o.put("start_step", p.startStep());
             o.put("error", p.error());
             metrics.write(o);
-            return Optional.of(new Report(null, p.startStep(), step, 0, 0, 0, 0, Double.NaN, p.error()));
+            return Optional.of(new Report(null, p.startStep(), step, 0, 0, 0, 0, Double.NaN, p.error(), 0));
         }
         try {
             long t0 = System.nanoTime();
@@ -140,7 +141,7 @@ public final class AsyncKbRefresher implements KbRefresher {
             double publishS = (System.nanoTime() - t0) / 1e9;
             IndexBuilder.Built b = p.built();
             Report r = new Report(b.version(), p.startStep(), step, b.encodeSeconds(), b.indexSeconds(), b.passages(),
-                    b.passages() / Math.max(1e-9, b.encodeSeconds()), p.probeChange(), null);
+                    b.passages() / Math.max(1e-9, b.encodeSeconds()), p.probeChange(), null, publishS);
             ObjectNode o = metrics.event("refresh_published");
             o.put("step", step);
             o.put("version", b.version());
@@ -160,7 +161,7 @@ public final class AsyncKbRefresher implements KbRefresher {
             o.put("error", "publish: " + e);
             metrics.write(o);
             discardQuietly(p);
-            return Optional.of(new Report(null, p.startStep(), step, 0, 0, 0, 0, Double.NaN, e.toString()));
+            return Optional.of(new Report(null, p.startStep(), step, 0, 0, 0, 0, Double.NaN, e.toString(), 0));
         }
     }
 

@@ -46,5 +46,5 @@ public interface KbRefresher extends AutoCloseable {
 
     /** What one refresh did, for metrics.jsonl. */
     record Report(String version, int startStep, int publishStep, double encodeSeconds, double indexSeconds, int passages,
-            double passagesPerSecond, double probeTopKChange, String error) {}
+            double passagesPerSecond, double probeTopKChange, String error, double swapSeconds) {}
 }

@@ -34,6 +34,19 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
     private final int publishLag;
     private final boolean finalRefresh;
     private final List<String> probeQuestions;
+    private WeightsSnapshot.Arena arena;
+    private WeightsSnapshot copyPending; // a snapshot whose copy the next weight update must wait for
+
+    /** Before a weight update: the last snapshot's copy must be complete (normally the refresher did it during the step). */
+    public void beforeUpdate() {
+        WeightsSnapshot w = copyPending;
+        if (w == null) return;
+        copyPending = null;
+        long t0 = System.nanoTime();
+        w.awaitCopied();
+        long ns = System.nanoTime() - t0;
+        if (ns > 1_000_000) logWait(trainer, trainer.state().step, "snapshot_copy", ns, 0);
+    }
 
     public RefreshHook(KbRefresher refresher, Trainer trainer, int indexingFreq, int publishLag, boolean finalRefresh, List<String> probeQuestions) {
         this.refresher = refresher;
@@ -50,10 +63,7 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
         if (publishLag > 0) {
             if (refresher.running() && step >= st.pendingRefreshStartStep + publishLag) publishWaiting(step, t, "publish");
         } else {
-            long t0 = System.nanoTime();
-            var published = refresher.publishIfReady(step);
-            long t1 = System.nanoTime();
-            published.ifPresent(r -> published(r, step, t, "publish", 0, t1 - t0));
+            refresher.publishIfReady(step).ifPresent(r -> published(r, step, t, "publish", 0));
         }
         // while the retriever warms up the context encoder has not changed: nothing to re-encode
         if (step % indexingFreq == 0 && step < t.totalSteps() && t.retrieverTrains(step - 1)) {
@@ -70,8 +80,10 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
 
     private void snapshot(int step, Trainer t) {
         long s0 = System.nanoTime();
-        WeightsSnapshot w = WeightsSnapshot.copyOf(t.model().contextEncoder.params);
+        if (arena == null) arena = new WeightsSnapshot.Arena(t.model().contextEncoder.params);
+        WeightsSnapshot w = WeightsSnapshot.of(t.model().contextEncoder.params, arena); // copied by the refresher before the next update
         boolean started = refresher.trySnapshot(step, w);
+        if (started) copyPending = w;
         if (started) {
             t.state().lastRefreshStartStep = step;
             t.state().pendingRefreshStartStep = step;
@@ -89,15 +101,14 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
             throw new IllegalStateException("interrupted while waiting for a refresh", e);
         }
         long w1 = System.nanoTime();
-        var published = refresher.publishIfReady(step);
-        long w2 = System.nanoTime();
-        published.ifPresent(r -> published(r, step, t, what, w1 - w0, w2 - w1));
+        refresher.publishIfReady(step).ifPresent(r -> published(r, step, t, what, w1 - w0));
     }
 
-    private void published(KbRefresher.Report r, int step, Trainer t, String what, long readyWaitNs, long swapNs) {
+    /** Logs the swap itself (the metrics line about it is bookkeeping every step also pays for its train event). */
+    private void published(KbRefresher.Report r, int step, Trainer t, String what, long readyWaitNs) {
         if (r.version() != null) t.state().lastPublishedStep = step;
         t.state().pendingRefreshStartStep = -1;
-        logWait(t, step, what, swapNs, readyWaitNs);
+        logWait(t, step, what, (long) (r.swapSeconds() * 1e9), readyWaitNs);
     }
 
     private static void logWait(Trainer t, int step, String what, long ns, long readyWaitNs) {
@@ -145,7 +156,7 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
         if (s < 0) return;
         WeightsSnapshot w;
         if (s == t.state().step) {
-            w = WeightsSnapshot.copyOf(t.model().contextEncoder.params);
+            w = WeightsSnapshot.copyOf(t.model().contextEncoder.params); // before any update: copied here
         } else {
             Path f = checkpoint.resolve(SNAPSHOT_FILE);
             if (!Files.isRegularFile(f)) {
@@ -173,6 +184,12 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
 
     @Override
     public void saved(Path checkpoint) {}
+
+    /** Frees the snapshot arena (after the refresher is closed). */
+    public void close() {
+        if (arena != null) arena.close();
+        arena = null;
+    }
 
     /** Probe question vectors with the current question encoder (for the top-k change metric). */
     public static float[][] probeVectors(Trainer t, NDManager m, List<String> questions) {
