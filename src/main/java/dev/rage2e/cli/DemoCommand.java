@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.eval.QaExample;
 import dev.rage2e.eval.Split;
 import dev.rage2e.experiment.ModeRunner;
+import dev.rage2e.experiment.ReaderStage;
 import dev.rage2e.experiment.Workspace;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.kb.Passage;
@@ -48,9 +49,13 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "40", description = "Training steps (default ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--train-questions", defaultValue = "16", description = "Training questions used (evenly spaced over the train "
-            + "articles; default ${DEFAULT-VALUE}).")
+    @Option(names = "--train-questions", defaultValue = "0", description = "Training questions used (evenly spaced over the train "
+            + "articles; 0: all, the default).")
     int trainQuestions;
+
+    @Option(names = "--reader-stage-minutes", defaultValue = "2.5", description = "Minutes of reader-only training on the training "
+            + "questions' gold passages before RAG training (0: none; default ${DEFAULT-VALUE}).")
+    double readerStageMinutes;
 
     @Option(names = "--eval-questions", defaultValue = "16", description = "Test questions decoded for EM/F1 (default ${DEFAULT-VALUE}).")
     int evalQuestions;
@@ -58,8 +63,11 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--indexing-freq", defaultValue = "15", description = "KB refresh every N steps (default ${DEFAULT-VALUE}).")
     int indexingFreq;
 
-    @Option(names = "--lr", defaultValue = "3e-4", description = "Learning rate (default ${DEFAULT-VALUE}).")
-    float lr;
+    @Option(names = "--lr", description = "Reader learning rate (default 1e-4 for a span reader, 3e-4 for a generator).")
+    Float lr;
+
+    @Option(names = "--lr-retriever", description = "Question/context encoder learning rate (default 1e-5).")
+    Float lrRetriever;
 
     @Option(names = "--n-docs", defaultValue = "3", description = "Passages per question (default ${DEFAULT-VALUE}).")
     int nDocs;
@@ -89,62 +97,82 @@ public final class DemoCommand implements Callable<Integer> {
         Path gen = models.generator(ws, workDir);
         double setupSeconds = (System.nanoTime() - t0) / 1e9;
 
-        // the training questions: a fixed, evenly spaced subset, written as line files so the trainer reads exactly them
-        List<QaExample> train = TrainingRun.sample(s.questions("train"), trainQuestions, true);
-        Path src = workDir.resolve("train.source");
-        Path tgt = workDir.resolve("train.target");
-        Workspace.writeLineFiles(train, src, tgt);
+        // the training questions: a fixed, evenly spaced subset, written as a SQuAD file so the trainer reads exactly them
+        List<QaExample> all = s.questions("train");
+        List<QaExample> train = trainQuestions > 0 ? TrainingRun.sample(all, trainQuestions, true) : all;
+        Path trainJson = workDir.resolve("train.json");
+        Workspace.writeSquad(train, trainJson);
         List<QaExample> test = s.questions("test");
-
-        TrainConfig cfg = new TrainConfig();
-        cfg.mode = "end2end";
-        cfg.questionEncoder = enc.toString();
-        cfg.generator = gen.toString();
-        cfg.kb = Workspace.copyKb(kb, workDir.resolve("kb-end2end")).toString();
-        cfg.trainSource = src.toString();
-        cfg.trainTarget = tgt.toString();
-        cfg.maxSteps = steps;
-        cfg.batchSize = batchSize;
-        cfg.nDocs = nDocs;
-        cfg.lr = lr;
-        cfg.lrRetriever = lr / 30; // encoders are pretrained; a larger rate on this little data made retrieval worse (recall@5 0.92 -> 0.80 at lr/10)
-        cfg.scheduler = "constant";
-        cfg.warmupSteps = Math.min(5, steps / 10);
-        cfg.indexingFreq = indexingFreq;
-        cfg.numBeams = 1;
-        cfg.maxAnswerLength = 12;
-        cfg.logEvery = 5;
-        cfg.maxCombinedLength = 160;
-        cfg.evalQuestions = 0;
-        cfg.keepCheckpoints = 1;
-        Path runDir = workDir.resolve("run");
-        if (Files.exists(runDir)) AtomicFiles.deleteTree(runDir);
-
         List<QaExample> sample = TrainingRun.sample(test, evalQuestions, true);
         List<QaExample> seen = TrainingRun.sample(train, Math.min(evalQuestions, train.size()), true);
         ModeRunner.EvalSets sets = new ModeRunner.EvalSets(sample, test, seen, new int[] {1, 5});
+        float readerLr = lr != null ? lr : models.span() ? 1e-4f : 3e-4f;
+
+        ObjectNode stage = null;
+        if (readerStageMinutes > 0) {
+            // the reader learns to read first (gold passages, encoders frozen); evaluated before and after like the RAG run
+            TrainConfig st = baseConfig(enc, gen, kb.toString(), trainJson, models.span());
+            if (models.span()) ReaderStage.spanRecipe(st);
+            else st.batchSize = 16;
+            st.lr = readerLr;
+            st.readerOnly = true;
+            st.mode = "original";
+            st.maxSteps = 1_000_000;
+            st.maxMinutes = readerStageMinutes;
+            st.logEvery = 10;
+            Path stageDir = workDir.resolve("reader-stage");
+            if (Files.exists(stageDir)) AtomicFiles.deleteTree(stageDir);
+            log.printf("rag: reader stage: %.1f min on the gold passages of %d training questions%n", readerStageMinutes, train.size());
+            stage = new ModeRunner(log).run(st, stageDir, sets, 0);
+            gen = dev.rage2e.train.Checkpoints.resolve(stageDir).resolve("generator");
+        }
+
+        TrainConfig cfg = baseConfig(enc, gen, Workspace.copyKb(kb, workDir.resolve("kb-end2end")).toString(), trainJson, models.span());
+        cfg.mode = "end2end";
+        cfg.maxSteps = steps;
+        cfg.batchSize = batchSize;
+        cfg.nDocs = nDocs;
+        cfg.lr = readerLr;
+        // encoders are pretrained; a large rate on this little data made retrieval worse (recall@5 0.92 -> 0.80 at 1e-5 x 3 with the
+        // generator of an earlier demo)
+        cfg.lrRetriever = lrRetriever != null ? lrRetriever : 1e-5f;
+        cfg.scheduler = "constant";
+        cfg.warmupSteps = Math.min(5, steps / 10);
+        cfg.indexingFreq = indexingFreq;
+        Path runDir = workDir.resolve("run");
+        if (Files.exists(runDir)) AtomicFiles.deleteTree(runDir);
         ObjectNode r = new ModeRunner(log).run(cfg, runDir, sets, 0);
+        if (stage != null) {
+            r.set("reader_stage", stage);
+            r.set("after_reader_stage", r.get("before"));
+            r.set("before", stage.get("before"));
+        }
         double total = (System.nanoTime() - t0) / 1e9;
         r.put("setup_seconds", setupSeconds);
         r.put("total_seconds", total);
         r.put("train_questions", train.size());
         r.put("test_questions", test.size());
+        r.put("reader", models.describeGenerator());
 
         JsonNode b = r.get("before");
+        JsonNode mid = r.get("after_reader_stage");
         JsonNode a = r.get("after");
         PrintStream out = System.out;
-        out.printf("RAG end-to-end demo: %d training questions (%d steps of %d, %d passages each), %d test questions on unseen articles%n",
-                train.size(), r.path("steps").asInt(), batchSize, nDocs, test.size());
-        out.printf("KB refreshes published during training: %d (embeddings %s)%n", r.path("refreshes_published").asInt(),
-                r.path("embeddings_version").asText());
-        out.printf("%-34s %8s %8s%n", "", "before", "after");
-        out.printf("%-34s %8.3f %8.3f%n", "test recall@5 (" + test.size() + " questions)", b.path("recall@5").asDouble(),
-                a.path("recall@5").asDouble());
-        out.printf("%-34s %8.3f %8.3f%n", "test EM (" + sample.size() + " questions)", b.path("em").asDouble(), a.path("em").asDouble());
-        out.printf("%-34s %8.3f %8.3f%n", "test F1", b.path("f1").asDouble(), a.path("f1").asDouble());
-        out.printf("%-34s %8.3f %8.3f%n", "EM on trained questions (" + seen.size() + ")", b.path("seen_em").asDouble(),
-                a.path("seen_em").asDouble());
-        out.printf("training loss %.3f -> %.3f; total time %.1f min (setup %.0fs)%n", r.path("loss_first").asDouble(),
+        out.printf("RAG end-to-end demo (%s): %d training questions, %d test questions on unseen articles%n", models.describeGenerator(),
+                train.size(), test.size());
+        if (stage != null) {
+            out.printf("reader stage: %d steps of 16 questions on their gold passages (%.1f min); then%n", stage.path("steps").asInt(),
+                    stage.path("minutes").asDouble());
+        }
+        out.printf("end-to-end RAG: %d steps of %d questions x %d passages; KB refreshes published during training: %d (embeddings %s)%n",
+                r.path("steps").asInt(), batchSize, nDocs, r.path("refreshes_published").asInt(), r.path("embeddings_version").asText());
+        String midHead = mid != null ? String.format(" %12s", "after reader") : "";
+        out.printf("%-34s %8s%s %12s%n", "", "before", midHead, "after RAG");
+        row(out, "test recall@5 (" + test.size() + " questions)", b, mid, a, "recall@5");
+        row(out, "test EM (" + sample.size() + " questions)", b, mid, a, "em");
+        row(out, "test F1", b, mid, a, "f1");
+        row(out, "EM on trained questions (" + seen.size() + ")", b, mid, a, "seen_em");
+        out.printf("end-to-end training loss %.3f -> %.3f; total time %.1f min (setup %.0fs)%n", r.path("loss_first").asDouble(),
                 r.path("loss_last").asDouble(), total / 60, setupSeconds);
         KnowledgeBase kbAfter = KnowledgeBase.open(Path.of(cfg.kb));
         if (!printExample(out, runDir.resolve("predictions-after.jsonl"), "test question", kbAfter, false)
@@ -153,6 +181,26 @@ public final class DemoCommand implements Callable<Integer> {
         }
         Json.writeFile(workDir.resolve("summary.json"), r);
         return 0;
+    }
+
+    private static void row(PrintStream out, String label, JsonNode before, JsonNode mid, JsonNode after, String key) {
+        String m = mid != null ? String.format(" %12.3f", mid.path(key).asDouble()) : "";
+        out.printf("%-34s %8.3f%s %12.3f%n", label, before.path(key).asDouble(), m, after.path(key).asDouble());
+    }
+
+    private static TrainConfig baseConfig(Path enc, Path gen, String kb, Path trainJson, boolean span) {
+        TrainConfig c = new TrainConfig();
+        c.questionEncoder = enc.toString();
+        c.generator = gen.toString();
+        c.kb = kb;
+        c.train = trainJson.toString();
+        c.numBeams = 1;
+        c.maxAnswerLength = 12;
+        c.logEvery = 5;
+        c.maxCombinedLength = span ? 256 : 160;
+        c.evalQuestions = 0;
+        c.keepCheckpoints = 1;
+        return c;
     }
 
     /** The first correctly answered question of a predictions file (or, with {@code anyRow}, the first) with its passages. */

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import dev.rage2e.reader.SpanReader;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -67,6 +68,14 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--index", defaultValue = "auto", description = "auto, flat or hnsw.")
     String index;
 
+    @Option(names = "--gold-passages", description = "Answer each question from its gold passage (the KB-style passage of its SQuAD "
+            + "paragraph holding the answer) instead of retrieved ones: the reader's quality apart from retrieval.")
+    boolean goldPassages;
+
+    @Option(names = "--span-score", description = "Span reader decoding: max or sum of an answer string's span probabilities "
+            + "(default: the checkpoint's span-score).")
+    String spanScore;
+
     @Override
     public Integer call() throws Exception {
         if (checkpoint == null) throw new UserException("give --checkpoint DIR (or use 'rag eval retrieval')");
@@ -87,23 +96,27 @@ public final class EvalCommand implements Callable<Integer> {
                     case "fast" -> RagDecoder.Mode.FAST;
                     default -> throw new UserException("--decoding must be token, thorough or fast");
                 };
-                RagDecoder decoder = new RagDecoder(rag, new BeamSearch.Options(beams, maxAnswerLength, 1, 1f, true), mode);
+                RagDecoder decoder = new RagDecoder(rag, new BeamSearch.Options(beams, maxAnswerLength, 1, 1f, true), mode,
+                        SpanReader.SpanScore.parse(spanScore != null ? spanScore : loaded.config().spanScore));
                 Path preds = predictions != null ? predictions : loaded.dir().resolve("predictions-" + (split != null ? part : "eval") + ".jsonl");
                 TreeSet<Integer> used = new TreeSet<>();
                 for (int k : ks) if (k <= rag.settings.nDocs()) used.add(k);
                 used.add(rag.settings.nDocs());
-                AnswerEval.Report a = AnswerEval.run(rag, decoder, retriever, qs, 8, used.stream().mapToInt(Integer::intValue).toArray(), preds,
-                        root, System.err);
+                AnswerEval.Report a = AnswerEval.run(rag, decoder, retriever, qs, goldPassages ? 32 : 8,
+                        used.stream().mapToInt(Integer::intValue).toArray(), preds, root, System.err, goldPassages);
                 RetrievalEval.Report r = RetrievalEval.run(retriever, retriever.resolvedIndexType(), rag.questionEncoder, qs, ks, 64,
                         rag.settings.maxQuestionLength(), null);
                 ObjectNode o = Json.MAPPER.createObjectNode();
                 o.put("checkpoint", loaded.dir().toString());
-                o.put("questions", qs.size());
+                o.put("questions", a.questions());
+                o.put("passages", goldPassages ? "gold" : "retrieved");
+                o.put("reader", rag.readerKind());
                 o.put("em", a.em());
                 o.put("f1", a.f1());
                 ObjectNode rec = o.putObject("retrieval");
                 rec.setAll(r.toJson());
-                o.put("decoding", mode.name().toLowerCase());
+                o.put("decoding", rag.spanReader != null ? "span-" + (spanScore != null ? spanScore : loaded.config().spanScore)
+                        : mode.name().toLowerCase());
                 o.put("embeddings_version", a.version());
                 o.put("predictions", preds.toString());
                 o.put("seconds", a.seconds() + r.seconds());

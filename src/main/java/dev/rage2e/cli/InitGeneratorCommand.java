@@ -3,6 +3,7 @@ package dev.rage2e.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.Bert2BertWarmStart;
+import dev.rage2e.model.BertForQuestionAnswering;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.nio.file.Files;
@@ -37,10 +38,31 @@ public final class InitGeneratorCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace --out if it exists.")
     boolean force;
 
+    @Option(names = "--type", defaultValue = "bert2bert", description = "bert2bert (a generator, the default) or span (an extractive "
+            + "reader, HF BertForQuestionAnswering: the BERT with a start/end head; answers are spans of the passages).")
+    String type;
+
+    @Option(names = "--max-answer-tokens", defaultValue = "30", description = "Span reader: longest answer span in tokens (default ${DEFAULT-VALUE}).")
+    int maxAnswerTokens;
+
     @Override
     public Integer call() throws Exception {
         if (Files.exists(out) && !force) throw new UserException(out + ": already exists (pass --force to replace it)");
         if (from.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) throw new UserException("--out must differ from --from");
+        if (type.equals("span")) {
+            if (copy || decoderLayers != null) throw new UserException("--copy and --decoder-layers are for --type bert2bert");
+            long n = BertForQuestionAnswering.initFrom(from, out, seed, new BertForQuestionAnswering.Settings(maxAnswerTokens,
+                    BertForQuestionAnswering.Settings.DEFAULT.maxQuestionTokens()));
+            ObjectNode o = Json.MAPPER.createObjectNode();
+            o.put("out", out.toString());
+            o.put("type", "span");
+            o.put("architecture", BertForQuestionAnswering.ARCHITECTURE);
+            o.put("max_answer_tokens", maxAnswerTokens);
+            o.put("parameters", n);
+            System.out.println(Json.write(o));
+            return 0;
+        }
+        if (!type.equals("bert2bert")) throw new UserException("--type must be bert2bert or span, got '" + type + "'");
         Bert2BertWarmStart.Summary s = Bert2BertWarmStart.initGenerator(from, out, decoderLayers, seed, copy);
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("out", out.toString());

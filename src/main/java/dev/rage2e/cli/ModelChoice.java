@@ -7,13 +7,18 @@ import picocli.CommandLine.Option;
 
 /**
  * The models a scripted run starts from (the demo, the SQuAD-KB experiment), as shared flags: the
- * question/passage encoder and the BERT2BERT generator warm-started from a BERT, with its depth and copy head.
+ * question/passage encoder and the reader warm-started from a BERT: an extractive span reader (the default), or a
+ * BERT2BERT generator with its depth and copy head.
  */
 final class ModelChoice {
+    @Option(names = "--reader", defaultValue = "span", description = "span (extractive reader, HF BertForQuestionAnswering) or "
+            + "bert2bert (generator) (default ${DEFAULT-VALUE}).")
+    String reader;
+
     @Option(names = "--retriever", defaultValue = "all-minilm-l6-v2", description = "Question/passage encoder (default ${DEFAULT-VALUE}).")
     String retriever;
 
-    @Option(names = "--generator-from", defaultValue = "all-minilm-l6-v2", description = "BERT the generator is warm-started from "
+    @Option(names = "--generator-from", defaultValue = "all-minilm-l6-v2", description = "BERT the reader is warm-started from "
             + "(default ${DEFAULT-VALUE}).")
     String generatorFrom;
 
@@ -29,21 +34,31 @@ final class ModelChoice {
         return ws.model(retriever);
     }
 
-    /** The warm-started generator under {@code workDir}, made unless a previous run left it there. */
+    boolean span() {
+        if (!reader.equals("span") && !reader.equals("bert2bert")) {
+            throw new dev.rage2e.util.UserException("--reader must be span or bert2bert, got '" + reader + "'");
+        }
+        return reader.equals("span");
+    }
+
+    /** The warm-started reader under {@code workDir}, made unless a previous run left it there. */
     Path generator(Workspace ws, Path workDir) throws IOException {
+        if (span()) return ws.spanReader(ws.model(generatorFrom), workDir.resolve("span-reader-" + generatorFrom));
         Path dir = workDir.resolve("generator-" + generatorFrom + "-d" + decoderLayers + (copy ? "-copy" : ""));
         return ws.generator(ws.model(generatorFrom), dir, decoderLayers, copy);
     }
 
     /** One line for reports. */
     String describeGenerator() {
+        if (span()) return "span reader (BertForQuestionAnswering) warm-started from " + generatorFrom;
         return "BERT2BERT warm-started from " + generatorFrom + ", " + decoderLayers + " decoder layers"
                 + (copy ? ", copy head (pointer-generator)" : ", no copy head");
     }
 
     /** The flags that reproduce this choice. */
     String flags() {
-        return " --retriever " + retriever + " --generator-from " + generatorFrom + " --decoder-layers " + decoderLayers
+        if (span()) return " --retriever " + retriever + " --reader span --generator-from " + generatorFrom;
+        return " --retriever " + retriever + " --reader bert2bert --generator-from " + generatorFrom + " --decoder-layers " + decoderLayers
                 + (copy ? " --copy" : " --no-copy");
     }
 }

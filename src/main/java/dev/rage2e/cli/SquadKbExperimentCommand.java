@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.eval.QaExample;
 import dev.rage2e.eval.Split;
 import dev.rage2e.experiment.ModeRunner;
+import dev.rage2e.experiment.ReaderStage;
 import dev.rage2e.experiment.SquadKbReport;
 import dev.rage2e.experiment.Workspace;
 import dev.rage2e.kb.KnowledgeBase;
@@ -57,8 +58,16 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "4", description = "Questions per step (default ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--lr", defaultValue = "3e-4", description = "Generator learning rate (default ${DEFAULT-VALUE}).")
-    float lr;
+    @Option(names = "--lr", description = "Reader learning rate (default 1e-4 for a span reader, 3e-4 for a generator).")
+    Float lr;
+
+    @Option(names = "--reader-stage-minutes", defaultValue = "10", description = "Train the reader alone on the training questions' "
+            + "gold passages for M minutes first (cached, shared by both modes and all seeds; 0: off; default ${DEFAULT-VALUE}).")
+    double readerStageMinutes;
+
+    @Option(names = "--validation", description = "Recipe mode: train on the 'fit' part and judge on 'validation' (both carved from "
+            + "the training articles: every 10th article is validation), never touching test questions.")
+    boolean validation;
 
     @Option(names = "--lr-retriever", defaultValue = "3e-5", description = "Question/context encoder learning rate (default ${DEFAULT-VALUE}).")
     float lrRetriever;
@@ -70,8 +79,8 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     @Option(names = "--indexing-freq", defaultValue = "50", description = "End-to-end: start a KB refresh every N steps (default ${DEFAULT-VALUE}).")
     int indexingFreq;
 
-    @Option(names = "--max-combined-length", defaultValue = "160", description = "Generator input tokens (default ${DEFAULT-VALUE}).")
-    int maxCombinedLength;
+    @Option(names = "--max-combined-length", description = "Reader input tokens (default 256 for a span reader, 160 for a generator).")
+    Integer maxCombinedLength;
 
     @Option(names = "--eval-questions", defaultValue = "100", description = "Test questions decoded for EM/F1 (default ${DEFAULT-VALUE}).")
     int evalQuestions;
@@ -103,15 +112,27 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         Path gen = models.generator(ws, dir);
         double setupSeconds = (System.nanoTime() - t0) / 1e9;
 
-        List<QaExample> train = s.questions("train");
+        List<QaExample> train = s.questions(validation ? "fit" : "train");
         if (limitTrain > 0) train = TrainingRun.sample(train, limitTrain, true);
-        List<QaExample> test = s.questions("test");
+        List<QaExample> test = s.questions(validation ? "validation" : "test");
         if (limitTest > 0) test = TrainingRun.sample(test, limitTest, true);
         List<QaExample> sample = TrainingRun.sample(test, evalQuestions, true);
-        Path src = dir.resolve("train.source");
-        Path tgt = dir.resolve("train.target");
-        Workspace.writeLineFiles(train, src, tgt);
+        Path trainJson = dir.resolve("train.json");
+        Workspace.writeSquad(train, trainJson);
         ModeRunner.EvalSets sets = new ModeRunner.EvalSets(sample, test, null, new int[] {1, 5, 20});
+        ObjectNode readerGold = null;
+        if (readerStageMinutes > 0) {
+            TrainConfig st = config("original", seeds.get(0), enc, gen, kb, trainJson);
+            if (models.span()) ReaderStage.spanRecipe(st);
+            else {
+                st.batchSize = 16;
+                st.maxSteps = 1_000_000;
+            }
+            st.maxMinutes = readerStageMinutes;
+            ReaderStage.Result rs = new ReaderStage(System.err).run(st, dir.resolve("reader-stage"), sample);
+            gen = rs.reader();
+            readerGold = rs.report();
+        }
 
         ObjectNode results = Json.MAPPER.createObjectNode();
         ObjectNode setup = results.putObject("setup");
@@ -125,7 +146,10 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
                 + "-th test question in split order (fixed; evenly spaced, so every test article contributes)");
         setup.put("retriever", models.retriever);
         setup.put("generator", models.describeGenerator());
-        setup.put("copy_mechanism", models.copy);
+        setup.put("copy_mechanism", !models.span() && models.copy);
+        setup.put("parts", validation ? "fit -> validation" : "train -> test");
+        setup.put("reader_stage_minutes", readerStageMinutes);
+        if (readerGold != null) results.set("reader_gold_passage", readerGold);
         setup.put("budget_minutes", budgetMinutes);
         setup.put("setup_seconds", setupSeconds);
         setup.put("cores", Runtime.getRuntime().availableProcessors());
@@ -135,7 +159,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
                 Path modeDir = dir.resolve("seed-" + seed).resolve(mode);
                 Path runDir = modeDir.resolve("run");
                 if (Files.exists(runDir)) AtomicFiles.deleteTree(runDir);
-                TrainConfig cfg = config(mode, seed, enc, gen, Workspace.copyKb(kb, modeDir.resolve("kb")), src, tgt);
+                TrainConfig cfg = config(mode, seed, enc, gen, Workspace.copyKb(kb, modeDir.resolve("kb")), trainJson);
                 if (runs.isEmpty()) results.set("config", Json.MAPPER.valueToTree(cfg));
                 System.err.printf("rag: === seed %d, %s: %.1f min budget ===%n", seed, mode, budgetMinutes);
                 ObjectNode r = new ModeRunner(System.err).run(cfg, runDir, sets, curveEvery);
@@ -150,25 +174,24 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         return 0;
     }
 
-    private TrainConfig config(String mode, long seed, Path enc, Path gen, Path kb, Path src, Path tgt) {
+    private TrainConfig config(String mode, long seed, Path enc, Path gen, Path kb, Path trainJson) {
         TrainConfig c = new TrainConfig();
         c.mode = mode;
         c.seed = seed;
         c.questionEncoder = enc.toString();
         c.generator = gen.toString();
         c.kb = kb.toString();
-        c.trainSource = src.toString();
-        c.trainTarget = tgt.toString();
+        c.train = trainJson.toString();
         c.maxSteps = 1_000_000; // the budget ends training; a constant schedule does not depend on the step count
         c.maxMinutes = budgetMinutes;
         c.scheduler = "constant";
         c.warmupSteps = 10;
         c.batchSize = batchSize;
         c.nDocs = nDocs;
-        c.lr = lr;
+        c.lr = lr != null ? lr : models.span() ? 1e-4f : 3e-4f;
         c.lrRetriever = lrRetriever;
         c.retrieverWarmupSteps = retrieverWarmupSteps;
-        c.maxCombinedLength = maxCombinedLength;
+        c.maxCombinedLength = maxCombinedLength != null ? maxCombinedLength : models.span() ? 256 : 160;
         c.indexingFreq = indexingFreq;
         c.numBeams = numBeams;
         c.maxAnswerLength = 12;
@@ -182,9 +205,13 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         StringBuilder b = new StringBuilder("./rag experiment squad-kb --split " + split + " --budget-minutes " + budgetMinutes);
         b.append(" --seeds ").append(String.join(",", seeds.stream().map(String::valueOf).toList()));
         b.append(models.flags()).append(" --n-docs ").append(nDocs).append(" --batch-size ").append(batchSize);
-        b.append(" --lr ").append(lr).append(" --lr-retriever ").append(lrRetriever)
+        if (lr != null) b.append(" --lr ").append(lr);
+        b.append(" --reader-stage-minutes ").append(readerStageMinutes);
+        if (validation) b.append(" --validation");
+        b.append(" --lr-retriever ").append(lrRetriever)
                 .append(" --retriever-warmup-steps ").append(retrieverWarmupSteps).append(" --indexing-freq ").append(indexingFreq);
-        b.append(" --max-combined-length ").append(maxCombinedLength).append(" --eval-questions ").append(evalQuestions);
+        if (maxCombinedLength != null) b.append(" --max-combined-length ").append(maxCombinedLength);
+        b.append(" --eval-questions ").append(evalQuestions);
         b.append(" --num-beams ").append(numBeams).append(" --curve-every ").append(curveEvery);
         if (!modes.equals(List.of("original", "end2end"))) b.append(" --modes ").append(String.join(",", modes));
         if (limitTrain > 0) b.append(" --limit-train ").append(limitTrain);

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.rag.RagModel;
 import dev.rage2e.rag.Retriever;
+import dev.rage2e.text.SquadMetrics;
 import dev.rage2e.util.Json;
 import java.io.IOException;
 import java.io.Writer;
@@ -42,6 +43,36 @@ public final class AnswerEval {
      */
     public static Report run(RagModel rag, RagDecoder decoder, Retriever retriever, List<QaExample> questions, int batch, int[] ks,
             Path predictions, NDManager manager, java.io.PrintStream progress) throws IOException {
+        return run(rag, decoder, retriever, questions, batch, ks, predictions, manager, progress, false);
+    }
+
+    /**
+     * As above; with {@code goldPassages} every question is answered from its own gold passage instead of retrieved
+     * ones (the reader's quality apart from retrieval; recall is then 1 by construction and not reported).
+     * Questions without a gold passage (no context, answer not in it) are left out.
+     */
+    public static Report run(RagModel rag, RagDecoder decoder, Retriever retriever, List<QaExample> questions, int batch, int[] ks,
+            Path predictions, NDManager manager, java.io.PrintStream progress, boolean goldPassages) throws IOException {
+        return run(rag, decoder, retriever, questions, batch, ks, predictions, manager, progress, goldPassages, false);
+    }
+
+    /** As above; {@code wholeParagraph}: a gold passage is the question's whole SQuAD paragraph. */
+    public static Report run(RagModel rag, RagDecoder decoder, Retriever retriever, List<QaExample> questions, int batch, int[] ks,
+            Path predictions, NDManager manager, java.io.PrintStream progress, boolean goldPassages, boolean wholeParagraph)
+            throws IOException {
+        List<Retriever.Passage> golds = new ArrayList<>();
+        if (goldPassages) {
+            List<QaExample> kept = new ArrayList<>();
+            for (QaExample e : questions) {
+                Retriever.Passage g = dev.rage2e.rag.GoldPassages.of(e, wholeParagraph);
+                if (g != null) {
+                    kept.add(e);
+                    golds.add(g);
+                }
+            }
+            questions = kept;
+            ks = new int[0];
+        }
         long t0 = System.nanoTime();
         double em = 0, f1 = 0;
         int[] hits = new int[ks.length];
@@ -53,9 +84,13 @@ public final class AnswerEval {
                 List<String> qs = new ArrayList<>();
                 for (QaExample e : chunk) qs.add(e.question());
                 List<RagDecoder.Answer> answers;
-                try (Retriever.Snapshot snap = retriever.acquire()) {
-                    version = snap.version();
-                    answers = decoder.answer(manager, qs, snap);
+                if (goldPassages) {
+                    answers = decoder.answerFromPassages(manager, qs, golds.subList(start, start + chunk.size()));
+                } else {
+                    try (Retriever.Snapshot snap = retriever.acquire()) {
+                        version = snap.version();
+                        answers = decoder.answer(manager, qs, snap);
+                    }
                 }
                 for (int i = 0; i < chunk.size(); i++) {
                     QaExample e = chunk.get(i);
@@ -74,6 +109,7 @@ public final class AnswerEval {
                         o.put("id", e.id());
                         o.put("question", e.question());
                         o.put("prediction", a.answer());
+                        if (a.span() != null) o.put("span_passage", a.span().passage());
                         ArrayNode gold = o.putArray("answers");
                         e.answers().forEach(gold::add);
                         o.put("em", qe);
@@ -83,6 +119,7 @@ public final class AnswerEval {
                             ObjectNode p = ps.addObject();
                             p.put("id", a.passages().get(j).id());
                             p.put("title", a.passages().get(j).title());
+                            if (goldPassages) p.put("text", a.passages().get(j).text());
                             p.put("score", a.docScores()[j]);
                             p.put("posterior", a.docPosterior()[j]);
                             p.put("has_answer", RetrievalEval.hasAnswer(a.passages().get(j).text(), e.answers()));

@@ -54,7 +54,30 @@ public final class Split {
             });
             parts.put(name.substring(0, name.length() - "_files".length()), files);
         });
+        if (parts.containsKey("train") && !parts.containsKey("validation")) carveValidation(parts);
         return new Split(file, kb, parts);
+    }
+
+    /** Every {@value #VALIDATION_EVERY}-th training article (in file order) goes to the derived part "validation". */
+    static final int VALIDATION_EVERY = 10;
+
+    /**
+     * Derives "validation" (every 10th article of "train", file order; the last of each group of ten) and "fit" (the
+     * other training articles), so recipe choices are made on questions the model did not train on and never on
+     * test questions: train on "fit", judge on "validation"; report on "test" after training on "train".
+     */
+    private static void carveValidation(Map<String, Map<Path, Set<String>>> parts) {
+        Map<Path, Set<String>> validation = new LinkedHashMap<>(), fit = new LinkedHashMap<>();
+        int i = 0;
+        for (Map.Entry<Path, Set<String>> e : parts.get("train").entrySet()) {
+            Set<String> articles = e.getValue() != null ? e.getValue() : SquadReader.titles(e.getKey());
+            Set<String> v = new LinkedHashSet<>(), f = new LinkedHashSet<>();
+            for (String t : articles) (i++ % VALIDATION_EVERY == VALIDATION_EVERY - 1 ? v : f).add(t);
+            if (!v.isEmpty()) validation.put(e.getKey(), v);
+            if (!f.isEmpty()) fit.put(e.getKey(), f);
+        }
+        parts.put("validation", validation);
+        parts.put("fit", fit);
     }
 
     private static Path resolve(Path split, Path base, String rel) {

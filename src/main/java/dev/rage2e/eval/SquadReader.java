@@ -29,6 +29,15 @@ public final class SquadReader {
      * Questions of the named articles (SQuAD titles, underscores as in the file), in file order;
      * null means every article. An article name that is not in the file is an error.
      */
+    /** Article titles of a SQuAD file, in file order. */
+    public static Set<String> titles(Path file) {
+        Set<String> out = new LinkedHashSet<>();
+        for (JsonNode art : Json.read(file).path("data")) {
+            if (art.path("title").isValueNode()) out.add(art.path("title").asText());
+        }
+        return out;
+    }
+
     public static List<QaExample> read(Path file, Set<String> articles) {
         JsonNode root = Json.read(file);
         JsonNode data = root.path("data");
@@ -72,7 +81,7 @@ public final class SquadReader {
                         answers.add(text);
                     }
                     if (answers.isEmpty()) continue; // unanswerable (SQuAD 2.0 style): nothing to score against
-                    out.add(new QaExample(qa.path("id").asText(where), question, new ArrayList<>(answers), title));
+                    out.add(new QaExample(qa.path("id").asText(where), question, new ArrayList<>(answers), title, context));
                 }
             }
         }

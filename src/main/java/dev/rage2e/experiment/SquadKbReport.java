@@ -100,7 +100,14 @@ public final class SquadKbReport {
                 + "cores (shared).%n%n", s.path("kb_passages").asInt(), s.path("train_questions").asInt(), s.path("test_questions_em").asInt(),
                 s.path("em_sample").asText(), s.path("test_questions_recall").asInt(), s.path("budget_minutes").asDouble(),
                 s.path("cores").asInt()));
-        b.append("Retriever: ").append(s.path("retriever").asText()).append(". Generator: ").append(s.path("generator").asText()).append(".\n\n");
+        b.append("Retriever: ").append(s.path("retriever").asText()).append(". Reader: ").append(s.path("generator").asText()).append(".\n\n");
+        JsonNode rg = doc.path("reader_gold_passage");
+        if (!rg.isMissingNode()) {
+            b.append(String.format("Reader stage (%.1f min, %d steps on the training questions' gold passages, shared by every run below): "
+                    + "EM %.3f, F1 %.3f on the gold passages of the %d EM questions (the reader alone, retrieval aside).%n%n",
+                    rg.path("minutes").asDouble(), rg.path("steps").asInt(), rg.path("em").asDouble(), rg.path("f1").asDouble(),
+                    rg.path("questions").asInt()));
+        }
         b.append("| mode | EM | F1 | recall@1 | recall@5 | recall@20 | steps | minutes | seeds |\n|---|---|---|---|---|---|---|---|---|\n");
         boolean any = false;
         for (String mode : MODES) {

@@ -73,6 +73,46 @@ public final class Workspace {
         return out;
     }
 
+    /** A span reader warm-started from {@code bert}, made unless {@code out} exists. */
+    public Path spanReader(Path bert, Path out) throws IOException {
+        if (Files.isRegularFile(out.resolve("config.json"))) return out;
+        if (Files.exists(out)) AtomicFiles.deleteTree(out);
+        dev.rage2e.model.BertForQuestionAnswering.initFrom(bert, out, 0, dev.rage2e.model.BertForQuestionAnswering.Settings.DEFAULT);
+        return out;
+    }
+
+    /**
+     * Writes questions as a SQuAD v1.1 file (one article per title, one paragraph per context, answer_start where the
+     * answer first occurs), so a run reads exactly these questions and still has their paragraphs (gold passages).
+     */
+    public static void writeSquad(List<dev.rage2e.eval.QaExample> qs, Path file) throws IOException {
+        com.fasterxml.jackson.databind.node.ObjectNode root = dev.rage2e.util.Json.MAPPER.createObjectNode();
+        root.put("version", "1.1");
+        com.fasterxml.jackson.databind.node.ArrayNode data = root.putArray("data");
+        java.util.Map<String, java.util.Map<String, com.fasterxml.jackson.databind.node.ArrayNode>> byTitle = new java.util.LinkedHashMap<>();
+        for (dev.rage2e.eval.QaExample e : qs) {
+            if (e.context() == null) throw new IllegalArgumentException("question " + e.id() + " has no context");
+            var paras = byTitle.computeIfAbsent(e.title(), t -> new java.util.LinkedHashMap<>());
+            var qas = paras.computeIfAbsent(e.context(), c -> dev.rage2e.util.Json.MAPPER.createArrayNode());
+            var q = qas.addObject();
+            q.put("id", e.id());
+            q.put("question", e.question());
+            var ans = q.putArray("answers");
+            for (String a : e.answers()) ans.addObject().put("text", a).put("answer_start", e.context().indexOf(a));
+        }
+        byTitle.forEach((title, paras) -> {
+            var art = data.addObject();
+            art.put("title", title);
+            var ps = art.putArray("paragraphs");
+            paras.forEach((ctx, qas) -> {
+                var p = ps.addObject();
+                p.put("context", ctx);
+                p.set("qas", qas);
+            });
+        });
+        AtomicFiles.writeString(file, dev.rage2e.util.Json.write(root));
+    }
+
     /** A fresh copy of a KB holding only its current embeddings version (what a training run starts from). */
     public static Path copyKb(Path src, Path dst) throws IOException {
         if (Files.exists(dst)) AtomicFiles.deleteTree(dst);

@@ -2,8 +2,6 @@ package dev.rage2e.rag;
 
 import ai.djl.ndarray.NDManager;
 import dev.rage2e.model.EncoderModel;
-import dev.rage2e.model.Seq2SeqModel;
-import dev.rage2e.model.Seq2SeqModels;
 import dev.rage2e.train.Checkpoints;
 import dev.rage2e.train.TrainConfig;
 import dev.rage2e.train.TrainerState;
@@ -22,20 +20,26 @@ public final class RagCheckpoint {
         TrainerState state = Checkpoints.readState(dir);
         TrainConfig cfg = TrainConfig.load(dir.resolve("config.yaml"));
         EncoderModel q = null, c = null;
-        Seq2SeqModel g = null;
+        AutoCloseable g = null;
         try {
             q = EncoderModel.load(dir.resolve("question_encoder"), manager);
             if (Files.isDirectory(dir.resolve("context_encoder"))) c = EncoderModel.load(dir.resolve("context_encoder"), manager);
-            g = Seq2SeqModels.load(dir.resolve("generator"), manager);
-            RagSettings s = cfg.ragSettings();
+            g = Readers.load(dir.resolve("generator"), manager);
+            if (cfg.docScoreScale == null) cfg.docScoreScale = 1f; // checkpoints from before the setting scored q·d unscaled
+            RagSettings s = cfg.ragSettings(q.settings.normalize());
             // serving retrieves from the stored index; passages are not re-embedded per request
-            RagSettings serving = new RagSettings(s.kind(), s.nDocs(), s.maxQuestionLength(), s.maxCombinedLength(),
-                    s.maxTargetLength(), s.labelSmoothing(), s.excludeBosScore(), false, 0);
-            return new Loaded(dir, new RagModel(q, c, g, serving), cfg, state);
+            RagSettings serving = s.forServing();
+            return new Loaded(dir, RagModel.of(q, c, g, serving), cfg, state);
         } catch (RuntimeException e) {
             if (q != null) q.close();
             if (c != null) c.close();
-            if (g != null) g.close();
+            if (g != null) {
+                try {
+                    g.close();
+                } catch (Exception ignored) {
+                    // closing native memory does not fail in practice; the load error is what matters
+                }
+            }
             if (e instanceof UserException) throw e;
             throw new UserException(dir + ": cannot load checkpoint: " + e.getMessage(), e);
         }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.rage2e.model.Seq2SeqModel;
 import dev.rage2e.model.TextTokenizer;
+import dev.rage2e.reader.SpanReader;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,11 +24,18 @@ public final class RagDecoder {
     private final RagModel rag;
     private final BeamSearch.Options options;
     private final Mode mode;
+    private final SpanReader.SpanScore spanScore;
 
     public RagDecoder(RagModel rag, BeamSearch.Options options, Mode mode) {
+        this(rag, options, mode, SpanReader.SpanScore.MAX);
+    }
+
+    /** {@code spanScore}: how a span reader combines the spans of one answer string in a passage (ignored by generators). */
+    public RagDecoder(RagModel rag, BeamSearch.Options options, Mode mode, SpanReader.SpanScore spanScore) {
         this.rag = rag;
         this.options = options;
         this.mode = mode;
+        this.spanScore = spanScore;
     }
 
     /** The default decoding for a model type: RAG-token beam, or RAG-sequence thorough. */
@@ -35,8 +43,14 @@ public final class RagDecoder {
         return kind == RagLoss.Kind.TOKEN ? Mode.TOKEN : Mode.THOROUGH;
     }
 
+    /**
+     * A decoded answer. {@code span} is where a span reader cut it from: passage index (into {@code passages}) and
+     * characters [start, end) of that passage's text; null for generated answers.
+     */
     public record Answer(String question, String answer, long[] tokens, List<Retriever.Passage> passages, float[] docScores,
-            float[] docPosterior, String version) {}
+            float[] docPosterior, String version, AnswerSpan span) {}
+
+    public record AnswerSpan(int passage, int start, int end) {}
 
     public List<Answer> answer(NDManager parent, List<String> questions, Retriever.Snapshot snap) {
         return answer(parent, questions, snap, null);
@@ -49,26 +63,79 @@ public final class RagDecoder {
             NDArray q = rag.embedQuestions(m, questions, false);
             if (t != null) t.questionNs += System.nanoTime() - t0;
             RagModel.Output r = rag.retrieve(m, questions, q, snap, false, t);
-            long g0 = System.nanoTime();
-            NDArray docLp = r.docScores().logSoftmax(1);
-            List<long[]> best = mode == Mode.TOKEN ? ragToken(m, questions, r, docLp) : ragSequence(m, questions, r);
-            if (t != null) t.generatorNs += System.nanoTime() - g0;
-            float[] scores = r.docScores().toFloatArray();
-            float[] post = docLp.exp().toFloatArray();
-            int n = rag.settings.nDocs();
-            List<Answer> out = new ArrayList<>();
-            Seq2SeqModel g = rag.generator;
-            for (int b = 0; b < questions.size(); b++) {
-                String text = g.tokenizer().decode(best.get(b), true).trim();
-                out.add(new Answer(questions.get(b), text, best.get(b), r.passages().get(b),
-                        java.util.Arrays.copyOfRange(scores, b * n, b * n + n), java.util.Arrays.copyOfRange(post, b * n, b * n + n),
-                        r.version()));
-            }
-            return out;
+            return decode(m, rag, questions, r, t);
         }
     }
 
-    private List<long[]> ragToken(NDManager m, List<String> questions, RagModel.Output r, NDArray docLp) {
+    /**
+     * Answers each question from the one passage given for it (its gold passage), p(z|x) = 1: the reader's
+     * quality on its own, apart from retrieval.
+     */
+    public List<Answer> answerFromPassages(NDManager parent, List<String> questions, List<Retriever.Passage> passages) {
+        try (NDManager m = parent.newSubManager()) {
+            RagSettings s = rag.settings;
+            RagSettings one = s.withNDocs(1).forServing();
+            RagModel view = rag.withSettings(one);
+            List<List<Retriever.Passage>> ps = new ArrayList<>();
+            int[][] ids = new int[passages.size()][];
+            for (int i = 0; i < passages.size(); i++) {
+                ps.add(List.of(passages.get(i)));
+                ids[i] = new int[] {passages.get(i).id()};
+            }
+            RagModel.Output r = new RagModel.Output(null, m.zeros(new Shape(passages.size(), 1)), ids, ps, null);
+            return decode(m, view, questions, r, null);
+        }
+    }
+
+    private List<Answer> decode(NDManager m, RagModel model, List<String> questions, RagModel.Output r, RagModel.Timings t) {
+        long g0 = System.nanoTime();
+        NDArray docLp = r.docScores().logSoftmax(1);
+        float[] scores = r.docScores().toFloatArray();
+        float[] post = docLp.exp().toFloatArray();
+        int n = model.settings.nDocs();
+        List<Answer> out = new ArrayList<>();
+        if (model.spanReader != null) {
+            List<SpanReader.Answer> spans = spanAnswers(m, model, questions, r, post);
+            if (t != null) t.generatorNs += System.nanoTime() - g0;
+            for (int b = 0; b < questions.size(); b++) {
+                SpanReader.Answer a = spans.get(b);
+                out.add(new Answer(questions.get(b), a.text(), new long[0], r.passages().get(b), java.util.Arrays.copyOfRange(scores, b * n, b * n + n),
+                        java.util.Arrays.copyOfRange(post, b * n, b * n + n), r.version(),
+                        a.text().isEmpty() ? null : new AnswerSpan(a.passage(), a.start(), a.end())));
+            }
+            return out;
+        }
+        List<long[]> best = mode == Mode.TOKEN ? ragToken(m, model, questions, r, docLp) : ragSequence(m, model, questions, r);
+        if (t != null) t.generatorNs += System.nanoTime() - g0;
+        Seq2SeqModel g = model.generator;
+        for (int b = 0; b < questions.size(); b++) {
+            String text = g.tokenizer().decode(best.get(b), true).trim();
+            out.add(new Answer(questions.get(b), text, best.get(b), r.passages().get(b),
+                    java.util.Arrays.copyOfRange(scores, b * n, b * n + n), java.util.Arrays.copyOfRange(post, b * n, b * n + n),
+                    r.version(), null));
+        }
+        return out;
+    }
+
+    private List<SpanReader.Answer> spanAnswers(NDManager m, RagModel model, List<String> questions, RagModel.Output r, float[] post) {
+        int n = model.settings.nDocs();
+        List<String> qs = new ArrayList<>(), titles = new ArrayList<>(), texts = new ArrayList<>();
+        float[][] prior = new float[questions.size()][n];
+        for (int b = 0; b < questions.size(); b++) {
+            for (int j = 0; j < n; j++) {
+                Retriever.Passage p = r.passages().get(b).get(j);
+                qs.add(questions.get(b));
+                titles.add(p.title());
+                texts.add(p.text());
+                prior[b][j] = post[b * n + j];
+            }
+        }
+        SpanReader.Batch in = model.spanReader.inputs(m, qs, titles, texts, model.settings.maxCombinedLength());
+        NDArray[] lp = model.spanReader.logProbs(in, false);
+        return model.spanReader.decode(in, lp[0], lp[1], prior, spanScore);
+    }
+
+    private List<long[]> ragToken(NDManager m, RagModel rag, List<String> questions, RagModel.Output r, NDArray docLp) {
         Seq2SeqModel g = rag.generator;
         int n = rag.settings.nDocs(), beams = options.beams(), batch = questions.size();
         TextTokenizer.Batch ctx = rag.contextInputs(m, questions, r.passages());
@@ -105,7 +172,7 @@ public final class RagDecoder {
         return out;
     }
 
-    private List<long[]> ragSequence(NDManager m, List<String> questions, RagModel.Output r) {
+    private List<long[]> ragSequence(NDManager m, RagModel rag, List<String> questions, RagModel.Output r) {
         Seq2SeqModel g = rag.generator;
         int n = rag.settings.nDocs(), beams = options.beams();
         TextTokenizer.Batch ctx = rag.contextInputs(m, questions, r.passages());

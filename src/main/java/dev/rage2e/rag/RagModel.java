@@ -4,6 +4,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.rage2e.model.EncoderModel;
+import dev.rage2e.model.ParamStore;
+import dev.rage2e.reader.SpanLoss;
+import dev.rage2e.reader.SpanReader;
+import java.io.IOException;
+import java.nio.file.Path;
 import dev.rage2e.model.Scalars;
 import dev.rage2e.model.Seq2SeqModel;
 import dev.rage2e.model.TextTokenizer;
@@ -20,10 +25,27 @@ import java.util.List;
 public final class RagModel implements AutoCloseable {
     public final EncoderModel questionEncoder;
     public final EncoderModel contextEncoder; // null when the context encoder is frozen
-    public final Seq2SeqModel generator;
+    public final Seq2SeqModel generator; // null when the reader is extractive
+    public final SpanReader spanReader; // null when the reader is a generator
     public final RagSettings settings;
 
     public RagModel(EncoderModel questionEncoder, EncoderModel contextEncoder, Seq2SeqModel generator, RagSettings settings) {
+        this(questionEncoder, contextEncoder, generator, null, settings);
+    }
+
+    public RagModel(EncoderModel questionEncoder, EncoderModel contextEncoder, SpanReader spanReader, RagSettings settings) {
+        this(questionEncoder, contextEncoder, null, spanReader, settings);
+    }
+
+    /** With the reader of {@code reader} (a {@link Seq2SeqModel} or a {@link SpanReader}). */
+    public static RagModel of(EncoderModel questionEncoder, EncoderModel contextEncoder, AutoCloseable reader, RagSettings settings) {
+        if (reader instanceof SpanReader s) return new RagModel(questionEncoder, contextEncoder, s, settings);
+        return new RagModel(questionEncoder, contextEncoder, (Seq2SeqModel) reader, settings);
+    }
+
+    private RagModel(EncoderModel questionEncoder, EncoderModel contextEncoder, Seq2SeqModel generator, SpanReader spanReader,
+            RagSettings settings) {
+        if ((generator == null) == (spanReader == null)) throw new IllegalArgumentException("exactly one of generator and span reader");
         if (settings.end2end() && contextEncoder == null) throw new IllegalArgumentException("end-to-end mode needs a context encoder");
         if (contextEncoder != null && contextEncoder.dim() != questionEncoder.dim()) {
             throw new IllegalArgumentException("context encoder dim " + contextEncoder.dim() + " != question encoder dim " + questionEncoder.dim());
@@ -31,7 +53,29 @@ public final class RagModel implements AutoCloseable {
         this.questionEncoder = questionEncoder;
         this.contextEncoder = contextEncoder;
         this.generator = generator;
+        this.spanReader = spanReader;
         this.settings = settings;
+    }
+
+    /** A view sharing this model's modules with other settings (e.g. another n-docs); closing it closes nothing. */
+    public RagModel withSettings(RagSettings other) {
+        return new RagModel(questionEncoder, contextEncoder, generator, spanReader, other);
+    }
+
+    /** The reader's trainable parameters (generator or span reader), by HF name. */
+    public ParamStore readerParams() {
+        return spanReader != null ? spanReader.model.params() : generator.params();
+    }
+
+    /** Saves the reader (generator or span reader) in its HF layout. */
+    public void saveReader(Path dir) throws IOException {
+        if (spanReader != null) spanReader.model.save(dir);
+        else generator.save(dir);
+    }
+
+    /** "span" or "generator": what answers the question. */
+    public String readerKind() {
+        return spanReader != null ? "span" : "generator";
     }
 
     /** Wall-clock split of one forward pass, for benchmarks and metrics. */
@@ -40,7 +84,13 @@ public final class RagModel implements AutoCloseable {
     }
 
     /** Everything one forward pass produced; arrays live in the caller's manager. */
-    public record Output(NDArray loss, NDArray docScores, int[][] docIds, List<List<Retriever.Passage>> passages, String version) {}
+    /** {@code answerless}: examples of the batch without the answer in any retrieved passage (span reader only: no reader term). */
+    public record Output(NDArray loss, NDArray docScores, int[][] docIds, List<List<Retriever.Passage>> passages, String version,
+            int answerless) {
+        public Output(NDArray loss, NDArray docScores, int[][] docIds, List<List<Retriever.Passage>> passages, String version) {
+            this(loss, docScores, docIds, passages, version, 0);
+        }
+    }
 
     /** Question vectors [B, H] (differentiable in training). */
     public NDArray embedQuestions(NDManager m, List<String> questions, boolean training) {
@@ -107,6 +157,7 @@ public final class RagModel implements AutoCloseable {
             d = m.create(stored, new Shape(b, n, questionEncoder.dim()));
         }
         NDArray scores = q.expandDims(1).mul(d).sum(new int[] {2});
+        if (settings.docScoreScale() != 1f) scores = Scalars.mul(scores, settings.docScoreScale());
         long t3 = System.nanoTime();
         if (t != null) {
             t.retrievalNs += t1 - t0;
@@ -152,6 +203,11 @@ public final class RagModel implements AutoCloseable {
         if (t != null) t.questionNs += System.nanoTime() - t0;
         Output r = retrieve(m, questions, q, snap, training, settings.end2end() && trainRetriever, t);
         long g0 = System.nanoTime();
+        if (spanReader != null) {
+            SpanLoss.Result sl = spanLoss(m, batch, r.passages(), r.docScores().logSoftmax(1), training);
+            if (t != null) t.generatorNs += System.nanoTime() - g0;
+            return new Output(Scalars.div(sl.loss(), batch.size()), r.docScores(), r.docIds(), r.passages(), r.version(), sl.answerless());
+        }
         NDArray labels = targets(m, batch);
         NDArray logits = generatorLogits(m, questions, r.passages(), labels, training);
         NDArray loss = RagLoss.nll(settings.kind(), logits, r.docScores(), labels, generator.padTokenId(), generator.bosTokenId(),
@@ -159,6 +215,56 @@ public final class RagModel implements AutoCloseable {
         loss = Scalars.div(loss, batch.size());
         if (t != null) t.generatorNs += System.nanoTime() - g0;
         return new Output(loss, r.docScores(), r.docIds(), r.passages(), r.version());
+    }
+
+    /**
+     * The reader alone on each example's gold passage (no retrieval, p(z|x) = 1): the reader stage that gives both
+     * RAG modes the same competent start. Examples without a gold passage are an error.
+     */
+    public Output goldLoss(NDManager m, List<RagExample> batch, boolean training, Timings t) {
+        List<List<Retriever.Passage>> passages = new ArrayList<>();
+        for (RagExample e : batch) {
+            if (e.gold() == null) throw new IllegalArgumentException("question " + e.id() + " has no gold passage");
+            passages.add(List.of(e.gold()));
+        }
+        long g0 = System.nanoTime();
+        NDArray prior = m.zeros(new Shape(batch.size(), 1));
+        NDArray loss;
+        int answerless = 0;
+        if (spanReader != null) {
+            SpanLoss.Result sl = spanLoss(m, batch, passages, prior, training);
+            loss = sl.loss();
+            answerless = sl.answerless();
+        } else {
+            List<String> questions = new ArrayList<>();
+            for (RagExample e : batch) questions.add(e.question());
+            NDArray labels = targets(m, batch);
+            TextTokenizer.Batch ctx = contextInputs(m, questions, passages);
+            NDArray enc = generator.encode(ctx.ids(), ctx.mask(), training);
+            NDArray logits = generator.decode(labels, null, enc, ctx.mask(), ctx.ids(), training);
+            loss = RagLoss.nll(settings.kind(), logits, prior, labels, generator.padTokenId(), generator.bosTokenId(), settings.labelSmoothing(),
+                    true, settings.excludeBosScore());
+        }
+        if (t != null) t.generatorNs += System.nanoTime() - g0;
+        return new Output(Scalars.div(loss, batch.size()), prior, null, passages, null, answerless);
+    }
+
+    /** The span reader's marginal NLL (summed over the batch) for retrieved or given passages. */
+    SpanLoss.Result spanLoss(NDManager m, List<RagExample> batch, List<List<Retriever.Passage>> passages, NDArray docLogPrior,
+            boolean training) {
+        List<String> qs = new ArrayList<>(), titles = new ArrayList<>(), texts = new ArrayList<>();
+        List<List<String>> answers = new ArrayList<>();
+        for (int b = 0; b < batch.size(); b++) {
+            for (Retriever.Passage p : passages.get(b)) {
+                qs.add(batch.get(b).question());
+                titles.add(p.title());
+                texts.add(p.text());
+                answers.add(batch.get(b).answers());
+            }
+        }
+        SpanReader.Batch in = spanReader.inputs(m, qs, titles, texts, settings.maxCombinedLength());
+        NDArray[] lp = spanReader.logProbs(in, training);
+        return SpanLoss.nll(lp[0], lp[1], docLogPrior, spanReader.answerSpans(in, answers));
     }
 
     /** Target token ids [B, T] with the generator's special tokens, right-padded. */
@@ -202,6 +308,7 @@ public final class RagModel implements AutoCloseable {
     public void close() {
         questionEncoder.close();
         if (contextEncoder != null) contextEncoder.close();
-        generator.close();
+        if (generator != null) generator.close();
+        if (spanReader != null) spanReader.close();
     }
 }

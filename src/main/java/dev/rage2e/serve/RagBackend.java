@@ -9,6 +9,7 @@ import dev.rage2e.model.Seq2SeqModels;
 import dev.rage2e.rag.BeamSearch;
 import dev.rage2e.rag.RagCheckpoint;
 import dev.rage2e.rag.RagDecoder;
+import dev.rage2e.reader.SpanReader;
 import dev.rage2e.rag.RagModel;
 import dev.rage2e.rag.RagSettings;
 import dev.rage2e.rag.Retriever;
@@ -53,11 +54,14 @@ public final class RagBackend implements QaBackend {
         final RagModel rag;
         final BeamSearch.Options beams;
         final RagDecoder.Mode mode;
+        final SpanReader.SpanScore spanScore;
         final NDManager manager;
         final Instant loadedAt = Instant.now();
         private final Map<Integer, RagDecoder> decoders = new ConcurrentHashMap<>();
 
-        Bundle(Path dir, FileTime stamp, int step, RagModel rag, BeamSearch.Options beams, RagDecoder.Mode mode, NDManager manager) {
+        Bundle(Path dir, FileTime stamp, int step, RagModel rag, BeamSearch.Options beams, RagDecoder.Mode mode, SpanReader.SpanScore spanScore,
+                NDManager manager) {
+            this.spanScore = spanScore;
             this.dir = dir;
             this.stamp = stamp;
             this.step = step;
@@ -71,10 +75,8 @@ public final class RagBackend implements QaBackend {
         RagDecoder decoder(int k) {
             return decoders.computeIfAbsent(k, n -> {
                 RagSettings s = rag.settings;
-                RagModel view = n == s.nDocs() ? rag : new RagModel(rag.questionEncoder, rag.contextEncoder, rag.generator,
-                        new RagSettings(s.kind(), n, s.maxQuestionLength(), s.maxCombinedLength(), s.maxTargetLength(), s.labelSmoothing(),
-                                s.excludeBosScore(), false, 0));
-                return new RagDecoder(view, beams, mode);
+                RagModel view = n == s.nDocs() ? rag : rag.withSettings(s.withNDocs(n).forServing());
+                return new RagDecoder(view, beams, mode, spanScore);
             });
         }
 
@@ -154,11 +156,12 @@ public final class RagBackend implements QaBackend {
             TrainConfig cfg = l.config();
             int beams = o.beams() != null ? o.beams() : cfg.numBeams;
             int maxLen = o.maxAnswerLength() != null ? o.maxAnswerLength() : cfg.maxAnswerLength;
-            int limit = Seq2SeqModels.maxDecoderPositions(l.model().generator);
+            int limit = l.model().generator != null ? Seq2SeqModels.maxDecoderPositions(l.model().generator) : Integer.MAX_VALUE;
             if (beams < 1) throw new UserException("beams must be >= 1, got " + beams);
             if (maxLen < 2 || maxLen > limit) throw new UserException("max answer length must be in 2.." + limit + ", got " + maxLen);
             RagDecoder.Mode mode = o.mode() != null ? o.mode() : RagDecoder.defaultMode(l.model().settings.kind());
-            return new Bundle(l.dir(), stamp, l.state().step, l.model(), new BeamSearch.Options(beams, maxLen, 1, 1.0f, true), mode, m);
+            return new Bundle(l.dir(), stamp, l.state().step, l.model(), new BeamSearch.Options(beams, maxLen, 1, 1.0f, true), mode,
+                    SpanReader.SpanScore.parse(cfg.spanScore), m);
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -198,11 +201,18 @@ public final class RagBackend implements QaBackend {
                 po.put("score", a.docScores()[j]);
                 po.put("posterior", a.docPosterior()[j]);
             }
+            if (a.span() != null) { // a span reader's answer: where it was cut from (passage index, characters [start, end))
+                ObjectNode sp = o.putObject("span");
+                sp.put("passage", a.span().passage());
+                sp.put("start", a.span().start());
+                sp.put("end", a.span().end());
+            }
+            o.put("reader", b.rag.readerKind());
             o.put("embeddings_version", a.version());
             o.put("checkpoint", b.dir.getFileName().toString());
             o.put("step", b.step);
             o.put("model_type", b.rag.settings.kind() == dev.rage2e.rag.RagLoss.Kind.TOKEN ? "rag-token" : "rag-sequence");
-            o.put("decoding", b.mode.name().toLowerCase());
+            o.put("decoding", b.rag.spanReader != null ? "span-" + b.spanScore.name().toLowerCase() : b.mode.name().toLowerCase());
             ObjectNode tm = o.putObject("timings");
             tm.put("question_ms", t.questionNs / 1e6);
             tm.put("retrieval_ms", (t.retrievalNs + t.passageNs) / 1e6);

@@ -53,7 +53,7 @@ public final class Checkpoints {
             Files.createDirectories(tmp);
             rag.questionEncoder.save(tmp.resolve("question_encoder"));
             if (rag.contextEncoder != null && rag.settings.end2end()) rag.contextEncoder.save(tmp.resolve("context_encoder"));
-            rag.generator.save(tmp.resolve("generator"));
+            rag.saveReader(tmp.resolve("generator"));
             Map<String, HostTensor> opt = new LinkedHashMap<>();
             for (Map.Entry<String, AdamW> e : optimizers.entrySet()) {
                 e.getValue().state().forEach((k, v) -> opt.put(e.getKey() + "/" + k, v));

@@ -57,7 +57,7 @@ public final class TrainConfig {
     @JsonProperty("eval-questions") @Option(names = "--eval-questions", description = "How many questions periodic evaluation uses.")
     public int evalQuestions = 100;
     @JsonProperty("eval-sample") @Option(names = "--eval-sample", description = "head (the first eval-questions of the part) or spread "
-            + "(evenly spaced over the part, so every article contributes).")
+            + "(evenly spaced over the part, so every article contributes) or stride (every k-th from the first, as the reader anchors).")
     public String evalSample = "head";
 
     // --- model shape
@@ -104,14 +104,32 @@ public final class TrainConfig {
     public float maxGradNorm = 1.0f;
     @JsonProperty("seed") @Option(names = "--seed")
     public long seed = 42;
-    @JsonProperty("threads") @Option(names = "--threads", description = "Intra-op threads for training (0: library default).")
+    @JsonProperty("threads") @Option(names = "--threads", description = "Intra-op threads for training (0: all cores).")
     public int threads = 0;
+
+    @JsonProperty("doc-score-scale") @Option(names = "--doc-score-scale", description = "Multiplies q·d before p(z|x) = softmax "
+            + "(default: 20 when the question encoder L2-normalises, the scale of sentence-transformers' MultipleNegativesRankingLoss "
+            + "that all-MiniLM-L6-v2 was trained with; 1 otherwise, as HF RAG). A run saves the value it used.")
+    public Float docScoreScale;
+    @JsonProperty("reader-only") @Option(names = "--reader-only", description = "Train the reader (generator or span reader) alone on "
+            + "each question's gold passage: no retrieval, encoders frozen, no KB refresh (a reader stage before RAG training).")
+    public boolean readerOnly = false;
+    @JsonProperty("gold-context") @Option(names = "--gold-context", description = "What a gold passage is: passage (the KB's "
+            + "100-word passage of the paragraph holding the answer, default) or paragraph (the whole SQuAD paragraph, cut to the "
+            + "input length, as Hugging Face's SQuAD readers see it).")
+    public String goldContext = "passage";
+    @JsonProperty("span-score") @Option(names = "--span-score", description = "Span reader decoding: an answer string scores "
+            + "sum_z p(z|x) * (max or sum) of the probabilities of its spans in z (default max).")
+    public String spanScore = "max";
 
     // --- bookkeeping
     @JsonProperty("log-every") @Option(names = "--log-every")
     public int logEvery = 10;
     @JsonProperty("eval-every") @Option(names = "--eval-every", description = "Evaluate every N steps (0: only at the end).")
     public int evalEvery = 0;
+    @JsonProperty("eval-every-minutes") @Option(names = "--eval-every-minutes", description = "Also evaluate each time another N "
+            + "minutes of training (budget-charged time) have passed (0: off).")
+    public double evalEveryMinutes = 0;
     @JsonProperty("checkpoint-every") @Option(names = "--checkpoint-every", description = "Checkpoint every N steps (0: only at the end).")
     public int checkpointEvery = 0;
     @JsonProperty("keep-checkpoints") @Option(names = "--keep-checkpoints")
@@ -141,6 +159,9 @@ public final class TrainConfig {
     @JsonProperty("no-final-refresh") @Option(names = "--no-final-refresh", description = "Do not re-encode the KB with the final "
             + "context encoder at the end of end-to-end training (the final checkpoint then names an older encoder's embeddings).")
     public boolean noFinalRefresh = false;
+
+    /** The automatic doc-score scale for L2-normalised encoders (sentence-transformers' MultipleNegativesRankingLoss scale). */
+    public static final float AUTO_NORMALIZED_SCALE = 20f;
 
     public static TrainConfig load(Path yaml) {
         try {
@@ -177,7 +198,7 @@ public final class TrainConfig {
      * query-side-only alternative (Atlas): the context encoder stays frozen, like original RAG.
      */
     public boolean trainsContextEncoder() {
-        return end2end() && refresh.equals("async");
+        return end2end() && refresh.equals("async") && !readerOnly;
     }
 
     public float retrieverLr() {
@@ -212,7 +233,8 @@ public final class TrainConfig {
         check(gradAccum >= 1, "grad-accum", gradAccum, ">= 1");
         check(maxSteps >= 0, "max-steps", maxSteps, ">= 0");
         check(maxMinutes >= 0, "max-minutes", maxMinutes, ">= 0");
-        check(evalSample.equals("head") || evalSample.equals("spread"), "eval-sample", evalSample, "head or spread");
+        check(evalSample.equals("head") || evalSample.equals("spread") || evalSample.equals("stride"), "eval-sample", evalSample,
+                "head, spread or stride");
         check(epochs >= 1 || maxSteps > 0, "epochs", epochs, ">= 1");
         check(warmupSteps >= 0, "warmup-steps", warmupSteps, ">= 0");
         check(maxGradNorm >= 0, "max-grad-norm", maxGradNorm, ">= 0 (0 disables clipping)");
@@ -221,6 +243,10 @@ public final class TrainConfig {
         check(rerank == 0 || rerank >= nDocs, "rerank", rerank, "0 or >= n-docs");
         check(rerank == 0 || trainsContextEncoder(), "rerank", rerank,
                 "0 unless mode is end2end with refresh async (re-ranking rescores with the trained context encoder)");
+        check(goldContext.equals("passage") || goldContext.equals("paragraph"), "gold-context", goldContext, "passage or paragraph");
+        check(docScoreScale == null || (docScoreScale > 0 && Float.isFinite(docScoreScale)), "doc-score-scale", docScoreScale, "> 0");
+        check(spanScore.equals("max") || spanScore.equals("sum"), "span-score", spanScore, "max or sum");
+        check(!readerOnly || train != null, "reader-only", readerOnly, "false unless --train is SQuAD JSON (gold passages come from its paragraphs)");
         check(keepCheckpoints >= 1, "keep-checkpoints", keepCheckpoints, ">= 1");
         check(numBeams >= 1, "num-beams", numBeams, ">= 1");
         check(questionEncoder != null, "question-encoder", null, "a model directory");
@@ -234,8 +260,10 @@ public final class TrainConfig {
         if (!ok) throw new UserException("config: " + key + " = " + value + " is invalid: expected " + expected);
     }
 
-    public RagSettings ragSettings() {
+    /** {@code normalizedQuestions}: whether the question encoder L2-normalises (decides the automatic doc-score scale). */
+    public RagSettings ragSettings(boolean normalizedQuestions) {
+        float scale = docScoreScale != null ? docScoreScale : normalizedQuestions ? AUTO_NORMALIZED_SCALE : 1f;
         return new RagSettings(RagLoss.Kind.parse(modelType), nDocs, maxQuestionLength, maxCombinedLength, maxTargetLength,
-                labelSmoothing, excludeBosScore, trainsContextEncoder(), rerank);
+                labelSmoothing, excludeBosScore, trainsContextEncoder(), rerank, scale);
     }
 }

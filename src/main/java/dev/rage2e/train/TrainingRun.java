@@ -22,6 +22,10 @@ import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.rag.RagExample;
 import dev.rage2e.rag.RagModel;
 import dev.rage2e.rag.RagSettings;
+import dev.rage2e.rag.Readers;
+import dev.rage2e.rag.GoldPassages;
+import dev.rage2e.rag.Retriever;
+import dev.rage2e.reader.SpanReader;
 import dev.rage2e.train.refresh.AsyncKbRefresher;
 import dev.rage2e.train.refresh.RefreshHook;
 import dev.rage2e.train.refresh.RunVersions;
@@ -113,14 +117,26 @@ public final class TrainingRun implements AutoCloseable {
                     : Path.of(cfg.contextEncoder != null ? cfg.contextEncoder : kbEncoderPath(kb));
             c = EncoderModel.load(ctx, manager);
         }
-        Seq2SeqModel g = Seq2SeqModels.load(src != null ? src.resolve("generator") : Path.of(cfg.generator), manager);
-        RagSettings settings = cfg.ragSettings();
-        this.rag = new RagModel(q, c, g, settings);
+        AutoCloseable g = Readers.load(src != null ? src.resolve("generator") : Path.of(cfg.generator), manager);
+        RagSettings settings = cfg.ragSettings(q.settings.normalize());
+        cfg.docScoreScale = settings.docScoreScale(); // the resolved value goes into config.yaml and every checkpoint
+        this.rag = RagModel.of(q, c, g, settings);
         if (checkpoint == null) cfg.save(runDir.resolve("config.yaml"));
         this.trainer = new Trainer(cfg, runDir, rag, retriever, data, manager, state);
         if (checkpoint != null) {
             Checkpoints.loadOptimizers(checkpoint, trainer.optimizers());
             trainer.loadedFrom(checkpoint);
+        }
+        if (cfg.evalEveryMinutes > 0) {
+            double[] next = {cfg.evalEveryMinutes * 60};
+            trainer.addHook((step, t) -> {
+                if (t.chargedSeconds() >= next[0] && step < t.totalSteps()) {
+                    while (next[0] <= t.chargedSeconds()) next[0] += cfg.evalEveryMinutes * 60;
+                    long e0 = System.nanoTime();
+                    evaluate("eval", step);
+                    t.excludeFromBudget(System.nanoTime() - e0);
+                }
+            });
         }
         if (cfg.evalEvery > 0) {
             trainer.addHook((step, t) -> {
@@ -213,17 +229,21 @@ public final class TrainingRun implements AutoCloseable {
     public ObjectNode evaluate(String event, int step) throws IOException {
         if (evalSet.isEmpty()) return null;
         RagDecoder decoder = new RagDecoder(rag, new BeamSearch.Options(cfg.numBeams, cfg.maxAnswerLength, 1, 1.0f, true),
-                RagDecoder.defaultMode(rag.settings.kind()));
+                RagDecoder.defaultMode(rag.settings.kind()), SpanReader.SpanScore.parse(cfg.spanScore));
         int[] ks = cfg.nDocs >= 5 ? new int[] {1, 5, cfg.nDocs} : new int[] {1, cfg.nDocs};
         ks = java.util.Arrays.stream(ks).distinct().toArray();
         Path preds = runDir.resolve("predictions-step" + step + ".jsonl");
-        AnswerEval.Report r = AnswerEval.run(rag, decoder, retriever, evalSet, 8, ks, preds, manager, null);
+        // a reader stage is judged on gold passages (what it trained on); RAG training on retrieved ones
+        AnswerEval.Report r = AnswerEval.run(rag, decoder, retriever, evalSet, cfg.readerOnly ? 32 : 8, ks, preds, manager, null, cfg.readerOnly,
+                cfg.goldContext.equals("paragraph"));
         ObjectNode o = trainer.metrics().event(event);
         o.put("step", step);
+        o.put("train_minutes", trainer.chargedSeconds() / 60);
         o.setAll(r.toJson());
+        o.put("passages", cfg.readerOnly ? "gold" : "retrieved");
         trainer.metrics().write(o);
-        System.err.printf("%s at step %d: EM %.3f F1 %.3f recall@1 %.3f (%d questions, %.0fs)%n", event, step, r.em(), r.f1(),
-                r.recall()[0], r.questions(), r.seconds());
+        System.err.printf("%s at step %d: EM %.3f F1 %.3f %s(%d questions, %.0fs)%n", event, step, r.em(), r.f1(),
+                r.recall().length > 0 ? String.format("recall@1 %.3f ", r.recall()[0]) : "on gold passages ", r.questions(), r.seconds());
         return o;
     }
 
@@ -241,7 +261,16 @@ public final class TrainingRun implements AutoCloseable {
         if (cfg.train == null) return LineFiles.read(Path.of(cfg.trainSource), Path.of(cfg.trainTarget));
         List<QaExample> qs = questions(cfg.train, cfg.split, cfg.part);
         List<RagExample> out = new ArrayList<>(qs.size());
-        for (QaExample e : qs) out.add(new RagExample(e.id(), e.question(), e.answers()));
+        int noGold = 0;
+        for (QaExample e : qs) {
+            Retriever.Passage gold = GoldPassages.of(e, cfg.goldContext.equals("paragraph"));
+            if (cfg.readerOnly && gold == null) {
+                noGold++;
+                continue;
+            }
+            out.add(new RagExample(e.id(), e.question(), e.answers(), gold));
+        }
+        if (noGold > 0) System.err.printf("reader-only: %d of %d questions have no gold passage (no context or answer not in it); skipped%n", noGold, qs.size());
         if (out.isEmpty()) throw new UserException(cfg.train + ": no training questions" + (cfg.split != null ? " in part '" + cfg.part + "'" : ""));
         return out;
     }
@@ -249,7 +278,16 @@ public final class TrainingRun implements AutoCloseable {
     static List<QaExample> loadEvalData(TrainConfig cfg) {
         if (cfg.split == null || cfg.evalQuestions <= 0) return List.of();
         List<QaExample> qs = questions(cfg.train, cfg.split, cfg.evalPart);
+        if (cfg.evalSample.equals("stride")) return stride(qs, cfg.evalQuestions);
         return sample(qs, cfg.evalQuestions, cfg.evalSample.equals("spread"));
+    }
+
+    /** Every k-th question from the first, k = size / n, at most n (the reader anchors' test sample: {@code test[::k][:n]}). */
+    public static List<QaExample> stride(List<QaExample> qs, int n) {
+        int k = Math.max(1, qs.size() / n);
+        List<QaExample> out = new ArrayList<>(n);
+        for (int i = 0; i < qs.size() && out.size() < n; i += k) out.add(qs.get(i));
+        return out;
     }
 
     /** The first n questions, or n evenly spaced ones (deterministic, covering every article of the part). */

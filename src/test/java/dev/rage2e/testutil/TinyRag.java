@@ -103,7 +103,8 @@ public final class TinyRag {
                     qas.add(q);
                     List<String> answers = new ArrayList<>();
                     for (var ans : q.get("answers")) answers.add(ans.get("text").asText());
-                    qs.add(new QaExample(q.get("id").asText(), q.get("question").asText(), answers, article.get("title").asText()));
+                    qs.add(new QaExample(q.get("id").asText(), q.get("question").asText(), answers, article.get("title").asText(),
+                            p.get("context").asText()));
                 }
                 used++;
             }

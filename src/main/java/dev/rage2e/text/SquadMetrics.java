@@ -1,4 +1,4 @@
-package dev.rage2e.eval;
+package dev.rage2e.text;
 
 import java.util.HashMap;
 import java.util.List;

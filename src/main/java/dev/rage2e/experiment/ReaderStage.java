@@ -1,0 +1,98 @@
+package dev.rage2e.experiment;
+
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.eval.AnswerEval;
+import dev.rage2e.eval.QaExample;
+import dev.rage2e.rag.BeamSearch;
+import dev.rage2e.rag.RagDecoder;
+import dev.rage2e.reader.SpanReader;
+import dev.rage2e.train.Checkpoints;
+import dev.rage2e.train.TrainConfig;
+import dev.rage2e.train.TrainingRun;
+import dev.rage2e.util.AtomicFiles;
+import dev.rage2e.util.Json;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The reader stage both RAG modes start from: the reader (span reader or generator) trained alone on the gold
+ * passages of the training questions for a fixed budget (no retrieval, encoders frozen), then judged on the gold
+ * passages of held-out questions. Cached in its folder and reused when the same recipe asks for it again, so every
+ * mode and seed of an experiment starts from the very same reader.
+ */
+public final class ReaderStage {
+    public record Result(Path reader, ObjectNode report) {}
+
+    private final PrintStream log;
+
+    public ReaderStage(PrintStream log) {
+        this.log = log;
+    }
+
+    /**
+     * @param cfg a reader-only training config (the caller sets models, KB, data and recipe; this sets readerOnly)
+     * @param goldEval questions whose gold passages judge the reader afterwards
+     */
+    public Result run(TrainConfig cfg, Path dir, List<QaExample> goldEval) throws IOException, InterruptedException {
+        cfg.readerOnly = true;
+        cfg.mode = "original";
+        cfg.evalQuestions = 0;
+        String key = Json.write(Json.MAPPER.valueToTree(cfg)) + "|eval=" + goldEval.size() + ":" + (goldEval.isEmpty() ? "" : goldEval.get(0).id());
+        Path result = dir.resolve("reader-stage.json");
+        if (Files.exists(result)) {
+            JsonNode prev = Json.read(result);
+            Path reader = Path.of(prev.path("reader").asText());
+            if (key.equals(prev.path("key").asText()) && Files.isRegularFile(reader.resolve("config.json"))) {
+                log.printf("rag: reusing the reader stage in %s (gold-passage EM %.3f)%n", dir, prev.path("gold_passage").path("em").asDouble());
+                return new Result(reader, (ObjectNode) prev.path("gold_passage"));
+            }
+        }
+        Path runDir = dir.resolve("run");
+        if (Files.exists(runDir)) AtomicFiles.deleteTree(runDir);
+        Files.createDirectories(dir);
+        log.printf("rag: reader stage: %s on gold passages for %.1f min%n", cfg.generator, cfg.maxMinutes);
+        ObjectNode report = Json.MAPPER.createObjectNode();
+        try (TrainingRun run = TrainingRun.open(cfg, runDir, false); NDManager m = NDManager.newBaseManager()) {
+            run.run(Integer.MAX_VALUE);
+            RagDecoder decoder = new RagDecoder(run.model(), new BeamSearch.Options(cfg.numBeams, cfg.maxAnswerLength, 1, 1f, true),
+                    RagDecoder.defaultMode(run.model().settings.kind()), SpanReader.SpanScore.parse(cfg.spanScore));
+            AnswerEval.Report r = AnswerEval.run(run.model(), decoder, run.retriever(), goldEval, 32, new int[0],
+                    dir.resolve("predictions-gold.jsonl"), m, null, true);
+            report.put("em", r.em());
+            report.put("f1", r.f1());
+            report.put("questions", r.questions());
+            report.put("minutes", (run.trainer().state().trainSeconds - run.trainer().excludedSeconds()) / 60);
+            report.put("steps", run.trainer().state().step);
+            report.put("reader", run.model().readerKind());
+            log.printf("rag: reader stage done: %d steps, gold-passage EM %.3f F1 %.3f on %d held-out questions%n",
+                    run.trainer().state().step, r.em(), r.f1(), r.questions());
+        }
+        Path reader = Checkpoints.resolve(runDir).resolve("generator");
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("key", key);
+        o.put("reader", reader.toString());
+        o.set("gold_passage", report);
+        AtomicFiles.writeString(result, Json.pretty(o));
+        return new Result(reader, report);
+    }
+
+    /** The recipe of the span reader anchor (HF BertForQuestionAnswering on SQuAD): batch 16, lr 1e-4, 100 warm-up steps. */
+    public static void spanRecipe(TrainConfig c) {
+        c.batchSize = 16;
+        c.lr = 1e-4f;
+        c.warmupSteps = 100;
+        c.scheduler = "constant";
+        c.weightDecay = 0.01f;
+        c.maxGradNorm = 1f;
+        c.maxCombinedLength = 256;
+        c.maxSteps = 1_000_000;
+        c.epochs = 100;
+        c.logEvery = 20;
+        c.keepCheckpoints = 1;
+    }
+}
