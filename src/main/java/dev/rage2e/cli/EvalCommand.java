@@ -88,6 +88,8 @@ public final class EvalCommand implements Callable<Integer> {
             RagCheckpoint.Loaded loaded = RagCheckpoint.load(checkpoint, root);
             try (var rag = loaded.model();
                     KbRetriever retriever = KbRetriever.open(KnowledgeBase.open(kb != null ? kb : Path.of(loaded.config().kb)), index)) {
+                String mismatch = dev.rage2e.train.EmbeddingsMatch.mismatch(loaded.dir(), retriever.kb(), retriever.version());
+                if (mismatch != null) System.err.println("rag: warning: " + mismatch);
                 RagDecoder.Mode mode = decoding == null ? RagDecoder.defaultMode(rag.settings.kind()) : switch (decoding) {
                     case "token" -> RagDecoder.Mode.TOKEN;
                     case "thorough" -> RagDecoder.Mode.THOROUGH;

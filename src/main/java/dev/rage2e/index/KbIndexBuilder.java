@@ -21,6 +21,7 @@ public final class KbIndexBuilder implements IndexBuilder {
     private final HnswIndex.Params hnsw;
     private final EmbeddingsWriter.Options encode;
     private final boolean deleteOld;
+    private final boolean janitor;
 
     public KbIndexBuilder(KbRetriever retriever, String indexType, HnswIndex.Params hnsw, EmbeddingsWriter.Options encode, boolean deleteOld) {
         this.retriever = retriever;
@@ -28,6 +29,18 @@ public final class KbIndexBuilder implements IndexBuilder {
         this.hnsw = hnsw;
         this.encode = encode;
         this.deleteOld = deleteOld;
+        this.janitor = false;
+        if (encode.shardCount() != 1) throw new IllegalArgumentException("the refresher encodes the whole KB (no shards)");
+    }
+
+    /** A builder whose publishes go through the retriever's {@link KbJanitor} (what the trainer uses). */
+    public KbIndexBuilder(KbRetriever retriever, String indexType, HnswIndex.Params hnsw, EmbeddingsWriter.Options encode) {
+        this.retriever = retriever;
+        this.indexType = Indexes.checkType(indexType, false);
+        this.hnsw = hnsw;
+        this.encode = encode;
+        this.deleteOld = false;
+        this.janitor = true;
         if (encode.shardCount() != 1) throw new IllegalArgumentException("the refresher encodes the whole KB (no shards)");
     }
 
@@ -43,17 +56,35 @@ public final class KbIndexBuilder implements IndexBuilder {
                 throw e;
             }
         }
-        return new Built(r.version(), r.passagesEncoded(), r.seconds(), (System.nanoTime() - t0) / 1e9);
+        double indexSeconds = (System.nanoTime() - t0) / 1e9;
+        IndexHolder.Snapshot opened;
+        try {
+            opened = retriever.openForPublish(r.version()); // here, on the refresher's thread, not at publish time
+        } catch (IOException | RuntimeException e) {
+            KbVersions.delete(retriever.kb().dir(), r.version());
+            throw e;
+        }
+        return new Built(r.version(), r.passagesEncoded(), r.seconds(), indexSeconds, opened);
+    }
+
+    /**
+     * With a janitor on the retriever: a reference swap (pointer file and deletions in the background,
+     * deletions subject to the janitor's keep rule). Without: the old synchronous publish.
+     */
+    @Override
+    public void publish(Built built) throws IOException {
+        if (janitor) {
+            retriever.publishOpened(built.opened());
+        } else {
+            retriever.discardOpened(built.opened());
+            retriever.publish(built.version(), deleteOld);
+        }
     }
 
     @Override
-    public void publish(String version) throws IOException {
-        retriever.publish(version, deleteOld);
-    }
-
-    @Override
-    public void discard(String version) throws IOException {
-        KbVersions.delete(retriever.kb().dir(), version);
+    public void discard(Built built) throws IOException {
+        KbVersions.delete(retriever.kb().dir(), built.version()); // refuses the current version, before its snapshot is touched
+        retriever.discardOpened(built.opened());
     }
 
     @Override

@@ -9,6 +9,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The local {@link Retriever}: top-k passages of a KB directory against its published embeddings
@@ -20,6 +22,8 @@ public final class KbRetriever implements Retriever, AutoCloseable {
     private final KnowledgeBase kb;
     private final String indexType;
     private final IndexHolder holder = new IndexHolder();
+    private final Set<String> open = ConcurrentHashMap.newKeySet(); // versions loaded and not yet freed
+    private volatile KbJanitor janitor;
 
     private KbRetriever(KnowledgeBase kb, String indexType) {
         this.kb = kb;
@@ -29,14 +33,14 @@ public final class KbRetriever implements Retriever, AutoCloseable {
     /** Opens the KB's current version with the given index type (auto = HNSW when built, else flat). */
     public static KbRetriever open(KnowledgeBase kb, String indexType) throws IOException {
         KbRetriever r = new KbRetriever(kb, indexType);
-        r.holder.swap(r.load(KbVersions.requireCurrent(kb.dir())), null);
+        r.holder.swap(r.load(KbVersions.requireCurrent(kb.dir())), r::freed);
         return r;
     }
 
     /** As {@link #open} but on a given version, without touching {@code current}. */
     public static KbRetriever openVersion(KnowledgeBase kb, String version, String indexType) throws IOException {
         KbRetriever r = new KbRetriever(kb, indexType);
-        r.holder.swap(r.load(version), null);
+        r.holder.swap(r.load(version), r::freed);
         return r;
     }
 
@@ -67,7 +71,54 @@ public final class KbRetriever implements Retriever, AutoCloseable {
     IndexHolder.Snapshot load(String version) throws IOException {
         Embeddings emb = Embeddings.open(kb, version);
         VectorIndex index = Indexes.open(emb, indexType);
-        return new IndexHolder.Snapshot(emb, index);
+        IndexHolder.Snapshot s = new IndexHolder.Snapshot(emb, index);
+        open.add(version);
+        return s;
+    }
+
+    /**
+     * Opens {@code version} (embeddings + index) for a later {@link #publishOpened}: the expensive part
+     * of publishing (the flat index reads all vectors, HNSW its doc values), done on the caller's thread.
+     */
+    public IndexHolder.Snapshot openForPublish(String version) throws IOException {
+        return load(version);
+    }
+
+    /** Closes a version opened by {@link #openForPublish} that will not be published. */
+    public void discardOpened(IndexHolder.Snapshot s) {
+        s.release();
+        open.remove(s.version());
+    }
+
+    /**
+     * Hands file work (moving {@code current}, deleting replaced versions) to a background thread;
+     * without one, {@link #publish} does it on the caller's thread.
+     */
+    public void useJanitor(KbJanitor j) {
+        this.janitor = j;
+    }
+
+    /** Versions this process has open (published, or replaced but still read by someone). */
+    public Set<String> openVersions() {
+        return Set.copyOf(open);
+    }
+
+    /**
+     * Publishes an opened version: a reference swap for this process's readers; the {@code current}
+     * pointer moves and the replaced version becomes a deletion candidate on the janitor's thread.
+     */
+    public void publishOpened(IndexHolder.Snapshot next) {
+        KbJanitor j = janitor;
+        if (j == null) throw new IllegalStateException("publishOpened needs a janitor (useJanitor)");
+        holder.swap(next, old -> {
+            freed(old);
+            j.candidates(List.of(old.version()));
+        });
+        j.publish(next.version());
+    }
+
+    private void freed(IndexHolder.Snapshot s) {
+        open.remove(s.version());
     }
 
     @Override
@@ -95,6 +146,11 @@ public final class KbRetriever implements Retriever, AutoCloseable {
         @Override
         public String version() {
             return lease.version();
+        }
+
+        @Override
+        public String contentId() {
+            return lease.embeddings().sha256();
         }
 
         @Override
@@ -152,14 +208,17 @@ public final class KbRetriever implements Retriever, AutoCloseable {
     public void publish(String version, boolean deleteOld) throws IOException {
         IndexHolder.Snapshot next = load(version);
         KbVersions.publish(kb.dir(), version);
-        holder.swap(next, deleteOld ? this::deleteFiles : null);
+        holder.swap(next, deleteOld ? s -> {
+            freed(s);
+            deleteFiles(s);
+        } : this::freed);
     }
 
     /** Loads the on-disk {@code current} if it differs from the one in memory; true if it swapped. */
     public boolean refresh() throws IOException {
         String onDisk = KbVersions.requireCurrent(kb.dir());
         if (onDisk.equals(holder.version())) return false;
-        holder.swap(load(onDisk), null);
+        holder.swap(load(onDisk), this::freed);
         return true;
     }
 

@@ -29,13 +29,31 @@ public record EncoderIdentity(String label, String path, String weightsSha256, S
     }
 
     public static EncoderIdentity ofParams(String label, EncoderModel enc) {
-        return new EncoderIdentity(label, null, null, fingerprint(enc.params), enc.settings.toJson());
+        return new EncoderIdentity(label, null, null, fingerprint(enc), enc.settings.toJson());
+    }
+
+    /** The fingerprint of an encoder's weights by their bare (HF BertModel) names, as its saved model.safetensors holds them. */
+    public static String fingerprint(EncoderModel enc) {
+        Map<String, HostTensor> bare = new TreeMap<>();
+        enc.params.toHost().forEach((k, v) -> bare.put(k.substring(enc.prefix.length()), v));
+        return fingerprint(bare);
+    }
+
+    /** Same fingerprint from a saved encoder's weights (a checkpoint's {@code context_encoder/model.safetensors}). */
+    public static String fingerprintOfFile(Path modelSafetensors) {
+        Map<String, HostTensor> w = new TreeMap<>();
+        dev.rage2e.weights.Safetensors.read(modelSafetensors).forEach((k, v) -> w.put(k, v.asF32()));
+        return fingerprint(w);
     }
 
     public static String fingerprint(ParamStore params) {
+        return fingerprint(params.toHost());
+    }
+
+    static String fingerprint(Map<String, HostTensor> tensors) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            for (Map.Entry<String, HostTensor> e : new TreeMap<>(params.toHost()).entrySet()) {
+            for (Map.Entry<String, HostTensor> e : new TreeMap<>(tensors).entrySet()) {
                 sha.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 sha.update(java.util.Arrays.toString(e.getValue().shape()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 ByteBuffer b = e.getValue().data().duplicate();

@@ -48,6 +48,12 @@ public final class BertModel {
      */
     public Output forward(NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds, NDArray encoderHidden,
             NDArray encoderMask, boolean training) {
+        return forward(inputIds, attentionMask, tokenTypeIds, encoderHidden, encoderMask, training, true);
+    }
+
+    /** As above; {@code withPooler} false skips the pooler (null pooler output) when nothing reads it. */
+    public Output forward(NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds, NDArray encoderHidden,
+            NDArray encoderMask, boolean training, boolean withPooler) {
         NDArray hidden = embeddings.forward(inputIds, tokenTypeIds, 0, training);
         NDArray mask = attentionMask == null ? null : Attention.paddingMask(attentionMask);
         if (config.isDecoder()) {
@@ -56,7 +62,7 @@ public final class BertModel {
         }
         NDArray crossMask = encoderHidden != null && encoderMask != null ? Attention.paddingMask(encoderMask) : null;
         NDArray last = encoder.forward(hidden, mask, encoderHidden, crossMask, training);
-        return new Output(last, pooler == null ? null : pooler.forward(last));
+        return new Output(last, pooler == null || !withPooler ? null : pooler.forward(last));
     }
 
     /** Cross-attention keys/values of every layer for an encoder output, computed once per generation. */

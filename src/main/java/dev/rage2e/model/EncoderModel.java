@@ -36,6 +36,7 @@ public final class EncoderModel implements AutoCloseable {
     private final TextTokenizer tokenizer; // null when the directory has no tokenizer.json
     private final Path dir;
     private NDManager ownedManager;
+    private final boolean usesPooler;
 
     private EncoderModel(Path dir, BertConfig config, EncoderSettings settings, ParamStore params, String prefix,
             TextTokenizer tokenizer) {
@@ -44,7 +45,15 @@ public final class EncoderModel implements AutoCloseable {
         this.settings = settings;
         this.params = params;
         this.prefix = prefix;
-        this.bert = new BertModel(params, prefix, config, params.has(prefix + "pooler.dense.weight"));
+        boolean hasPooler = params.has(prefix + "pooler.dense.weight");
+        boolean usesPooler = hasPooler && settings.pooling().equals("pooler");
+        if (hasPooler && !usesPooler) {
+            // kept and saved unchanged, but neither computed nor trained (AdamW's decay would change unused weights)
+            params.buffer(prefix + "pooler.dense.weight");
+            if (params.has(prefix + "pooler.dense.bias")) params.buffer(prefix + "pooler.dense.bias");
+        }
+        this.usesPooler = usesPooler;
+        this.bert = new BertModel(params, prefix, config, hasPooler); // kept for HF-parity callers of bert.forward
         this.tokenizer = tokenizer;
     }
 
@@ -94,7 +103,7 @@ public final class EncoderModel implements AutoCloseable {
 
     /** Pooled (and optionally L2-normalised) vectors [B, H]; differentiable when grads are recorded. */
     public NDArray embed(NDArray ids, NDArray mask, boolean training) {
-        BertModel.Output out = bert.forward(ids, mask, null, training);
+        BertModel.Output out = bert.forward(ids, mask, null, null, null, training, usesPooler);
         NDArray v = switch (settings.pooling()) {
             case "cls" -> out.lastHiddenState().get(":, 0, :");
             case "pooler" -> {

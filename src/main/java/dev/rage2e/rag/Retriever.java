@@ -16,6 +16,11 @@ public interface Retriever {
         /** Embeddings version name, e.g. "emb-00003". */
         String version();
 
+        /** What identifies the vectors' content across KB copies (the data's sha256 for a KB version). */
+        default String contentId() {
+            return version();
+        }
+
         /** Top-{@code k} passage ids by inner product, best first, for each query row. */
         Hits search(float[][] queries, int k);
 

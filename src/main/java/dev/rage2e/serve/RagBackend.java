@@ -119,6 +119,8 @@ public final class RagBackend implements QaBackend {
             retriever = KbRetriever.open(kb, options.indexType());
             first = load(cp, options);
             checkDims(first, retriever, kbDir);
+            String mismatch = dev.rage2e.train.EmbeddingsMatch.mismatch(cp, kb, retriever.version());
+            if (mismatch != null) System.err.println("rag: warning: " + mismatch);
             return new RagBackend(checkpointOrRun, options, kb, retriever, first);
         } catch (IOException | RuntimeException e) {
             if (first != null) first.close();

@@ -36,6 +36,17 @@ public final class Checkpoints {
 
     public static Path save(Path runDir, int step, RagModel rag, Map<String, AdamW> optimizers, TrainerState state, TrainConfig cfg)
             throws IOException {
+        return save(runDir, step, rag, optimizers, state, cfg, tmp -> { });
+    }
+
+    /** Writes more files into the checkpoint before it is renamed into place. */
+    public interface Extras {
+        void write(Path tmpDir) throws IOException;
+    }
+
+    /** As above; {@code extras} adds files (e.g. the weights of a refresh in flight) to the temp folder first. */
+    public static Path save(Path runDir, int step, RagModel rag, Map<String, AdamW> optimizers, TrainerState state, TrainConfig cfg,
+            Extras extras) throws IOException {
         Files.createDirectories(runDir);
         Path tmp = runDir.resolve(".tmp-" + name(step) + "-" + UUID.randomUUID());
         try {
@@ -49,6 +60,7 @@ public final class Checkpoints {
             }
             Safetensors.write(tmp.resolve(OPTIMIZER), opt, Map.of("format", "rag-e2e-optimizer"));
             cfg.save(tmp.resolve("config.yaml"));
+            extras.write(tmp);
             Json.writeFile(tmp.resolve(STATE), state);
             Path target = runDir.resolve(name(step));
             if (Files.exists(target)) AtomicFiles.deleteTree(target); // a re-run of the same step after resume

@@ -152,6 +152,13 @@ public final class TrainConfig {
     public String refreshDevice = "cpu";
     @JsonProperty("refresh-batch") @Option(names = "--refresh-batch")
     public int refreshBatch = 32;
+    @JsonProperty("refresh-publish-lag") @Option(names = "--refresh-publish-lag", description = "Publish a refresh started at step s "
+            + "exactly after step s+L, waiting there if it is not ready (0: publish as soon as it is ready). With L > 0 an end-to-end "
+            + "run is deterministic for a seed, across --resume too.")
+    public int refreshPublishLag = 0;
+    @JsonProperty("no-final-refresh") @Option(names = "--no-final-refresh", description = "Do not re-encode the KB with the final "
+            + "context encoder at the end of end-to-end training (the final checkpoint then names an older encoder's embeddings).")
+    public boolean noFinalRefresh = false;
 
     /** The automatic doc-score scale for L2-normalised encoders (sentence-transformers' MultipleNegativesRankingLoss scale). */
     public static final float AUTO_NORMALIZED_SCALE = 20f;
@@ -216,6 +223,7 @@ public final class TrainConfig {
         check(refresh.equals("async") || refresh.equals("none"), "refresh", refresh, "async or none");
         check(refreshDevice.equals("cpu") || refreshDevice.matches("gpu:\\d+"), "refresh-device", refreshDevice, "cpu or gpu:N");
         check(indexType.equals("flat") || indexType.equals("hnsw"), "index-type", indexType, "flat or hnsw");
+        check(refreshPublishLag >= 0, "refresh-publish-lag", refreshPublishLag, ">= 0");
         check(nDocs >= 1 && nDocs <= 100, "n-docs", nDocs, "1..100");
         check(lr > 0 && lr < 1, "lr", lr, "in (0, 1)");
         check(lrRetriever == null || (lrRetriever >= 0 && lrRetriever < 1), "lr-retriever", lrRetriever, "in [0, 1)");

@@ -41,6 +41,9 @@ public final class Trainer {
     private final Map<String, AdamW> optimizers = new LinkedHashMap<>();
     private final Map<String, Float> groupLr = new LinkedHashMap<>();
     private final List<StepHook> hooks = new ArrayList<>();
+    private final List<StepHook> finishHooks = new ArrayList<>();
+    private final List<Runnable> beforeUpdate = new ArrayList<>();
+    private final List<CheckpointListener> checkpointListeners = new ArrayList<>();
     private final TrainerState state;
     private final NDManager manager;
     private final int totalSteps;
@@ -113,6 +116,27 @@ public final class Trainer {
         hooks.add(h);
     }
 
+    /** Runs once after the last step, before the final checkpoint (the end-of-training refresh). */
+    public void addFinishHook(StepHook h) {
+        finishHooks.add(h);
+    }
+
+    /** Adds files to every checkpoint and hears when one was written (and older ones pruned). */
+    public interface CheckpointListener {
+        void writeExtras(Path tmpCheckpointDir) throws IOException;
+
+        void saved(Path checkpoint);
+    }
+
+    /** Runs before every weight update (a refresh's weight copy must be complete by then). */
+    public void addBeforeUpdate(Runnable r) {
+        beforeUpdate.add(r);
+    }
+
+    public void addCheckpointListener(CheckpointListener l) {
+        checkpointListeners.add(l);
+    }
+
     /** Forward-pass split (question encoding, retrieval, passage encoding, generator) accumulated by this process. */
     public RagModel.Timings timings() {
         return timings;
@@ -175,8 +199,10 @@ public final class Trainer {
         double startSeconds = state.trainSeconds;
         int firstStep = state.step;
         long excludedAtStart = excludedNs;
+        double budgetAtStart = state.budgetSeconds; // what earlier runs of this training (before a resume) used
         runStarted = started;
         runExcludedAtStart = excludedAtStart;
+        chargedBefore = budgetAtStart; // chargedSeconds() continues the count of the runs before a resume
         stoppedByBudget = false;
         LrSchedule schedule = new LrSchedule(cfg.scheduler, cfg.warmupSteps, totalSteps);
         // libtorch's intra-op pool size is per calling thread (OpenMP) and inside a JVM it starts at 1: a training
@@ -187,16 +213,18 @@ public final class Trainer {
             Engine.getInstance().setRandomSeed((int) (state.seed * 1_000_003L + step));
             optimizers.values().forEach(AdamW::zeroGrad);
             float stepLoss = 0;
-            String version = null;
-            long waitNs = 0;
+            String version, contentId;
+            long waitNs;
             int answerless = 0;
-            for (int micro = 0; micro < cfg.gradAccum; micro++) {
-                List<RagExample> batch = nextBatch();
-                long w0 = System.nanoTime();
-                try (Retriever.Snapshot snap = retriever.acquire(); NDManager m = manager.newSubManager()) {
-                    waitNs += System.nanoTime() - w0;
-                    version = snap.version();
-                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            // one lease for all micro-batches: the step sees one embeddings version even if another thread publishes meanwhile
+            long w0 = System.nanoTime();
+            try (Retriever.Snapshot snap = retriever.acquire()) {
+                waitNs = System.nanoTime() - w0;
+                version = snap.version();
+                contentId = snap.contentId();
+                for (int micro = 0; micro < cfg.gradAccum; micro++) {
+                    List<RagExample> batch = nextBatch();
+                    try (NDManager m = manager.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                         RagModel.Output out = cfg.readerOnly ? rag.goldLoss(m, batch, true, timings)
                                 : rag.loss(m, batch, snap, true, retrieverTrains(step), timings);
                         answerless += out.answerless();
@@ -215,6 +243,7 @@ public final class Trainer {
             optimizers.values().forEach(o -> all.addAll(o.params().values()));
             float gradNorm = AdamW.clipGradNorm(all, manager, cfg.maxGradNorm);
             float factor = schedule.factor(step);
+            for (Runnable r : beforeUpdate) r.run();
             if (Float.isFinite(gradNorm)) {
                 for (Map.Entry<String, AdamW> e : optimizers.entrySet()) {
                     if (e.getKey().equals("retriever") && !retrieverTrains(step)) continue; // no gradient yet: moments start at the first real one
@@ -233,6 +262,7 @@ public final class Trainer {
             state.step = step + 1;
             state.embeddingsVersion = version;
             state.trainSeconds = startSeconds + (System.nanoTime() - started) / 1e9;
+            state.budgetSeconds = budgetAtStart + budgetSecondsUsed(started, excludedAtStart);
             losses.add(stepLoss);
             if (cfg.logEvery > 0 && (state.step % cfg.logEvery == 0 || state.step == end)) {
                 double elapsed = (System.nanoTime() - started) / 1e9;
@@ -244,6 +274,7 @@ public final class Trainer {
                 o.put("lr", cfg.lr * factor);
                 o.put("steps_per_s", stepsPerSec);
                 o.put("embeddings_version", version);
+                if (contentId != null && !contentId.equals(version)) o.put("embeddings_sha256", contentId);
                 if (rag.spanReader != null) o.put("answerless", answerless); // questions of the step with no answer span in their passages
                 o.put("retrieval_wait_s", waitNs / 1e9);
                 o.put("question_s", timings.questionNs / 1e9);
@@ -255,15 +286,16 @@ public final class Trainer {
                 metrics.write(o);
                 double remaining = (totalSteps - state.step) / Math.max(1e-9, stepsPerSec);
                 if (cfg.maxMinutes > 0) { // a time budget ends training first when it is the tighter bound
-                    remaining = Math.min(remaining, Math.max(0, cfg.maxMinutes * 60 - budgetSecondsUsed(started, excludedAtStart)));
+                    remaining = Math.min(remaining, Math.max(0, cfg.maxMinutes * 60 - state.budgetSeconds));
                 }
                 System.err.printf("step %d/%d  loss %.4f  |g| %.3f  %.2f steps/s  ETA %s%n", state.step, totalSteps, stepLoss, gradNorm,
                         stepsPerSec, eta(remaining));
             }
             for (StepHook h : hooks) h.afterStep(state.step, this);
+            state.budgetSeconds = budgetAtStart + budgetSecondsUsed(started, excludedAtStart);
             if (cfg.checkpointEvery > 0 && state.step % cfg.checkpointEvery == 0 && state.step < totalSteps) checkpoint();
             if (cfg.maxMinutes > 0 && state.step < end
-                    && budgetSecondsUsed(started, excludedAtStart) / 60 >= cfg.maxMinutes) {
+                    && state.budgetSeconds / 60 >= cfg.maxMinutes) {
                 stoppedByBudget = true;
                 ObjectNode o = metrics.event("budget");
                 o.put("step", state.step);
@@ -273,12 +305,22 @@ public final class Trainer {
                 break;
             }
         }
-        if (state.step >= totalSteps || stoppedByBudget) checkpoint();
+        if (state.step >= totalSteps || stoppedByBudget) {
+            for (StepHook h : finishHooks) h.afterStep(state.step, this);
+            checkpoint();
+        }
     }
 
     public Path checkpoint() throws IOException {
-        Path p = Checkpoints.save(runDir, state.step, rag, optimizers, state, cfg);
+        // the version the next step will use: a hook may have published a newer one after this step ran
+        try (Retriever.Snapshot s = retriever.acquire()) {
+            state.embeddingsVersion = s.version();
+        }
+        Path p = Checkpoints.save(runDir, state.step, rag, optimizers, state, cfg, tmp -> {
+            for (CheckpointListener l : checkpointListeners) l.writeExtras(tmp);
+        });
         Checkpoints.cleanup(runDir, cfg.keepCheckpoints, loadedFrom);
+        for (CheckpointListener l : checkpointListeners) l.saved(p);
         ObjectNode o = metrics.event("checkpoint");
         o.put("step", state.step);
         o.put("path", p.toString());

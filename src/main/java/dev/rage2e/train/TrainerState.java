@@ -17,5 +17,13 @@ public final class TrainerState {
     /** Steps at which the last refresh started / was published (end2end). */
     public int lastRefreshStartStep = -1;
     public int lastPublishedStep = -1;
+    /**
+     * Start step of a refresh that was running when this checkpoint was written (-1: none). Resume
+     * restarts it with the same weights: the context encoder when it started at {@link #step}, else the
+     * checkpoint's {@code refresh_snapshot.safetensors}.
+     */
+    public int pendingRefreshStartStep = -1;
+    /** Seconds charged to --max-minutes so far, over all runs of this training (evaluation excluded). */
+    public double budgetSeconds;
     public double trainSeconds;
 }

@@ -8,6 +8,7 @@ import dev.rage2e.eval.Split;
 import dev.rage2e.eval.SquadReader;
 import dev.rage2e.index.HnswIndex;
 import dev.rage2e.index.KbIndexBuilder;
+import dev.rage2e.index.KbJanitor;
 import dev.rage2e.index.KbRetriever;
 import dev.rage2e.kb.Embeddings;
 import dev.rage2e.kb.EmbeddingsWriter;
@@ -27,6 +28,7 @@ import dev.rage2e.rag.Retriever;
 import dev.rage2e.reader.SpanReader;
 import dev.rage2e.train.refresh.AsyncKbRefresher;
 import dev.rage2e.train.refresh.RefreshHook;
+import dev.rage2e.train.refresh.RunVersions;
 import dev.rage2e.util.AtomicFiles;
 import dev.rage2e.util.UserException;
 import dev.rage2e.weights.HostTensor;
@@ -52,6 +54,11 @@ public final class TrainingRun implements AutoCloseable {
     private final Trainer trainer;
     private final List<QaExample> evalSet;
     private AsyncKbRefresher refresher;
+    private KbJanitor janitor;
+    private RefreshHook refreshHook;
+
+    /** The embeddings version a run started on, so a restart before the first checkpoint starts on it again. */
+    static final String START_VERSION = "start-version";
 
     public static TrainingRun open(TrainConfig cfg, Path runDir, boolean resume) throws IOException {
         cfg.validate();
@@ -77,14 +84,24 @@ public final class TrainingRun implements AutoCloseable {
         TrainerState state = checkpoint == null ? null : Checkpoints.readState(checkpoint);
         removeTempDirs(kbDir);
         if (checkpoint != null) {
-            // resume against the index the checkpoint trained with (it is complete: versions are renamed into place)
-            if (state.embeddingsVersion != null && Files.isDirectory(kbDir.resolve(state.embeddingsVersion))) {
+            // resume against the index the checkpoint's next step uses (complete: versions are renamed into place)
+            if (state.embeddingsVersion != null) {
+                Path v = kbDir.resolve(state.embeddingsVersion);
+                if (!Files.isRegularFile(v.resolve(Embeddings.META))) {
+                    throw new UserException(v + ": embeddings version named by " + checkpoint.getFileName() + " is missing; the run cannot "
+                            + "resume on the index it trained with (restore that folder, or start a new run)");
+                }
                 KbVersions.publish(kbDir, state.embeddingsVersion);
             }
             new MetricsLog(runDir.resolve("metrics.jsonl")).truncateAfter(state.step);
         } else {
             // a run that died before its first checkpoint starts over: drop the step events of the lost attempt
             new MetricsLog(runDir.resolve("metrics.jsonl")).truncateAfter(0);
+            // ... and on the version it started on (a refresh may have been published before it died)
+            Path start = runDir.resolve(START_VERSION);
+            String v = Files.isRegularFile(start) ? Files.readString(start).strip() : null;
+            if (v != null && Files.isRegularFile(kbDir.resolve(v).resolve(Embeddings.META))) KbVersions.publish(kbDir, v);
+            else AtomicFiles.writeString(start, KbVersions.requireCurrent(kbDir) + "\n");
         }
         this.manager = NDManager.newBaseManager();
         this.retriever = KbRetriever.open(kb, cfg.indexType);
@@ -135,14 +152,42 @@ public final class TrainingRun implements AutoCloseable {
             List<String> probe = new ArrayList<>();
             for (int i = 0; i < probeN; i++) probe.add(data.get(i).question());
             float[][] probeVectors = RefreshHook.probeVectors(trainer, manager, probe);
-            EmbeddingsWriter.Options enc = new EmbeddingsWriter.Options(cfg.refreshBatch, c.settings.maxLength() > 256 ? 256
-                    : c.settings.maxLength(), 0, 1, null);
-            KbIndexBuilder builder = new KbIndexBuilder(retriever, cfg.indexType, new HnswIndex.Params(32, 100, 100, 1), enc, true);
+            // passages are encoded to the same length as training re-embeds them (RagModel.embedPassages)
+            EmbeddingsWriter.Options enc = new EmbeddingsWriter.Options(cfg.refreshBatch, c.settings.maxLength(), 0, 1, null);
+            // file work (current pointer, deleting replaced versions) off the training thread; keep what checkpoints name
+            MetricsLog log = trainer.metrics();
+            Path startFile = runDir.resolve(START_VERSION);
+            String startVersion = Files.isRegularFile(startFile) ? Files.readString(startFile).strip() : "";
+            this.janitor = new KbJanitor(kbDir, v -> RunVersions.namedByCheckpoints(runDir).contains(v)
+                    || (v.equals(startVersion) && Checkpoints.latestOrNull(runDir) == null), retriever::openVersions, msg -> {
+                System.err.println("rag: warning: " + msg);
+                ObjectNode o = log.event("kb_file_error");
+                o.put("error", msg);
+                log.write(o);
+            });
+            retriever.useJanitor(janitor);
+            janitor.candidates(RunVersions.owned(kbDir, runDir)); // what a killed attempt left and pruned checkpoints named
+            KbIndexBuilder builder = new KbIndexBuilder(retriever, cfg.indexType, new HnswIndex.Params(32, 100, 100, 1), enc);
             Path ctxDir = c.dir();
             ai.djl.Device device = refreshDevice(cfg.refreshDevice);
-            this.refresher = new AsyncKbRefresher(builder, weights -> EncoderModel.fromWeights(ctxDir, weights, device), trainer.metrics(),
-                    cfg.refreshThreads, probeVectors, cfg.nDocs);
-            trainer.addHook(new RefreshHook(refresher, cfg.indexingFreq, probe));
+            String owner = RunVersions.ownerTag(runDir);
+            this.refresher = new AsyncKbRefresher(builder, weights -> EncoderModel.fromWeights(ctxDir, weights, device), log,
+                    cfg.refreshThreads, probeVectors, cfg.nDocs, step -> "context-encoder@step-" + step + owner);
+            RefreshHook hook = this.refreshHook = new RefreshHook(refresher, trainer, cfg.indexingFreq, cfg.refreshPublishLag, !cfg.noFinalRefresh, probe);
+            trainer.addHook(hook);
+            trainer.addFinishHook((step, t) -> hook.finish(t));
+            trainer.addBeforeUpdate(hook::beforeUpdate);
+            trainer.addCheckpointListener(hook);
+            trainer.addCheckpointListener(new Trainer.CheckpointListener() {
+                @Override
+                public void writeExtras(Path tmp) {}
+
+                @Override
+                public void saved(Path cp) {
+                    janitor.collect(); // versions only pruned checkpoints named can go now
+                }
+            });
+            if (checkpoint != null) hook.resume(checkpoint, trainer);
         }
     }
 
@@ -174,7 +219,7 @@ public final class TrainingRun implements AutoCloseable {
     public ObjectNode run(int stopAt) throws IOException, InterruptedException {
         trainer.run(stopAt);
         if (refresher != null) {
-            refresher.awaitIdle();
+            refresher.awaitReady(); // only a stop before the end leaves one running (the end published or replaced it)
             refresher.publishIfReady(trainer.state().step).ifPresent(r -> { });
         }
         boolean done = trainer.state().step >= trainer.totalSteps() || trainer.stoppedByBudget();
@@ -285,8 +330,10 @@ public final class TrainingRun implements AutoCloseable {
     @Override
     public void close() {
         if (refresher != null) refresher.close();
+        if (refreshHook != null) refreshHook.close();
         rag.close();
         retriever.close();
+        if (janitor != null) janitor.close();
         manager.close();
     }
 }

@@ -30,10 +30,13 @@ import java.util.stream.Stream;
  * {@code .tmp-checkpoint-*} folder exists), {@link Point#KB_ENCODE} (a {@code .emb.tmp-*} folder exists
  * in the KB), {@link Point#INDEX_BUILD} (an {@code .index-hnsw.tmp-*} folder exists inside a version),
  * {@link Point#UNPUBLISHED} (a committed version newer than {@code current} is waiting to be published),
- * {@link Point#TIME} (a fixed delay after the child started: loading, cleanup, anything).
+ * {@link Point#TIME} (a fixed delay after the child started: loading, cleanup, anything),
+ * {@link Point#REFRESH_RUNNING} (a checkpoint was written after a refresh started and before it was
+ * published, so resume must restart it from saved weights), {@link Point#PUBLISHED} (a refresh was
+ * published after the latest checkpoint: between publish and checkpoint).
  */
 public final class CrashHarness {
-    public enum Point { STEP, CHECKPOINT_WRITE, KB_ENCODE, INDEX_BUILD, UNPUBLISHED, TIME }
+    public enum Point { STEP, CHECKPOINT_WRITE, KB_ENCODE, INDEX_BUILD, UNPUBLISHED, TIME, REFRESH_RUNNING, PUBLISHED }
 
     /** One kill attempt: whether the point was reached (and the child killed) and what the checks found. */
     public record Kill(Point point, boolean killed, int checkpointStepBefore, String problem, double seconds) {
@@ -102,9 +105,12 @@ public final class CrashHarness {
                 case KB_ENCODE -> hasChild(kb, n -> n.startsWith(".emb.tmp-"));
                 case INDEX_BUILD -> versionDirs().stream().anyMatch(v -> hasChild(v, n -> n.startsWith("." + Indexes.HNSW_DIR + ".tmp-")));
                 case UNPUBLISHED -> newestCommittedIsUnpublished();
+                case REFRESH_RUNNING -> refreshRunningAcrossCheckpoint();
+                case PUBLISHED -> publishedAfterCheckpoint();
             };
             if (hit) break;
             Thread.sleep(point == Point.TIME || point == Point.STEP ? 5 : 2);
+            if (point == Point.REFRESH_RUNNING || point == Point.PUBLISHED) Thread.sleep(3); // these re-read metrics.jsonl
         }
         if (hit && point == Point.STEP && delayMs > 0) Thread.sleep(delayMs);
         boolean killed = hit && p.isAlive();
@@ -206,6 +212,13 @@ public final class CrashHarness {
         return out;
     }
 
+    /** Versions of the refresh_published events of a metrics file, in order. */
+    public static List<String> publishedAt(Path metrics) throws IOException {
+        List<String> out = new ArrayList<>();
+        for (JsonNode e : events(metrics)) if (e.path("event").asText().equals("refresh_published")) out.add(e.get("step") + ":" + e.get("version").asText());
+        return out;
+    }
+
     /** Train events in order, duplicates included (a resumed run must not repeat a step in its log). */
     public List<Integer> trainEvents() throws IOException {
         List<Integer> steps = new ArrayList<>();
@@ -246,6 +259,41 @@ public final class CrashHarness {
             return s.filter(v -> KbVersions.isVersionName(v.getFileName().toString())).toList();
         } catch (IOException e) {
             return List.of();
+        }
+    }
+
+    /** The last refresh_start precedes the latest checkpoint and nothing was published after it. */
+    private boolean refreshRunningAcrossCheckpoint() {
+        try {
+            int start = -1, cp = -1;
+            for (JsonNode e : events(run.resolve("metrics.jsonl"))) {
+                switch (e.path("event").asText()) {
+                    case "refresh_start" -> start = e.get("step").asInt();
+                    case "refresh_published", "refresh_failed" -> start = -1;
+                    case "checkpoint" -> cp = e.get("step").asInt();
+                    default -> { }
+                }
+            }
+            return start >= 0 && cp > start;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** A refresh was published after the latest checkpoint. */
+    private boolean publishedAfterCheckpoint() {
+        try {
+            int pub = -1, cp = -1;
+            for (JsonNode e : events(run.resolve("metrics.jsonl"))) {
+                switch (e.path("event").asText()) {
+                    case "refresh_published" -> pub = e.get("step").asInt();
+                    case "checkpoint" -> cp = e.get("step").asInt();
+                    default -> { }
+                }
+            }
+            return pub > cp && cp >= 0;
+        } catch (IOException e) {
+            return false;
         }
     }
 

@@ -24,7 +24,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The long crash soak (minutes; excluded from the normal suite): two runs killed at 24+ points in all.
+ * The long crash soak (minutes; excluded from the normal suite): three runs killed at 36+ points in all:
+ * refresh off, end-to-end with asynchronous HNSW refreshes, and end-to-end with {@code --refresh-publish-lag}
+ * (which must repeat the uninterrupted run exactly).
  * Run: {@code mvn test -Dtest=CrashSoakTest -Dgroups=soak -DexcludedTestGroups=none} (or
  * {@code bench/crash-soak.sh}). Prints a JSON summary and writes it to target/crash-soak.json.
  */
@@ -72,12 +74,41 @@ class CrashSoakTest {
         }
         int rc2 = h2.finish(300_000);
 
+        // 3. end-to-end, refresh on, --refresh-publish-lag: deterministic, so killed runs must repeat the
+        //    uninterrupted one exactly (losses and the vectors each step retrieved from); kills during steps,
+        //    during a refresh that spans a checkpoint, between a publish and the next checkpoint, ...
+        int lagKills = Integer.getInteger("soak.lagKills", 12);
+        int steps3 = 2 * lagKills + 8;
+        TinyRag r3 = TinyRag.create(tmp.resolve("lag-ref"), 8, 40, 0.0f);
+        TinyRag t3 = TinyRag.create(tmp.resolve("lag-run"), 8, 40, 0.0f);
+        Path ref3 = tmp.resolve("ref-lag");
+        assertEquals(0, dev.rage2e.cli.Main.run(CrashRecoveryTest.lagArgs(r3, ref3, steps3).toArray(new String[0])));
+        TreeMap<Integer, Double> expected3 = CrashHarness.losses(ref3.resolve("metrics.jsonl"));
+        Path run3 = tmp.resolve("run-lag");
+        CrashHarness h3 = new CrashHarness(run3, t3.kb, "flat", CrashRecoveryTest.lagArgs(t3, run3, steps3), tmp.resolve("logs3"));
+        Point[] p3 = {Point.REFRESH_RUNNING, Point.PUBLISHED, Point.STEP, Point.KB_ENCODE, Point.CHECKPOINT_WRITE, Point.TIME};
+        for (int i = 0; i < lagKills; i++) {
+            Point p = p3[i % p3.length];
+            h3.killAt(p, p == Point.TIME ? 2000 + rnd.nextInt(6000) : p == Point.STEP ? rnd.nextInt(400) : 0, 120_000);
+        }
+        int rc3 = h3.finish(300_000);
+        double maxLossDiff3 = 0;
+        TreeMap<Integer, Double> actual3 = h3.losses();
+        for (Map.Entry<Integer, Double> e : expected3.entrySet()) {
+            maxLossDiff3 = Math.max(maxLossDiff3, Math.abs(e.getValue() - actual3.getOrDefault(e.getKey(), Double.NaN)));
+        }
+        TreeMap<Integer, String> wantEmb = CrashRecoveryTest.embeddingsBySteps(ref3), gotEmb = CrashRecoveryTest.embeddingsBySteps(run3);
+        long embMismatches = wantEmb.keySet().stream().filter(k -> !wantEmb.get(k).equals(gotEmb.get(k))).count();
+
         ObjectNode summary = Json.MAPPER.createObjectNode();
         ObjectNode a = h1.summary();
         ObjectNode b = h2.summary();
-        summary.put("kill_points_tried", a.get("kill_points_tried").asInt() + b.get("kill_points_tried").asInt());
-        summary.put("kill_points_survived", a.get("kill_points_survived").asInt() + b.get("kill_points_survived").asInt());
-        summary.put("not_reached", a.get("not_reached").asInt() + b.get("not_reached").asInt());
+        ObjectNode c = h3.summary();
+        summary.put("kill_points_tried", a.get("kill_points_tried").asInt() + b.get("kill_points_tried").asInt() + c.get("kill_points_tried").asInt());
+        summary.put("kill_points_survived", a.get("kill_points_survived").asInt() + b.get("kill_points_survived").asInt()
+                + c.get("kill_points_survived").asInt());
+        summary.put("not_reached", a.get("not_reached").asInt() + b.get("not_reached").asInt() + c.get("not_reached").asInt());
+        summary.put("max_abs_loss_diff_vs_uninterrupted", Math.max(maxLossDiff, maxLossDiff3));
         a.put("steps", steps1);
         a.put("final_exit_code", rc1);
         a.put("loss_steps_compared", expected.size());
@@ -90,8 +121,18 @@ class CrashSoakTest {
         b.put("leftovers", h2.leftovers().size());
         String kb = h2.checkKb();
         b.put("kb_check", kb == null ? "ok" : kb);
+        c.put("steps", steps3);
+        c.put("final_exit_code", rc3);
+        c.put("loss_steps_compared", expected3.size());
+        c.put("max_abs_loss_diff_vs_uninterrupted", maxLossDiff3);
+        c.put("steps_on_other_embeddings_than_uninterrupted", embMismatches);
+        c.put("train_events_logged", h3.trainEvents().size());
+        c.put("leftovers", h3.leftovers().size());
+        String kb3 = h3.checkKb();
+        c.put("kb_check", kb3 == null ? "ok" : kb3);
         summary.set("refresh_none", a);
         summary.set("refresh_async_hnsw", b);
+        summary.set("refresh_async_publish_lag", c);
         String json = Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(summary);
         System.out.println(json);
         Files.writeString(Path.of("target", "crash-soak.json"), json);
@@ -105,5 +146,13 @@ class CrashSoakTest {
         assertEquals(List.of(), h1.leftovers());
         assertEquals(List.of(), h2.leftovers());
         assertEquals(null, kb);
+        assertEquals(0, rc3);
+        assertEquals(steps3, expected3.size());
+        assertEquals(expected3.keySet(), actual3.keySet(), json);
+        assertEquals(0.0, maxLossDiff3, json);
+        assertEquals(0, embMismatches, json);
+        assertEquals(steps3, h3.trainEvents().size(), json);
+        assertEquals(List.of(), h3.leftovers());
+        assertEquals(null, kb3);
     }
 }

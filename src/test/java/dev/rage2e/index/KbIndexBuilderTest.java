@@ -21,6 +21,8 @@ import dev.rage2e.util.UserException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,10 +46,13 @@ class KbIndexBuilderTest {
             EmbeddingsWriter.Result first = EmbeddingsWriter.encode(kb, enc, dev.rage2e.kb.EncoderIdentity.ofDirectory(enc),
                     new EmbeddingsWriter.Options(16, 32, 0, 1, null));
             KbVersions.publish(kb.dir(), first.version());
-            try (KbRetriever retriever = KbRetriever.open(kb, "auto")) {
+            List<String> errors = new CopyOnWriteArrayList<>();
+            try (KbRetriever retriever = KbRetriever.open(kb, "auto");
+                    KbJanitor janitor = new KbJanitor(kb.dir(), v -> false, retriever::openVersions, errors::add)) {
+                retriever.useJanitor(janitor);
                 assertEquals("flat", retriever.resolvedIndexType());
                 KbIndexBuilder builder = new KbIndexBuilder(retriever, "hnsw", new HnswIndex.Params(8, 40, 60, 1),
-                        new EmbeddingsWriter.Options(16, 32, 0, 1, null), true);
+                        new EmbeddingsWriter.Options(16, 32, 0, 1, null));
                 enc.params.parameters().values().iterator().next().addi(0.5f); // "a training step"
                 IndexBuilder.Built built = builder.build(enc, "context-encoder@step-10");
                 assertEquals("emb-00002", built.version());
@@ -65,14 +70,43 @@ class KbIndexBuilderTest {
                 assertEquals(17, after[1][0]);
 
                 try (Retriever.Snapshot pinned = retriever.acquire()) {
-                    builder.publish(built.version());
+                    // publishing is a reference swap: it returns while another thread holds the KB lock (the
+                    // pointer file and deletions wait on the janitor's thread, never on the training thread)
+                    CountDownLatch locked = new CountDownLatch(1), release = new CountDownLatch(1);
+                    Thread holder = new Thread(() -> {
+                        try {
+                            KbVersions.withLock(kb.dir(), () -> {
+                                locked.countDown();
+                                try {
+                                    release.await();
+                                } catch (InterruptedException e) {
+                                    Thread.currentThread().interrupt();
+                                }
+                                return null;
+                            });
+                        } catch (Exception e) {
+                            errors.add(e.toString());
+                        }
+                    });
+                    holder.start();
+                    locked.await();
+                    long t0 = System.nanoTime();
+                    builder.publish(built);
+                    double ms = (System.nanoTime() - t0) / 1e6;
                     assertEquals(built.version(), builder.current());
+                    assertEquals(first.version(), KbVersions.requireCurrent(kb.dir()), "the pointer file moves after the lock is free");
+                    release.countDown();
+                    holder.join();
+                    janitor.flush();
+                    assertEquals(built.version(), KbVersions.requireCurrent(kb.dir()));
+                    assertTrue(ms < 1000, "publish took " + ms + " ms");
                     // the pinned snapshot still answers from the old version, consistently
                     assertEquals(first.version(), pinned.version());
                     assertArrayEquals(before[0], pinned.search(probe, 3).ids()[0]);
                     assertArrayEquals(Embeddings.open(kb, first.version()).row(5), pinned.embedding(5));
                     assertTrue(Files.isDirectory(kb.dir().resolve(first.version())));
                 }
+                janitor.flush();
                 assertFalse(Files.exists(kb.dir().resolve(first.version())), "replaced version deleted after its last reader");
                 try (Retriever.Snapshot s = retriever.acquire()) {
                     assertEquals(built.version(), s.version());
@@ -85,9 +119,10 @@ class KbIndexBuilderTest {
                 // a built but unpublished version can be discarded; the current one cannot
                 IndexBuilder.Built third = builder.build(enc, "context-encoder@step-20");
                 assertNotEquals(built.version(), third.version());
-                builder.discard(third.version());
+                builder.discard(third);
                 assertFalse(Files.exists(kb.dir().resolve(third.version())));
-                assertThrows(UserException.class, () -> builder.discard(built.version()));
+                assertThrows(UserException.class, () -> builder.discard(built));
+                assertEquals(List.of(), errors);
             }
         }
     }

@@ -1,5 +1,6 @@
 package dev.rage2e.rag;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -36,7 +37,16 @@ class CopyRagTest {
         try (TrainingRun run = TrainingRun.open(config(tmp.resolve("copy")), tmp.resolve("copy/run"), true);
                 NDManager m = NDManager.newBaseManager()) {
             assertInstanceOf(PointerGenerator.class, run.model().generator);
-            assertTrue(Checkpoints.resolve(tmp.resolve("copy/run")) != null);
+            // the reloaded model is the final checkpoint's: every generator tensor (copy head included) as saved
+            Path cp = Checkpoints.resolve(tmp.resolve("copy/run"));
+            assertEquals(config(tmp.resolve("copy")).maxSteps, Checkpoints.readState(cp).step);
+            var saved = dev.rage2e.weights.Safetensors.read(cp.resolve("generator").resolve("model.safetensors"));
+            var loaded = run.model().generator.params().toHost();
+            assertEquals(new java.util.TreeSet<>(saved.keySet()), new java.util.TreeSet<>(loaded.keySet()));
+            assertTrue(saved.keySet().stream().anyMatch(k -> k.contains("copy") || k.contains("pointer")), "a copy head was saved: " + saved.keySet());
+            for (var e : saved.entrySet()) {
+                assertArrayEquals(e.getValue().asF32().toFloats(), loaded.get(e.getKey()).toFloats(), "reloaded " + e.getKey());
+            }
             for (RagDecoder.Mode mode : RagDecoder.Mode.values()) {
                 RagDecoder dec = new RagDecoder(run.model(), new BeamSearch.Options(2, 12, 1, 1f, true), mode);
                 AnswerEval.Report r = AnswerEval.run(run.model(), dec, run.retriever(), tiny.questions.subList(0, 8), 4, new int[] {1},

@@ -164,7 +164,7 @@ class RagServerLoadTest {
             pool.shutdown();
             System.err.printf("concurrent: %d requests from %d threads in %.2f s, max |score/posterior diff| vs sequential %.2g%n",
                     threads * perThread, threads, (System.nanoTime() - t0) / 1e9, maxDiff);
-            assertTrue(maxDiff <= 1e-5, "scores/posteriors differ from the sequential run by " + maxDiff);
+            assertEquals(0.0, maxDiff, "scores/posteriors must be bit-identical to the sequential run's");
             assertEquals(arraysBefore, rag.managedArrays(), "NDArrays left behind in the model's manager by requests");
             JsonNode h = http.get("api/health").json();
             assertEquals(distinct + threads * perThread, h.get("served").asInt());

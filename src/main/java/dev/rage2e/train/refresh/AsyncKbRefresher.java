@@ -12,15 +12,20 @@ import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * The single-machine refresher: one background thread with its own intra-op thread budget re-encodes
- * the KB with a weight snapshot and builds the index while training continues; the finished version
- * waits in {@code ready} until the trainer publishes it between two steps. The refresher never touches
- * the training model's arrays: it builds its own encoder from the copied weights.
+ * the KB with a weight snapshot, builds the index and opens the new version for reading while
+ * training continues; the finished version waits in {@code ready} until the trainer publishes it
+ * between two steps, which is then only a reference swap. The refresher never touches the training
+ * model's arrays: it builds its own encoder from the copied weights.
+ *
+ * <p>State: {@code inFlight} is set by {@link #trySnapshot} and cleared by {@link #publishIfReady} /
+ * {@link #cancel}, all on the training thread; the worker only fills {@code ready}. (When the worker
+ * also cleared the running flag on failure, a refresh started in between could be marked idle and a
+ * second one queued behind it, overwriting an unpublished version.)
  */
 public final class AsyncKbRefresher implements KbRefresher {
     private final IndexBuilder builder;
@@ -29,24 +34,32 @@ public final class AsyncKbRefresher implements KbRefresher {
     private final int threads;
     private final float[][] probeQueries;
     private final int probeK;
+    private final IntFunction<String> label;
     private final ExecutorService worker;
-    private final AtomicBoolean running = new AtomicBoolean();
-    private final AtomicReference<Pending> ready = new AtomicReference<>();
-    private volatile int started;
+    private final Object lock = new Object();
+    private volatile InFlight inFlight; // training thread only writes
+    private Pending ready; // guarded by lock
 
     private record Pending(IndexBuilder.Built built, int startStep, double probeChange, String error) {}
 
-    /**
-     * @param probeQueries fixed question vectors whose top-k overlap before/after each swap is logged (may be null)
-     */
     public AsyncKbRefresher(IndexBuilder builder, Function<Map<String, HostTensor>, EncoderModel> encoderFactory, MetricsLog metrics,
             int threads, float[][] probeQueries, int probeK) {
+        this(builder, encoderFactory, metrics, threads, probeQueries, probeK, step -> "context-encoder@step-" + step);
+    }
+
+    /**
+     * @param probeQueries fixed question vectors whose top-k overlap before/after each swap is logged (may be null)
+     * @param label the encoder label recorded in a version's meta.json, by start step
+     */
+    public AsyncKbRefresher(IndexBuilder builder, Function<Map<String, HostTensor>, EncoderModel> encoderFactory, MetricsLog metrics,
+            int threads, float[][] probeQueries, int probeK, IntFunction<String> label) {
         this.builder = builder;
         this.encoderFactory = encoderFactory;
         this.metrics = metrics;
         this.threads = threads;
         this.probeQueries = probeQueries;
         this.probeK = probeK;
+        this.label = label;
         this.worker = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "kb-refresher");
             t.setDaemon(true);
@@ -55,15 +68,17 @@ public final class AsyncKbRefresher implements KbRefresher {
     }
 
     @Override
-    public boolean trySnapshot(int step, Map<String, HostTensor> weights) {
-        if (!running.compareAndSet(false, true)) {
+    public boolean trySnapshot(int step, WeightsSnapshot weights) {
+        InFlight running = inFlight;
+        if (running != null) {
+            weights.close();
             ObjectNode o = metrics.event("refresh_skipped");
             o.put("step", step);
-            o.put("reason", "previous refresh still running (started at step " + started + ")");
+            o.put("reason", "previous refresh still running (started at step " + running.startStep() + ")");
             metrics.write(o);
             return false;
         }
-        started = step;
+        inFlight = new InFlight(step, weights);
         ObjectNode o = metrics.event("refresh_start");
         o.put("step", step);
         metrics.write(o);
@@ -71,42 +86,62 @@ public final class AsyncKbRefresher implements KbRefresher {
         return true;
     }
 
-    private void runRefresh(int step, Map<String, HostTensor> weights) {
+    private void runRefresh(int step, WeightsSnapshot weights) {
         if (threads > 0) JniUtils.setNumThreads(threads);
         JniUtils.setGradMode(false); // inference only on this thread
-        String label = "context-encoder@step-" + step;
-        try (EncoderModel enc = encoderFactory.apply(weights)) {
-            IndexBuilder.Built built = builder.build(enc, label);
+        Pending result;
+        weights.copy(); // first: the trainer waits for this copy before its next weight update
+        try (EncoderModel enc = encoderFactory.apply(weights.host())) {
+            IndexBuilder.Built built = builder.build(enc, label.apply(step));
             double change = Double.NaN;
             if (probeQueries != null && probeQueries.length > 0) {
                 change = topKChange(builder.search(builder.current(), probeQueries, probeK),
                         builder.search(built.version(), probeQueries, probeK));
             }
-            ready.set(new Pending(built, step, change, null));
+            result = new Pending(built, step, change, null);
+            ObjectNode o = metrics.event("refresh_built"); // written from this thread: when the version was ready
+            o.put("start_step", step);
+            o.put("version", built.version());
+            metrics.write(o);
         } catch (Throwable t) {
-            ready.set(new Pending(null, step, Double.NaN, t.toString()));
-            running.set(false);
+            result = new Pending(null, step, Double.NaN, t.toString());
+        }
+        synchronized (lock) {
+            ready = result;
+            lock.notifyAll();
+        }
+    }
+
+    private Pending take() {
+        synchronized (lock) {
+            Pending p = ready;
+            ready = null;
+            return p;
         }
     }
 
     @Override
     public Optional<Report> publishIfReady(int step) {
-        Pending p = ready.getAndSet(null);
+        Pending p = take();
         if (p == null) return Optional.empty();
+        InFlight f = inFlight;
+        inFlight = null;
+        if (f != null) f.weights().close();
+        if (p.error() != null) {
+            ObjectNode o = metrics.event("refresh_failed");
+            o.put("step", step);
+            o.put("start_step", p.startStep());
+            o.put("error", p.error());
+            metrics.write(o);
+            return Optional.of(new Report(null, p.startStep(), step, 0, 0, 0, 0, Double.NaN, p.error(), 0));
+        }
         try {
-            if (p.error() != null) {
-                ObjectNode o = metrics.event("refresh_failed");
-                o.put("step", step);
-                o.put("start_step", p.startStep());
-                o.put("error", p.error());
-                metrics.write(o);
-                return Optional.of(new Report(null, p.startStep(), step, 0, 0, 0, 0, Double.NaN, p.error()));
-            }
             long t0 = System.nanoTime();
-            builder.publish(p.built().version());
+            builder.publish(p.built());
+            double publishS = (System.nanoTime() - t0) / 1e9;
             IndexBuilder.Built b = p.built();
             Report r = new Report(b.version(), p.startStep(), step, b.encodeSeconds(), b.indexSeconds(), b.passages(),
-                    b.passages() / Math.max(1e-9, b.encodeSeconds()), p.probeChange(), null);
+                    b.passages() / Math.max(1e-9, b.encodeSeconds()), p.probeChange(), null, publishS);
             ObjectNode o = metrics.event("refresh_published");
             o.put("step", step);
             o.put("version", b.version());
@@ -116,29 +151,54 @@ public final class AsyncKbRefresher implements KbRefresher {
             o.put("index_s", b.indexSeconds());
             o.put("passages", b.passages());
             o.put("passages_per_s", r.passagesPerSecond());
-            o.put("publish_s", (System.nanoTime() - t0) / 1e9);
+            o.put("publish_s", publishS);
             if (!Double.isNaN(p.probeChange())) o.put("probe_topk_changed_fraction", p.probeChange());
             metrics.write(o);
             return Optional.of(r);
-        } catch (java.io.IOException e) {
+        } catch (java.io.IOException | RuntimeException e) {
             ObjectNode o = metrics.event("refresh_failed");
             o.put("step", step);
             o.put("error", "publish: " + e);
             metrics.write(o);
-            return Optional.of(new Report(null, p.startStep(), step, 0, 0, 0, 0, Double.NaN, e.toString()));
-        } finally {
-            running.set(false);
+            discardQuietly(p);
+            return Optional.of(new Report(null, p.startStep(), step, 0, 0, 0, 0, Double.NaN, e.toString(), 0));
         }
     }
 
     @Override
     public boolean running() {
-        return running.get();
+        return inFlight != null;
     }
 
     @Override
-    public void awaitIdle() throws InterruptedException {
-        while (running.get() && ready.get() == null) Thread.sleep(20);
+    public void awaitReady() throws InterruptedException {
+        synchronized (lock) {
+            while (inFlight != null && ready == null) lock.wait(50);
+        }
+    }
+
+    @Override
+    public Optional<InFlight> inFlight() {
+        return Optional.ofNullable(inFlight);
+    }
+
+    @Override
+    public void cancel() throws InterruptedException {
+        awaitReady();
+        Pending p = take();
+        InFlight f = inFlight;
+        inFlight = null;
+        if (f != null) f.weights().close();
+        if (p != null) discardQuietly(p);
+    }
+
+    private void discardQuietly(Pending p) {
+        if (p.built() == null) return;
+        try {
+            builder.discard(p.built());
+        } catch (java.io.IOException | RuntimeException ignored) {
+            // an unpublished version is also removed by the next start's cleanup
+        }
     }
 
     /** Fraction of probe top-k entries that are new after the swap (0 = same sets, 1 = disjoint). */
@@ -163,13 +223,10 @@ public final class AsyncKbRefresher implements KbRefresher {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        Pending p = ready.getAndSet(null);
-        if (p != null && p.built() != null) {
-            try {
-                builder.discard(p.built().version());
-            } catch (java.io.IOException ignored) {
-                // an unpublished version is also removed by the next start's cleanup
-            }
-        }
+        Pending p = take();
+        if (p != null) discardQuietly(p);
+        InFlight f = inFlight;
+        inFlight = null;
+        if (f != null) f.weights().close();
     }
 }

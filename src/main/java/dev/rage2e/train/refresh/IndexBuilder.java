@@ -1,21 +1,23 @@
 package dev.rage2e.train.refresh;
 
+import dev.rage2e.index.IndexHolder;
 import dev.rage2e.model.EncoderModel;
 import java.io.IOException;
 
 /**
  * The storage side of a refresh, implemented over the KB package: encode every passage with a given
- * encoder into a new (unpublished) embeddings version with its index, then publish that version.
+ * encoder into a new (unpublished) embeddings version with its index, opened for reading on the
+ * calling (refresher) thread, then publish that version.
  */
 public interface IndexBuilder {
-    /** Encodes the whole KB and builds its index; returns the new version's name (not yet published). */
+    /** Encodes the whole KB, builds its index and opens it; the new version is not yet published. */
     Built build(EncoderModel encoder, String label) throws IOException;
 
-    /** Makes {@code version} the current one for readers and for the next training step. */
-    void publish(String version) throws IOException;
+    /** Makes a built version the current one for readers and for the next training step (a reference swap). */
+    void publish(Built built) throws IOException;
 
     /** Removes a built but never published version (after a failure or when superseded). */
-    void discard(String version) throws IOException;
+    void discard(Built built) throws IOException;
 
     /** Top-k ids of {@code version} for probe queries (to measure how much retrieval changed). */
     int[][] search(String version, float[][] queries, int k) throws IOException;
@@ -23,5 +25,6 @@ public interface IndexBuilder {
     /** The version readers currently see. */
     String current();
 
-    record Built(String version, int passages, double encodeSeconds, double indexSeconds) {}
+    /** A built version; {@code opened} is its {embeddings, index} pair, loaded and ready to swap in. */
+    record Built(String version, int passages, double encodeSeconds, double indexSeconds, IndexHolder.Snapshot opened) {}
 }
