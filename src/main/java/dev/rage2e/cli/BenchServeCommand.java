@@ -67,8 +67,12 @@ public final class BenchServeCommand implements Callable<Integer> {
             + "(default: data/demo/squad-demo.json).")
     Path questionsFile;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         LoadGenerator.Options opt = new LoadGenerator.Options(clients, requests, duration, warmup, k);
         List<String> questions = questions();
         if (url != null) {
@@ -101,6 +105,7 @@ public final class BenchServeCommand implements Callable<Integer> {
         o.put("bench", "serve");
         if (server != null) o.set("server", server);
         o.setAll(result);
+        dev.rage2e.engine.Roofline.report(o, Double.NaN); // no FLOP count: precision, CPU flags and the machine's rate only
         System.out.println(Json.write(o));
     }
 

@@ -70,8 +70,12 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--fresh", description = "Rebuild KB and generator even when the work folder has them.")
     boolean fresh;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         long t0 = System.nanoTime();
         Path home = Path.of(System.getProperty("rag.home", "."));
         Path workDir = work != null ? work : home.resolve("runs/demo");
@@ -97,6 +101,7 @@ public final class DemoCommand implements Callable<Integer> {
         List<QaExample> test = s.questions("test");
 
         TrainConfig cfg = new TrainConfig();
+        cfg.precision = precisionOption.precision;
         cfg.mode = "end2end";
         cfg.questionEncoder = enc.toString();
         cfg.generator = gen.toString();

@@ -67,8 +67,12 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--index", defaultValue = "auto", description = "auto, flat or hnsw.")
     String index;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (checkpoint == null) throw new UserException("give --checkpoint DIR (or use 'rag eval retrieval')");
         if (questions == null && split == null) throw new UserException("give --questions FILE and/or --split SPLIT.json");
         List<QaExample> qs = split == null ? SquadReader.read(questions)

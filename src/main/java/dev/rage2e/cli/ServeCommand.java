@@ -68,8 +68,12 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--decoding", description = "token (RAG-token beam), thorough or fast (RAG-sequence); default by model type.")
     String decoding;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (threads < 0) throw new UserException("--threads must be >= 0");
         if (workers < 1 || queue < 0) throw new UserException("--workers must be >= 1 and --queue >= 0");
         Inference.setThreads(threads);

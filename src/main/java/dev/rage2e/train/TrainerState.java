@@ -18,4 +18,17 @@ public final class TrainerState {
     public int lastRefreshStartStep = -1;
     public int lastPublishedStep = -1;
     public double trainSeconds;
+    /** Matmul precision (fp32|bf16) of the run that saved this state; the config's --precision decides a resumed run's. */
+    @com.fasterxml.jackson.annotation.JsonIgnore
+    public String savedPrecision;
+
+    @com.fasterxml.jackson.annotation.JsonProperty("precision")
+    public String precision() {
+        return dev.rage2e.engine.Precision.current().used();
+    }
+
+    @com.fasterxml.jackson.annotation.JsonProperty("precision")
+    void readPrecision(String p) {
+        savedPrecision = p;
+    }
 }
