@@ -126,7 +126,7 @@ public final class Precision {
     }
 
     /** The libtorch_cpu.so DJL loaded (found in this process's memory map, so it is that copy, not another). */
-    private static NativeLibrary torch() {
+    static NativeLibrary torch() {
         if (torch != null) return torch;
         ai.djl.engine.Engine.getEngine("PyTorch"); // loads libtorch
         Path path = null;

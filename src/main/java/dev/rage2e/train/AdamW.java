@@ -48,6 +48,10 @@ public final class AdamW {
 
     /** One update with learning rate {@code lr}; parameters without a gradient are skipped. */
     public void step(float lr) {
+        if (dev.rage2e.engine.FusedAdamW.available()) {
+            fusedStep(lr);
+            return;
+        }
         t++;
         float bc1 = (float) (1 - Math.pow(beta1, t));
         float bc2 = (float) (1 - Math.pow(beta2, t));
@@ -74,6 +78,32 @@ public final class AdamW {
                 upd.attach(sub);
                 p.subi(upd.muli(lr / bc1));
             }
+        }
+    }
+
+    /**
+     * The same update through libtorch's fused multi-tensor kernel: two calls per step (the decayed group and
+     * the no-decay group) instead of ~10 element-wise ops per parameter.
+     */
+    private void fusedStep(float lr) {
+        t++;
+        try (NDManager sub = manager.newSubManager()) {
+            List<NDArray> dp = new java.util.ArrayList<>(), dg = new java.util.ArrayList<>(), dm = new java.util.ArrayList<>(),
+                    dv = new java.util.ArrayList<>();
+            List<NDArray> np = new java.util.ArrayList<>(), ng = new java.util.ArrayList<>(), nm = new java.util.ArrayList<>(),
+                    nv = new java.util.ArrayList<>();
+            for (Map.Entry<String, NDArray> e : params.entrySet()) {
+                NDArray grad = gradient(e.getValue(), sub);
+                if (grad == null) continue;
+                boolean decayed = weightDecay > 0 && decays(e.getKey());
+                (decayed ? dp : np).add(e.getValue());
+                (decayed ? dg : ng).add(grad);
+                (decayed ? dm : nm).add(m.get(e.getKey()));
+                (decayed ? dv : nv).add(v.get(e.getKey()));
+            }
+            NDArray step = sub.create(new float[] {t}); // the kernel reads t from a float tensor, as torch's state["step"]
+            dev.rage2e.engine.FusedAdamW.step(dp, dg, dm, dv, step, lr, beta1, beta2, weightDecay, eps);
+            dev.rage2e.engine.FusedAdamW.step(np, ng, nm, nv, step, lr, beta1, beta2, 0, eps);
         }
     }
 
