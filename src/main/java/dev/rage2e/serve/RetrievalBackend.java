@@ -12,6 +12,7 @@ import dev.rage2e.util.UserException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -29,6 +30,8 @@ public final class RetrievalBackend implements QaBackend {
     private final int defaultK, maxK;
     private final AtomicLong reloads = new AtomicLong();
     private volatile Instant versionSince = Instant.now();
+    /** Question encoding in micro-batches across concurrent requests (null: each request encodes alone). */
+    private MicroBatcher<long[], float[]> batcher;
 
     private RetrievalBackend(KnowledgeBase kb, Path encoderDir, NDManager root, EncoderModel encoder, KbRetriever retriever, int defaultK,
             int maxK) {
@@ -42,6 +45,21 @@ public final class RetrievalBackend implements QaBackend {
     }
 
     public static RetrievalBackend open(Path kbDir, Path encoderDir, String indexType, int defaultK, int maxK) {
+        return open(kbDir, encoderDir, indexType, defaultK, maxK, 1, 1);
+    }
+
+    /**
+     * As {@link #open(Path, Path, String, int, int)}, with questions of up to {@code batch} concurrent requests
+     * encoded together on {@code workers} batch threads ({@code batch} 1: every request encodes on its own thread).
+     */
+    public static RetrievalBackend open(Path kbDir, Path encoderDir, String indexType, int defaultK, int maxK, int batch, int workers) {
+        if (batch < 1) throw new UserException("--batch must be >= 1");
+        RetrievalBackend b = open0(kbDir, encoderDir, indexType, defaultK, maxK);
+        if (batch > 1) b.batcher = new MicroBatcher<>("encode-batch", workers, batch, b::encodeBatch);
+        return b;
+    }
+
+    private static RetrievalBackend open0(Path kbDir, Path encoderDir, String indexType, int defaultK, int maxK) {
         if (defaultK < 1 || maxK < 1) throw new UserException("k must be positive");
         KnowledgeBase kb = KnowledgeBase.open(kbDir);
         NDManager root = NDManager.newBaseManager();
@@ -69,7 +87,18 @@ public final class RetrievalBackend implements QaBackend {
     public ObjectNode answer(String question, int k) {
         Inference.enter();
         long t0 = System.nanoTime();
-        float[][] q = encoder.encodeTexts(List.of(question), true, encoder.settings.maxLength(), 1);
+        long[][] ids = encoder.tokenize(List.of(question), true, encoder.settings.maxLength());
+        float[][] q;
+        if (batcher == null) {
+            q = encoder.encodeIds(ids, 1, null);
+        } else {
+            try {
+                q = new float[][] {batcher.submit(ids[0])};
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for the question's batch", e);
+            }
+        }
         long t1 = System.nanoTime();
         KbRetriever.Result r = retriever.searchPassages(q, Math.min(k, maxK));
         long t2 = System.nanoTime();
@@ -93,6 +122,16 @@ public final class RetrievalBackend implements QaBackend {
         return o;
     }
 
+    /** One padded forward pass over the questions of concurrent requests (rows in input order). */
+    private List<float[]> encodeBatch(List<long[]> questions) {
+        return Arrays.asList(encoder.encodeIds(questions.toArray(new long[0][]), questions.size(), null));
+    }
+
+    @Override
+    public int batchCapacity() {
+        return batcher == null ? 1 : batcher.maxBatch();
+    }
+
     @Override
     public ObjectNode health() {
         ObjectNode h = Json.MAPPER.createObjectNode();
@@ -108,6 +147,8 @@ public final class RetrievalBackend implements QaBackend {
         h.put("default_k", defaultK);
         h.put("max_k", maxK);
         h.put("reloads", reloads.get());
+        h.put("batch", batchCapacity());
+        if (batcher != null && !Double.isNaN(batcher.meanBatch())) h.put("mean_batch", Math.round(batcher.meanBatch() * 100) / 100.0);
         return h;
     }
 
@@ -142,6 +183,7 @@ public final class RetrievalBackend implements QaBackend {
 
     @Override
     public void close() {
+        if (batcher != null) batcher.close();
         retriever.close();
         encoder.close();
         root.close();
