@@ -15,7 +15,9 @@ OUT=${OUT:-target/rag-step-vs-hf}; mkdir -p "$OUT"
 ANCHOR=../shared/anchors/rag_step_anchor.py
 
 # the Java side's inputs: MiniLM, a BERT2BERT generator with copy head, the demo KB (made once)
-./rag models fetch all-minilm-l6-v2 > /dev/null
+wait_quiet() { while [ -e /tmp/rag-quiet ]; do sleep 30; done; }  # a shared machine: let someone's timing run finish first
+wait_quiet
+[ -d models/all-minilm-l6-v2 ] || ./rag models fetch all-minilm-l6-v2 > /dev/null
 [ -d models/gen-minilm-d3-copy ] || ./rag models init-generator --from models/all-minilm-l6-v2 --out models/gen-minilm-d3-copy \
   --decoder-layers 3 --copy > /dev/null
 KB=$OUT/kb
@@ -30,7 +32,6 @@ have_torch=0
 if LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread /usr/bin/python3 -c "import torch" 2> /dev/null; then have_torch=1
 else echo "rag-step-vs-hf: python3 cannot import torch (see ../shared/anchors/README.md); running rag only" >&2; fi
 
-wait_quiet() { while [ -e /tmp/rag-quiet ]; do sleep 30; done; }  # a shared machine: let a timing run finish first
 anchor() { # mode precision
   wait_quiet
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$ANCHOR" --mode "$1" \
