@@ -70,7 +70,13 @@ public final class Precision {
         Decision d = forced != null && !forced.isBlank()
                 ? new Decision(req, validate(forced).equals("bf16") ? "bf16" : "fp32", "forced by -D" + FORCE_PROPERTY + "=" + forced)
                 : resolve(req, CpuFlags.read(), () -> Roofline.cachedOrMeasure(false, System.err));
-        setMatmulPrecision(d.used().equals("bf16") ? MEDIUM : HIGHEST);
+        try {
+            setMatmulPrecision(d.used().equals("bf16") ? MEDIUM : HIGHEST);
+        } catch (RuntimeException | UnsatisfiedLinkError e) {
+            // fp32 is libtorch's default, so a libtorch without these symbols (or no /proc) still runs fp32
+            if (d.used().equals("bf16")) throw new UserException("--precision bf16: cannot set libtorch's matmul precision: " + e.getMessage());
+            d = new Decision(d.requested(), "fp32", d.reason() + "; libtorch default kept (" + e.getMessage() + ")");
+        }
         current = d;
         return d;
     }
