@@ -30,6 +30,7 @@ public final class BenchRooflineCommand implements Callable<Integer> {
         o.put("bf16_max_rel_error", r.bf16MaxRelError());
         o.put("threads", r.threads());
         o.put("measured_at", r.measuredAt());
+        o.put("load_average_when_measured", r.loadAverage());
         o.put("key", r.key());
         CpuFlags c = CpuFlags.read();
         o.put("cpu", c.model());

@@ -24,7 +24,7 @@ public final class Roofline {
     static final int[] SQUARE = {2048, 2048, 2048}, ENCODER = {4096, 384, 1536};
 
     public record Result(String key, double fp32Gflops, double bf16Gflops, double fp32EncoderGflops, double bf16EncoderGflops,
-            double bf16MaxRelError, int threads, String measuredAt) {
+            double bf16MaxRelError, int threads, String measuredAt, double loadAverage) {
         /** The rate a bench runs against: the one of the precision in force. */
         public double gflopsFor(String precision) {
             return "bf16".equals(precision) ? bf16Gflops : fp32Gflops;
@@ -40,13 +40,15 @@ public final class Roofline {
             o.put("bf16_max_rel_error", bf16MaxRelError);
             o.put("threads", threads);
             o.put("measured_at", measuredAt);
+            o.put("load_average", loadAverage);
             return o;
         }
 
         static Result fromJson(JsonNode o) {
             return new Result(o.path("key").asText(), o.path("fp32_gflops").asDouble(), o.path("bf16_gflops").asDouble(),
                     o.path("fp32_encoder_shape_gflops").asDouble(), o.path("bf16_encoder_shape_gflops").asDouble(),
-                    o.path("bf16_max_rel_error").asDouble(), o.path("threads").asInt(), o.path("measured_at").asText());
+                    o.path("bf16_max_rel_error").asDouble(), o.path("threads").asInt(), o.path("measured_at").asText(),
+                    o.path("load_average").asDouble(Double.NaN));
         }
     }
 
@@ -83,6 +85,12 @@ public final class Roofline {
         }
         if (!force && all.has(key)) return Result.fromJson(all.get(key));
         Result r = measure(key, progress);
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (r.loadAverage() > cores && progress != null) {
+            // a peak measured while other jobs run is low; it is still cached (benches need one) but says so
+            progress.printf(Locale.ROOT, "rag: warning: load average %.1f on %d cores while measuring; rerun `rag bench roofline --force` "
+                    + "on an idle machine%n", r.loadAverage(), cores);
+        }
         all.set(key, r.toJson());
         try {
             Files.createDirectories(f.getParent());
@@ -116,7 +124,7 @@ public final class Roofline {
             double bf16e = gflops(m, ENCODER, progress, "bf16-precision 4096x384x1536");
             double err = bf16Error(m);
             return new Result(key, round(fp32), round(bf16), round(fp32e), round(bf16e), err, JniUtils.getNumThreads(),
-                    java.time.Instant.now().toString());
+                    java.time.Instant.now().toString(), loadAverage());
         } finally {
             Precision.setMatmulPrecision(before);
         }
@@ -143,6 +151,15 @@ public final class Roofline {
             double g = flop / best / 1e9;
             if (progress != null) progress.printf(Locale.ROOT, "rag: roofline %s: %.1f GFLOP/s (best of %d)%n", what, g, reps);
             return g;
+        }
+    }
+
+    /** The 1-minute load average (NaN where /proc/loadavg is absent). */
+    static double loadAverage() {
+        try {
+            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
         }
     }
 
@@ -180,6 +197,8 @@ public final class Roofline {
             r.put("share", Math.round(gflops / peak * 1000) / 1000.0);
         }
         r.put("measured_at", rf.measuredAt());
+        r.put("roofline_load_average", rf.loadAverage());
+        r.put("load_average", loadAverage());
     }
 
     private static double round(double v) {

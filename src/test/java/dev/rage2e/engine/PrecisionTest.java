@@ -34,8 +34,8 @@ class PrecisionTest {
     void autoPicksBf16OnlyWithHardwareAndAMeasuredSpeedup() {
         CpuFlags zen3 = new CpuFlags("AMD EPYC", Set.of("avx2", "fma"));
         CpuFlags amx = new CpuFlags("Xeon", Set.of("avx512f", "avx512_bf16", "amx_bf16"));
-        Roofline.Result fast = new Roofline.Result("k", 350, 870, 111, 459, 2e-3, 2, "t");
-        Roofline.Result same = new Roofline.Result("k", 120, 125, 130, 128, 0, 2, "t");
+        Roofline.Result fast = new Roofline.Result("k", 350, 870, 111, 459, 2e-3, 2, "t", 0.1);
+        Roofline.Result same = new Roofline.Result("k", 120, 125, 130, 128, 0, 2, "t", 0.1);
         assertEquals("fp32", Precision.resolve("auto", zen3, () -> {
             throw new AssertionError("no bf16 hardware: nothing to measure");
         }).used());
