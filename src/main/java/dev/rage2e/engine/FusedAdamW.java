@@ -54,7 +54,7 @@ public final class FusedAdamW {
             if (kernel == null && unavailable == null) {
                 try {
                     kernel = Precision.torch().getFunction(KERNEL);
-                } catch (RuntimeException | UnsatisfiedLinkError e) {
+                } catch (RuntimeException | LinkageError e) { // e.g. JNA cannot unpack its stub on a full disk
                     unavailable = e.toString();
                     System.err.println("rag: fused AdamW kernel unavailable (" + unavailable + "); using per-parameter ops");
                 }

@@ -52,6 +52,8 @@ public final class Precision {
 
     private static volatile Decision current = new Decision("fp32", "fp32", "libtorch default (precision never set)");
     private static NativeLibrary torch;
+    /** Whether this process ever set libtorch's matmul precision (until then it is libtorch's default, fp32). */
+    private static boolean touched;
 
     private Precision() {}
 
@@ -71,8 +73,10 @@ public final class Precision {
                 ? new Decision(req, validate(forced).equals("bf16") ? "bf16" : "fp32", "forced by -D" + FORCE_PROPERTY + "=" + forced)
                 : resolve(req, CpuFlags.read(), () -> Roofline.cachedOrMeasure(false, System.err));
         try {
-            setMatmulPrecision(d.used().equals("bf16") ? MEDIUM : HIGHEST);
-        } catch (RuntimeException | UnsatisfiedLinkError e) {
+            // fp32 is libtorch's default: only call into it (JNA, which unpacks a native stub to a temp file and so
+            // fails on a full disk) when bf16 is wanted or was set before
+            if (d.used().equals("bf16") || touched) setMatmulPrecision(d.used().equals("bf16") ? MEDIUM : HIGHEST);
+        } catch (RuntimeException | LinkageError e) {
             // fp32 is libtorch's default, so a libtorch without these symbols (or no /proc) still runs fp32
             if (d.used().equals("bf16")) throw new UserException("--precision bf16: cannot set libtorch's matmul precision: " + e.getMessage());
             d = new Decision(d.requested(), "fp32", d.reason() + "; libtorch default kept (" + e.getMessage() + ")");
@@ -116,6 +120,7 @@ public final class Precision {
 
     /** Sets libtorch's fp32 matmul precision without a decision record (the roofline measures both). */
     static synchronized void setMatmulPrecision(int level) {
+        touched = true;
         NativeLibrary lib = torch();
         Pointer ctx = lib.getFunction(GLOBAL_CONTEXT).invokePointer(new Object[0]);
         lib.getFunction(SET_PRECISION).invokeVoid(new Object[] {ctx, level});
