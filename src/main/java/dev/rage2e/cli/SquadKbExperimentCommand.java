@@ -106,8 +106,12 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     @Option(names = "--limit-test", hidden = true, defaultValue = "0", description = "Use only N (evenly spaced) test questions.")
     int limitTest;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (budgetMinutes <= 0) throw new UserException("--budget-minutes must be > 0");
         for (String m : modes) if (!m.equals("original") && !m.equals("end2end")) throw new UserException("--modes: unknown mode '" + m + "'");
         long t0 = System.nanoTime();
@@ -187,6 +191,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
 
     private TrainConfig config(String mode, long seed, Path enc, Path gen, Path kb, Path trainJson) {
         TrainConfig c = new TrainConfig();
+        c.precision = precisionOption.precision;
         c.mode = mode;
         c.seed = seed;
         c.questionEncoder = enc.toString();
