@@ -57,6 +57,7 @@ class SpanRagTest {
         c.indexingFreq = 1000;
         c.batchSize = 6;
         c.maxCombinedLength = 160;
+        c.contextEncoder = tiny.encoder.toString(); // the KB may hold a version a refresh made (no model directory) by now
         c.nDocs = 6; // of 18 passages: a random tiny encoder retrieves the gold one for some questions
         return c;
     }
