@@ -178,6 +178,22 @@ class SpanRagTest {
         }
     }
 
+    @Test
+    void readerStageTrainsAGeneratorToo() throws Exception {
+        TrainConfig c = tiny.config(); // the BERT2BERT generator of the tiny setup
+        c.readerOnly = true;
+        c.maxSteps = 50;
+        c.batchSize = 12;
+        try (TrainingRun run = TrainingRun.open(c, tmp.resolve("gen-stage"), false)) {
+            run.run(Integer.MAX_VALUE);
+            List<Float> l = run.trainer().losses();
+            double first = l.subList(0, 5).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+            double last = l.subList(l.size() - 5, l.size()).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+            System.out.printf("span-rag: generator reader stage loss %.3f -> %.3f%n", first, last);
+            assertTrue(last < 0.6 * first, "teacher-forced loss on gold passages falls: " + l);
+        }
+    }
+
     private List<String> answers(RagModel rag, Retriever retriever, NDManager m) {
         RagDecoder dec = new RagDecoder(rag, new BeamSearch.Options(1, 12, 1, 1f, true), RagDecoder.Mode.TOKEN);
         List<String> qs = new ArrayList<>();
