@@ -55,6 +55,7 @@ class SpanRagTest {
         c.generator = reader.toString();
         c.mode = mode;
         c.indexingFreq = 1000;
+        c.noFinalRefresh = true; // the tests share one KB: keep its initial encoding (and its encoder's path) for the next run
         c.batchSize = 6;
         c.maxCombinedLength = 160;
         c.nDocs = 6; // of 18 passages: a random tiny encoder retrieves the gold one for some questions
