@@ -43,8 +43,12 @@ public final class AnswerCommand implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "QUESTION", description = "Questions.")
     List<String> questions;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() {
+        precisionOption.apply();
         if (k != null && k < 1) throw new UserException("-k must be >= 1, got " + k);
         Inference.setThreads(threads);
         int maxK = Math.max(20, k == null ? 0 : k);

@@ -38,8 +38,12 @@ public final class BenchEncodeCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "2", description = "Untimed batches first (default ${DEFAULT-VALUE}).")
     int warmup;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() {
+        precisionOption.apply();
         if (batch <= 0 || seq < 2 || iters <= 0 || warmup < 0) throw new UserException("--batch, --seq (>= 2), --iters must be positive");
         try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(model, root)) {
             if (seq > enc.config.maxPositionEmbeddings()) {
@@ -62,6 +66,7 @@ public final class BenchEncodeCommand implements Callable<Integer> {
             ObjectNode o = result("djl-pytorch", model.toString(), enc.config, batch, seq, secs, enc.bert.pooler != null);
             o.put("engine_version", Engine.getInstance().getVersion());
             o.put("cpus", Runtime.getRuntime().availableProcessors());
+            dev.rage2e.engine.Roofline.report(o, o.get("gflops").asDouble());
             System.out.println(Json.write(o));
         }
         return 0;

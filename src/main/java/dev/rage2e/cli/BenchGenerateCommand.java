@@ -83,8 +83,12 @@ public final class BenchGenerateCommand implements Callable<Integer> {
             + BenchCommand.LIBTORCH_GFLOPS + ").")
     double roofline = BenchCommand.LIBTORCH_GFLOPS;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (batch < 1 || sourceLen < 2 || maxLength < 2 || beams < 1 || trainBatch < 1 || targetLen < 2 || iters < 1) {
             throw new UserException("sizes must be positive (source/target/max length >= 2)");
         }
@@ -266,6 +270,7 @@ public final class BenchGenerateCommand implements Callable<Integer> {
             o.put("gflop_per_s", gflops);
             o.put("fraction_of_matmul_rate", gflops / roofline);
         }
+        dev.rage2e.engine.Roofline.report(o, Double.isNaN(flop) ? Double.NaN : flop / bestMedian[0] / 1e9);
         if (what.equals("encode") || what.equals("greedy_no_cache")) System.out.println(Json.write(o));
         return o;
     }

@@ -78,8 +78,12 @@ public final class BenchIndexCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Seed of synthetic data (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if ((kb == null) == (synthetic == null)) throw new UserException("give exactly one of --kb or --synthetic N");
         Embeddings emb;
         ObjectNode result = Json.MAPPER.createObjectNode();
@@ -141,6 +145,8 @@ public final class BenchIndexCommand implements Callable<Integer> {
         } finally {
             AtomicFiles.deleteTree(dir);
         }
+        // Lucene HNSW does no libtorch matmuls; the flat index is one sgemm, timed above as queries/s
+        dev.rage2e.engine.Roofline.report(result, Double.NaN);
         System.out.println(Json.pretty(result));
         return 0;
     }

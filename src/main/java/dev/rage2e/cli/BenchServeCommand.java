@@ -45,6 +45,10 @@ public final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "In-process server: intra-op threads per request (0: default).")
     int threads;
 
+    @Option(names = "--batch", defaultValue = "16", description = "In-process server, retrieval only: micro-batch per worker (1: off; "
+            + "default ${DEFAULT-VALUE}).")
+    int batch;
+
     @Option(names = "--beams", description = "Beam size (default: the checkpoint's).")
     Integer beams;
 
@@ -67,8 +71,12 @@ public final class BenchServeCommand implements Callable<Integer> {
             + "(default: data/demo/squad-demo.json).")
     Path questionsFile;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         LoadGenerator.Options opt = new LoadGenerator.Options(clients, requests, duration, warmup, k);
         List<String> questions = questions();
         if (url != null) {
@@ -77,14 +85,15 @@ public final class BenchServeCommand implements Callable<Integer> {
             return 0;
         }
         Inference.setThreads(threads);
-        try (QaBackend backend = ServeCommand.open(checkpoint, kb, encoder, "auto", null, Math.max(20, k == null ? 0 : k), beams, null, null);
+        try (QaBackend backend = ServeCommand.open(checkpoint, kb, encoder, "auto", null, Math.max(20, k == null ? 0 : k), beams, null, null,
+                batch, workers);
                 RagServer server = new RagServer(backend, workers, queue).start("127.0.0.1", 0)) {
             ObjectNode r = LoadGenerator.run(URI.create("http://127.0.0.1:" + server.port() + "/"), questions, opt, System.err);
             ObjectNode h = backend.health();
             ObjectNode s = Json.MAPPER.createObjectNode();
             s.put("mode", h.path("mode").asText());
             for (String f : new String[] {"checkpoint", "step", "model_type", "decoding", "beams", "encoder", "passages", "embeddings_version",
-                "index", "default_k"}) {
+                "index", "default_k", "batch", "mean_batch"}) {
                 if (h.has(f)) s.set(f, h.get(f));
             }
             s.put("workers", workers);
@@ -101,6 +110,7 @@ public final class BenchServeCommand implements Callable<Integer> {
         o.put("bench", "serve");
         if (server != null) o.set("server", server);
         o.setAll(result);
+        dev.rage2e.engine.Roofline.report(o, Double.NaN); // no FLOP count: precision, CPU flags and the machine's rate only
         System.out.println(Json.write(o));
     }
 

@@ -73,6 +73,7 @@ public final class BenchTrainCommand implements Callable<Integer> {
             o.put("gflop_per_step", round(flops / 1e9));
             o.put("gflops", round(flops / 1e9 / wall));
             o.put("fraction_of_libtorch_matmul", round(flops / 1e9 / wall / BenchCommand.LIBTORCH_GFLOPS));
+            dev.rage2e.engine.Roofline.report(o, flops / 1e9 / wall);
             o.put("flops_note", "matmuls at maximum lengths, backward = 2x forward; passage encoding counted in end2end only");
             System.out.println(Json.write(o));
         } finally {

@@ -78,8 +78,12 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--fresh", description = "Rebuild KB and generator even when the work folder has them.")
     boolean fresh;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         long t0 = System.nanoTime();
         Path home = Path.of(System.getProperty("rag.home", "."));
         Path workDir = work != null ? work : home.resolve("runs/demo");
@@ -188,8 +192,9 @@ public final class DemoCommand implements Callable<Integer> {
         out.printf("%-34s %8.3f%s %12.3f%n", label, before.path(key).asDouble(), m, after.path(key).asDouble());
     }
 
-    private static TrainConfig baseConfig(Path enc, Path gen, String kb, Path trainJson, boolean span) {
+    private TrainConfig baseConfig(Path enc, Path gen, String kb, Path trainJson, boolean span) {
         TrainConfig c = new TrainConfig();
+        c.precision = precisionOption.precision;
         c.questionEncoder = enc.toString();
         c.generator = gen.toString();
         c.kb = kb;

@@ -42,8 +42,12 @@ public final class EmbedCommand implements Callable<Integer> {
     @Parameters(arity = "0..*", description = "Texts to embed.")
     List<String> texts = List.of();
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (query && passage) throw new UserException("--query and --passage are exclusive");
         if (inputIds == null && texts.isEmpty()) throw new UserException("give TEXT arguments or --input-ids");
         try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(model, root)) {

@@ -76,8 +76,12 @@ public final class EvalCommand implements Callable<Integer> {
             + "(default: the checkpoint's span-score).")
     String spanScore;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (checkpoint == null) throw new UserException("give --checkpoint DIR (or use 'rag eval retrieval')");
         if (questions == null && split == null) throw new UserException("give --questions FILE and/or --split SPLIT.json");
         List<QaExample> qs = split == null ? SquadReader.read(questions)

@@ -54,8 +54,12 @@ public final class EvalRetrievalCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "Evaluate only the first N questions.")
     Integer limit;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (questions == null && split == null) throw new UserException("give --questions FILE and/or --split SPLIT.json");
         if (Arrays.stream(ks).anyMatch(x -> x <= 0)) throw new UserException("-k: cut-offs must be positive");
         List<QaExample> qs = split == null ? SquadReader.read(questions)

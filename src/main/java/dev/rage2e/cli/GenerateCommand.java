@@ -56,8 +56,12 @@ public final class GenerateCommand implements Callable<Integer> {
     @Parameters(arity = "0..*", description = "Input texts.")
     List<String> texts = List.of();
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (inputIds == null && texts.isEmpty()) throw new UserException("give INPUT texts or --input-ids");
         if (inputIds != null && !texts.isEmpty()) throw new UserException("give either INPUT texts or --input-ids, not both");
         if (batchSize < 1) throw new UserException("--batch-size must be >= 1");

@@ -38,8 +38,12 @@ public final class KbEncodeCommand implements Callable<Integer> {
     @Option(names = "--no-publish", description = "Do not make the new version current.")
     boolean noPublish;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         int si = 0;
         int sn = 1;
         if (shard != null) {

@@ -39,8 +39,12 @@ public final class SearchCommand implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "QUESTION", description = "Questions.")
     List<String> questions;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (k <= 0) throw new UserException("-k must be positive, got " + k);
         KnowledgeBase kbase = KnowledgeBase.open(kb);
         try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoder, root);

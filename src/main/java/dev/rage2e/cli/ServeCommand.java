@@ -46,6 +46,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "libtorch intra-op threads per request (0: library default).")
     int threads;
 
+    @Option(names = "--batch", defaultValue = "16", description = "Retrieval only: questions of up to this many concurrent requests "
+            + "encoded together per worker (1: each alone; default ${DEFAULT-VALUE}). A worker runs one such batch, so up to "
+            + "workers x batch requests run and --queue more wait.")
+    int batch;
+
     @Option(names = "--watch", description = "Poll the run folder's latest / the KB's current every SECONDS and reload.",
             paramLabel = "SECONDS")
     Double watch;
@@ -68,12 +73,16 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--decoding", description = "token (RAG-token beam), thorough or fast (RAG-sequence); default by model type.")
     String decoding;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (threads < 0) throw new UserException("--threads must be >= 0");
         if (workers < 1 || queue < 0) throw new UserException("--workers must be >= 1 and --queue >= 0");
         Inference.setThreads(threads);
-        try (QaBackend backend = open(checkpoint, kb, encoder, index, k, maxK, beams, maxAnswerLength, decoding);
+        try (QaBackend backend = open(checkpoint, kb, encoder, index, k, maxK, beams, maxAnswerLength, decoding, batch, workers);
                 RagServer server = new RagServer(backend, workers, queue).start(host, port);
                 ReloadWatcher watcher = watch == null ? null : new ReloadWatcher(backend, watch, System.err::println)) {
             ObjectNode o = backend.health();
@@ -92,7 +101,7 @@ public final class ServeCommand implements Callable<Integer> {
 
     /** The backend for the flags: RAG over a checkpoint, or retrieval only over --kb with --encoder. */
     static QaBackend open(Path checkpoint, Path kb, Path encoder, String index, Integer k, int maxK, Integer beams, Integer maxAnswerLength,
-            String decoding) {
+            String decoding, int batch, int workers) {
         if (maxK < 1) throw new UserException("--max-k must be >= 1");
         if (checkpoint != null) {
             if (encoder != null) throw new UserException("--encoder is for retrieval-only serving; a checkpoint has its own question encoder");
@@ -103,7 +112,7 @@ public final class ServeCommand implements Callable<Integer> {
         if (beams != null || maxAnswerLength != null || decoding != null) {
             throw new UserException("--beams, --max-answer-length and --decoding need --checkpoint (retrieval only generates nothing)");
         }
-        return RetrievalBackend.open(kb, encoder, index, k == null ? 5 : k, maxK);
+        return RetrievalBackend.open(kb, encoder, index, k == null ? 5 : k, maxK, batch, workers);
     }
 
     static RagDecoder.Mode mode(String decoding) {

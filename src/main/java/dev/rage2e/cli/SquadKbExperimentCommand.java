@@ -29,13 +29,22 @@ import picocli.CommandLine.Option;
  * in the background) start from the same weights, see the same questions in the same order with the
  * same hyper-parameters, and each trains for the same wall-clock budget.
  */
-@Command(name = "squad-kb", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train original and end-to-end RAG under the same wall-clock budget on the SQuAD-KB split; evaluate before "
-                + "and after (EM/F1 on a fixed, evenly spaced sample of test questions; recall@1/5/20 on all of them); write "
-                + "report.md, results.json and curves.png into --out."})
+@Command(name = "run", aliases = "squad-kb", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train original and end-to-end RAG under the same wall-clock budget on a split of SQuAD-format data (the "
+                + "SQuAD-KB split, or --data files split by article); evaluate before and after (EM/F1 on a fixed, evenly spaced "
+                + "sample of test questions; recall@1/5/20 on all of them); write report.md, results.json and curves.png into --out.",
+            "'rag experiment squad-kb' is the same command; give it --split ../shared/data/splits-squad-kb.json."})
 public final class SquadKbExperimentCommand implements Callable<Integer> {
-    @Option(names = "--split", required = true, description = "Split file (../shared/data/splits-squad-kb.json).")
+    @Option(names = "--split", description = "Split file (e.g. ../shared/data/splits-squad-kb.json); or give --data.")
     Path split;
+
+    @Option(names = "--data", arity = "1..*", description = "SQuAD-format files of your domain: the KB is all their contexts; "
+            + "questions are split by article (--test-fraction) unless --split is given.")
+    List<Path> data;
+
+    @Option(names = "--test-fraction", defaultValue = "0.2", description = "With --data and no --split: share of articles held out "
+            + "for test (every round(1/F)-th article in file order; default ${DEFAULT-VALUE}).")
+    double testFraction;
 
     @Option(names = "--budget-minutes", required = true, description = "Training wall-clock budget per mode and seed (evaluation excluded).")
     double budgetMinutes;
@@ -97,14 +106,20 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     @Option(names = "--limit-test", hidden = true, defaultValue = "0", description = "Use only N (evenly spaced) test questions.")
     int limitTest;
 
+    @picocli.CommandLine.Mixin
+    PrecisionOption precisionOption = new PrecisionOption();
+
     @Override
     public Integer call() throws Exception {
+        precisionOption.apply();
         if (budgetMinutes <= 0) throw new UserException("--budget-minutes must be > 0");
         for (String m : modes) if (!m.equals("original") && !m.equals("end2end")) throw new UserException("--modes: unknown mode '" + m + "'");
         long t0 = System.nanoTime();
         Path home = Path.of(System.getProperty("rag.home", "."));
         Path dir = out != null ? out : home.resolve("runs/experiment-squad-kb");
         Files.createDirectories(dir);
+        if (split == null && (data == null || data.isEmpty())) throw new UserException("give --split FILE or --data FILE...");
+        if (split == null) split = Workspace.articleSplit(data, testFraction, dir.resolve("split.json"));
         Split s = Split.load(split);
         Workspace ws = new Workspace(System.err);
         Path enc = models.retriever(ws);
@@ -176,6 +191,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
 
     private TrainConfig config(String mode, long seed, Path enc, Path gen, Path kb, Path trainJson) {
         TrainConfig c = new TrainConfig();
+        c.precision = precisionOption.precision;
         c.mode = mode;
         c.seed = seed;
         c.questionEncoder = enc.toString();
@@ -202,7 +218,10 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     }
 
     private String commandLine() {
-        StringBuilder b = new StringBuilder("./rag experiment squad-kb --split " + split + " --budget-minutes " + budgetMinutes);
+        StringBuilder b = new StringBuilder(data != null && !data.isEmpty()
+                ? "./rag experiment run --data " + String.join(" ", data.stream().map(Path::toString).toList()) + " --test-fraction " + testFraction
+                : "./rag experiment squad-kb --split " + split);
+        b.append(" --budget-minutes ").append(budgetMinutes);
         b.append(" --seeds ").append(String.join(",", seeds.stream().map(String::valueOf).toList()));
         b.append(models.flags()).append(" --n-docs ").append(nDocs).append(" --batch-size ").append(batchSize);
         if (lr != null) b.append(" --lr ").append(lr);

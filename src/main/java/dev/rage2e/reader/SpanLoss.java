@@ -87,7 +87,8 @@ public final class SpanLoss {
         return masked.logSoftmax(1);
     }
 
-    static NDArray floatMask(NDManager m, boolean[] mask, Shape shape) {
+    /** A boolean array of {@code shape} from a Java mask (row-major). */
+    static NDArray booleanMask(NDManager m, boolean[] mask, Shape shape) {
         float[] f = new float[mask.length];
         for (int i = 0; i < f.length; i++) f[i] = mask[i] ? 1f : 0f;
         return m.create(f, shape).toType(DataType.BOOLEAN, false);

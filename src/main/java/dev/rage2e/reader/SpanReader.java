@@ -71,7 +71,7 @@ public final class SpanReader implements AutoCloseable {
             java.util.Arrays.fill(text, r * len + s.textStart(), r * len + s.textStart() + s.textTokens(), true);
         }
         Shape sh = new Shape(rows, len);
-        return new Batch(in, m.create(ids, sh), m.create(mask, sh), m.create(types, sh), SpanLoss.floatMask(m, text, sh));
+        return new Batch(in, m.create(ids, sh), m.create(mask, sh), m.create(types, sh), SpanLoss.booleanMask(m, text, sh));
     }
 
     /** log p_start and log p_end [rows, L], normalised over each row's text tokens. */

@@ -28,6 +28,14 @@ public interface QaBackend extends AutoCloseable {
     /** Largest k a request may ask for. */
     int maxK();
 
+    /**
+     * Requests one worker runs together (micro-batching): the server lets {@code workers * batchCapacity()}
+     * requests into model code at once; 1 for backends that run each request on its own.
+     */
+    default int batchCapacity() {
+        return 1;
+    }
+
     @Override
     void close();
 }

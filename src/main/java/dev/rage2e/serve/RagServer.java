@@ -33,7 +33,7 @@ public final class RagServer implements AutoCloseable {
     static final long QUEUE_TIMEOUT_SECONDS = 30;
 
     private final QaBackend backend;
-    private final int workers, queue;
+    private final int workers, queue, running0;
     private final Semaphore admitted;
     private final Semaphore running;
     private final AtomicLong served = new AtomicLong();
@@ -48,8 +48,10 @@ public final class RagServer implements AutoCloseable {
         this.backend = backend;
         this.workers = workers;
         this.queue = queue;
-        this.admitted = new Semaphore(workers + queue);
-        this.running = new Semaphore(workers, true);
+        // a worker of a batching backend runs a micro-batch: that many requests are "running" per worker
+        this.running0 = workers * Math.max(1, backend.batchCapacity());
+        this.admitted = new Semaphore(running0 + queue);
+        this.running = new Semaphore(running0, true);
         this.page = resource("/serve/index.html");
     }
 
@@ -66,7 +68,7 @@ public final class RagServer implements AutoCloseable {
             ObjectNode h = backend.health();
             h.put("workers", workers);
             h.put("queue", queue);
-            h.put("in_flight", workers + queue - admitted.availablePermits());
+            h.put("in_flight", running0 + queue - admitted.availablePermits());
             h.put("served", served.get());
             h.put("rejected_busy", rejected.get());
             h.put("failed", failed.get());
@@ -144,7 +146,7 @@ public final class RagServer implements AutoCloseable {
             k = kn.asInt();
         }
         if (!admitted.tryAcquire()) {
-            busy(ctx, "too many requests in flight (" + workers + " running, " + queue + " queued)");
+            busy(ctx, "too many requests in flight (" + running0 + " running, " + queue + " queued)");
             return;
         }
         try {

@@ -12,6 +12,8 @@ import dev.rage2e.util.UserException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -29,6 +31,13 @@ public final class RetrievalBackend implements QaBackend {
     private final int defaultK, maxK;
     private final AtomicLong reloads = new AtomicLong();
     private volatile Instant versionSince = Instant.now();
+    /** Question encoding in micro-batches across concurrent requests (null: each request encodes alone). */
+    private MicroBatcher<Query, Found> batcher;
+
+    /** A request's tokenized question and k; what its batch found for it and the batch's encode/search times. */
+    private record Query(long[] ids, int k) {}
+
+    private record Found(KbRetriever.Result result, long encodeNs, long searchNs, int batchSize) {}
 
     private RetrievalBackend(KnowledgeBase kb, Path encoderDir, NDManager root, EncoderModel encoder, KbRetriever retriever, int defaultK,
             int maxK) {
@@ -42,6 +51,21 @@ public final class RetrievalBackend implements QaBackend {
     }
 
     public static RetrievalBackend open(Path kbDir, Path encoderDir, String indexType, int defaultK, int maxK) {
+        return open(kbDir, encoderDir, indexType, defaultK, maxK, 1, 1);
+    }
+
+    /**
+     * As {@link #open(Path, Path, String, int, int)}, with questions of up to {@code batch} concurrent requests
+     * encoded together on {@code workers} batch threads ({@code batch} 1: every request encodes on its own thread).
+     */
+    public static RetrievalBackend open(Path kbDir, Path encoderDir, String indexType, int defaultK, int maxK, int batch, int workers) {
+        if (batch < 1) throw new UserException("--batch must be >= 1");
+        RetrievalBackend b = open0(kbDir, encoderDir, indexType, defaultK, maxK);
+        if (batch > 1) b.batcher = new MicroBatcher<>("encode-batch", workers, batch, b::searchBatch);
+        return b;
+    }
+
+    private static RetrievalBackend open0(Path kbDir, Path encoderDir, String indexType, int defaultK, int maxK) {
         if (defaultK < 1 || maxK < 1) throw new UserException("k must be positive");
         KnowledgeBase kb = KnowledgeBase.open(kbDir);
         NDManager root = NDManager.newBaseManager();
@@ -69,10 +93,28 @@ public final class RetrievalBackend implements QaBackend {
     public ObjectNode answer(String question, int k) {
         Inference.enter();
         long t0 = System.nanoTime();
-        float[][] q = encoder.encodeTexts(List.of(question), true, encoder.settings.maxLength(), 1);
-        long t1 = System.nanoTime();
-        KbRetriever.Result r = retriever.searchPassages(q, Math.min(k, maxK));
-        long t2 = System.nanoTime();
+        long[][] ids = encoder.tokenize(List.of(question), true, encoder.settings.maxLength());
+        KbRetriever.Result r;
+        long t1, t2;
+        int batchSize = 1;
+        if (batcher == null) {
+            float[][] q = encoder.encodeIds(ids, 1, null);
+            t1 = System.nanoTime();
+            r = retriever.searchPassages(q, Math.min(k, maxK));
+            t2 = System.nanoTime();
+        } else {
+            Found f;
+            try {
+                f = batcher.submit(new Query(ids[0], Math.min(k, maxK)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for the question's batch", e);
+            }
+            r = f.result();
+            t2 = System.nanoTime();
+            t1 = t2 - f.searchNs(); // question = waiting for and encoding in the batch; retrieval = the batch's search
+            batchSize = f.batchSize();
+        }
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("question", question);
         o.put("k", k);
@@ -90,7 +132,82 @@ public final class RetrievalBackend implements QaBackend {
         t.put("question_ms", (t1 - t0) / 1e6);
         t.put("retrieval_ms", (t2 - t1) / 1e6);
         t.put("model_ms", (t2 - t0) / 1e6);
+        if (batcher != null) t.put("batch", batchSize);
         return o;
+    }
+
+    /**
+     * The questions of concurrent requests: encoded in length-sorted groups (padding costs as much as a real
+     * token, and a forward pass costs little more than its tokens), then searched in one call when the index
+     * is exact (flat: one pass over the embeddings for the whole batch, then each request keeps its top k of
+     * the batch's largest k, which for exact search is its own top k). HNSW is searched per question, since
+     * its result depends on k.
+     */
+    private List<Found> searchBatch(List<Query> queries) {
+        long t0 = System.nanoTime();
+        long[][] ids = new long[queries.size()][];
+        for (int i = 0; i < ids.length; i++) ids[i] = queries.get(i).ids();
+        float[][] q = encodeGrouped(ids);
+        long t1 = System.nanoTime();
+        List<KbRetriever.Result> results = new ArrayList<>(q.length);
+        if (retriever.resolvedIndexType().equals("flat")) {
+            int kMax = 0;
+            for (Query x : queries) kMax = Math.max(kMax, x.k());
+            KbRetriever.Result all = retriever.searchPassages(q, kMax);
+            for (int i = 0; i < q.length; i++) {
+                List<ScoredPassage> hits = all.hits().get(i);
+                results.add(new KbRetriever.Result(all.version(), all.indexType(),
+                        List.of(hits.subList(0, Math.min(queries.get(i).k(), hits.size())))));
+            }
+        } else {
+            for (int i = 0; i < q.length; i++) results.add(retriever.searchPassages(new float[][] {q[i]}, queries.get(i).k()));
+        }
+        long t2 = System.nanoTime();
+        List<Found> out = new ArrayList<>(q.length);
+        for (KbRetriever.Result r : results) out.add(new Found(r, t1 - t0, t2 - t1, q.length));
+        return out;
+    }
+
+    /** Token-equivalents a forward pass costs beyond its tokens (op dispatch for every layer), for grouping. */
+    static final int PASS_OVERHEAD_TOKENS = 48;
+
+    /**
+     * Embeddings of {@code ids} (input order), computed in groups of similar length: sorted by length, cut
+     * where the padding saved is worth another forward pass (dynamic programming over the sorted lengths;
+     * cost of a group = rows x longest + {@link #PASS_OVERHEAD_TOKENS}).
+     */
+    private float[][] encodeGrouped(long[][] ids) {
+        int n = ids.length;
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        Arrays.sort(order, java.util.Comparator.comparingInt(i -> ids[i].length));
+        long[] best = new long[n + 1];
+        int[] cut = new int[n + 1];
+        for (int end = 1; end <= n; end++) {
+            best[end] = Long.MAX_VALUE;
+            int longest = ids[order[end - 1]].length;
+            for (int start = 0; start < end; start++) {
+                long c = best[start] + (long) (end - start) * longest + PASS_OVERHEAD_TOKENS;
+                if (c < best[end]) {
+                    best[end] = c;
+                    cut[end] = start;
+                }
+            }
+        }
+        float[][] out = new float[n][];
+        for (int end = n; end > 0; end = cut[end]) {
+            int start = cut[end];
+            long[][] group = new long[end - start][];
+            for (int i = start; i < end; i++) group[i - start] = ids[order[i]];
+            float[][] e = encoder.encodeIds(group, group.length, null);
+            for (int i = start; i < end; i++) out[order[i]] = e[i - start];
+        }
+        return out;
+    }
+
+    @Override
+    public int batchCapacity() {
+        return batcher == null ? 1 : batcher.maxBatch();
     }
 
     @Override
@@ -108,6 +225,8 @@ public final class RetrievalBackend implements QaBackend {
         h.put("default_k", defaultK);
         h.put("max_k", maxK);
         h.put("reloads", reloads.get());
+        h.put("batch", batchCapacity());
+        if (batcher != null && !Double.isNaN(batcher.meanBatch())) h.put("mean_batch", Math.round(batcher.meanBatch() * 100) / 100.0);
         return h;
     }
 
@@ -142,6 +261,7 @@ public final class RetrievalBackend implements QaBackend {
 
     @Override
     public void close() {
+        if (batcher != null) batcher.close();
         retriever.close();
         encoder.close();
         root.close();

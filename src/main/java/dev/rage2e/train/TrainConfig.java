@@ -150,6 +150,9 @@ public final class TrainConfig {
     public int refreshThreads = 1;
     @JsonProperty("refresh-device") @Option(names = "--refresh-device", description = "cpu or gpu:N for the refresher.")
     public String refreshDevice = "cpu";
+    @JsonProperty("precision") @Option(names = "--precision", description = "Matrix-math precision auto|fp32|bf16 (auto: bf16 only "
+            + "where the CPU has AMX-BF16/AVX512-BF16 and it measures faster). Parameters and optimizer state stay fp32.")
+    public String precision = "auto";
     @JsonProperty("refresh-batch") @Option(names = "--refresh-batch")
     public int refreshBatch = 32;
     @JsonProperty("refresh-publish-lag") @Option(names = "--refresh-publish-lag", description = "Publish a refresh started at step s "
@@ -222,6 +225,7 @@ public final class TrainConfig {
                 "linear, polynomial or constant");
         check(refresh.equals("async") || refresh.equals("none"), "refresh", refresh, "async or none");
         check(refreshDevice.equals("cpu") || refreshDevice.matches("gpu:\\d+"), "refresh-device", refreshDevice, "cpu or gpu:N");
+        check(precision.equals("auto") || precision.equals("fp32") || precision.equals("bf16"), "precision", precision, "auto, fp32 or bf16");
         check(indexType.equals("flat") || indexType.equals("hnsw"), "index-type", indexType, "flat or hnsw");
         check(refreshPublishLag >= 0, "refresh-publish-lag", refreshPublishLag, ">= 0");
         check(nDocs >= 1 && nDocs <= 100, "n-docs", nDocs, "1..100");

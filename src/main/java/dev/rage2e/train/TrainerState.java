@@ -26,4 +26,17 @@ public final class TrainerState {
     /** Seconds charged to --max-minutes so far, over all runs of this training (evaluation excluded). */
     public double budgetSeconds;
     public double trainSeconds;
+    /** Matmul precision (fp32|bf16) of the run that saved this state; the config's --precision decides a resumed run's. */
+    @com.fasterxml.jackson.annotation.JsonIgnore
+    public String savedPrecision;
+
+    @com.fasterxml.jackson.annotation.JsonProperty("precision")
+    public String precision() {
+        return dev.rage2e.engine.Precision.current().used();
+    }
+
+    @com.fasterxml.jackson.annotation.JsonProperty("precision")
+    void readPrecision(String p) {
+        savedPrecision = p;
+    }
 }

@@ -62,6 +62,7 @@ public final class TrainingRun implements AutoCloseable {
 
     public static TrainingRun open(TrainConfig cfg, Path runDir, boolean resume) throws IOException {
         cfg.validate();
+        dev.rage2e.engine.Precision.applyAndLog(cfg.precision); // process-wide: trainer and refresher
         Path latest = resume ? Checkpoints.latestOrNull(runDir) : null;
         if (resume && latest == null && Files.exists(runDir.resolve("metrics.jsonl"))) {
             throw new UserException(runDir + ": --resume given but the run has no complete checkpoint yet");

@@ -48,7 +48,7 @@ class SpanLossTest {
             s.setRequiresGradient(true);
             e.setRequiresGradient(true);
             d.setRequiresGradient(true);
-            NDArray mask = SpanLoss.floatMask(m, text, new Shape(b * n, len));
+            NDArray mask = SpanLoss.booleanMask(m, text, new Shape(b * n, len));
             SpanLoss.Result r;
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 r = SpanLoss.nll(SpanLoss.maskedLogSoftmax(s, mask), SpanLoss.maskedLogSoftmax(e, mask), d.logSoftmax(1), spans);

@@ -50,6 +50,85 @@ class AdamWTest {
         }
     }
 
+    /**
+     * The fused multi-tensor path against a plain-Java double AdamW on random tensors over several steps, with
+     * names that take and skip weight decay, a parameter outside the loss, and against the per-op path.
+     */
+    @Test
+    void fusedKernelMatchesPlainJavaAdamWAndThePerOpPath() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.rage2e.engine.FusedAdamW.available(), "fused kernel not in this libtorch");
+        String[] names = {"encoder.layer.0.attention.self.query.weight", "encoder.layer.0.attention.self.query.bias",
+            "encoder.layer.0.attention.output.LayerNorm.weight", "decoder.final_layer_norm.weight", "lm_head.weight", "unused.weight"};
+        long[][] shapes = {{37, 19}, {19}, {64}, {8}, {3, 5, 7}, {4}};
+        java.util.Random r = new java.util.Random(7);
+        float lr = 1e-2f, wd = 0.01f;
+        int steps = 6;
+        float[][] init = new float[names.length][];
+        float[][][] grads = new float[steps][names.length][];
+        for (int i = 0; i < names.length; i++) {
+            int n = (int) new Shape(shapes[i]).size();
+            init[i] = new float[n];
+            for (int j = 0; j < n; j++) init[i][j] = (float) r.nextGaussian();
+            for (int t = 0; t < steps; t++) {
+                grads[t][i] = new float[n];
+                for (int j = 0; j < n; j++) grads[t][i][j] = (float) (r.nextGaussian() * (t % 2 == 0 ? 1 : 1e-3)); // small and large
+            }
+        }
+        float[][] fused = run(names, shapes, init, grads, lr, wd, false);
+        float[][] ops = run(names, shapes, init, grads, lr, wd, true);
+        for (int i = 0; i < names.length; i++) {
+            double[] x = toD(init[i]), mo = new double[x.length], ve = new double[x.length];
+            boolean decays = AdamW.decays(names[i]);
+            for (int t = 1; t <= steps; t++) {
+                for (int j = 0; j < x.length; j++) {
+                    // the last parameter is not in the loss: its gradient stays the zeros zeroGrad wrote (decay only, as torch
+                    // with zero-filled .grad)
+                    double g = names[i].startsWith("unused") ? 0 : grads[t - 1][i][j];
+                    if (decays) x[j] *= 1 - lr * (double) wd;
+                    mo[j] = B1 * mo[j] + (1 - B1) * g;
+                    ve[j] = B2 * ve[j] + (1 - B2) * g * g;
+                    double bc1 = 1 - Math.pow(B1, t), bc2 = 1 - Math.pow(B2, t);
+                    x[j] -= lr / bc1 * mo[j] / (Math.sqrt(ve[j]) / Math.sqrt(bc2) + EPS);
+                }
+            }
+            Fixtures.assertClose(toF(x), fused[i], 1e-6, 1e-5, "fused " + names[i]);
+            Fixtures.assertClose(ops[i], fused[i], 1e-6, 1e-5, "fused vs per-op " + names[i]);
+        }
+    }
+
+    private static float[][] run(String[] names, long[][] shapes, float[][] init, float[][][] grads, float lr, float wd, boolean perOp) {
+        String before = System.getProperty("rag.adamw");
+        if (perOp) System.setProperty("rag.adamw", "ops");
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDManager pm = m.newSubManager();
+            Map<String, NDArray> params = new LinkedHashMap<>();
+            for (int i = 0; i < names.length; i++) {
+                NDArray p = pm.create(init[i].clone(), new Shape(shapes[i]));
+                p.setRequiresGradient(true);
+                params.put(names[i], p);
+            }
+            AdamW opt = new AdamW(params, m.newSubManager(), B1, B2, EPS, wd);
+            for (int t = 0; t < grads.length; t++) {
+                opt.zeroGrad();
+                try (NDManager sm = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    NDArray loss = null;
+                    for (int i = 0; i < names.length - 1; i++) { // the last parameter gets no gradient
+                        NDArray term = params.get(names[i]).mul(sm.create(grads[t][i], new Shape(shapes[i]))).sum(); // d/dp = G exactly
+                        loss = loss == null ? term : loss.add(term);
+                    }
+                    gc.backward(loss);
+                }
+                opt.step(lr);
+            }
+            float[][] out = new float[names.length][];
+            for (int i = 0; i < names.length; i++) out[i] = params.get(names[i]).toFloatArray();
+            return out;
+        } finally {
+            if (before == null) System.clearProperty("rag.adamw");
+            else System.setProperty("rag.adamw", before);
+        }
+    }
+
     @Test
     void stepsDoNotAccumulateArraysInLongLivedManagers() {
         try (NDManager m = NDManager.newBaseManager()) {

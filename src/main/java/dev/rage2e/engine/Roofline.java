@@ -1,0 +1,207 @@
+package dev.rage2e.engine;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.util.AtomicFiles;
+import dev.rage2e.util.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * This machine's matrix-multiply rate through libtorch, in fp32 and with bf16 matmul precision: the
+ * roofline every benchmark reports its share of. Measured once per (CPU, flags, intra-op threads,
+ * libtorch version) and cached in {@code ~/.cache/rag-e2e/roofline.json} (or {@code -Drag.roofline.cache}),
+ * because a measurement costs a few seconds of both cores.
+ */
+public final class Roofline {
+    /** The big square product (compute-bound on any CPU) and an encoder-like one (tokens x hidden x FFN). */
+    static final int[] SQUARE = {2048, 2048, 2048}, ENCODER = {4096, 384, 1536};
+
+    public record Result(String key, double fp32Gflops, double bf16Gflops, double fp32EncoderGflops, double bf16EncoderGflops,
+            double bf16MaxRelError, int threads, String measuredAt, double loadAverage) {
+        /** The rate a bench runs against: the one of the precision in force. */
+        public double gflopsFor(String precision) {
+            return "bf16".equals(precision) ? bf16Gflops : fp32Gflops;
+        }
+
+        ObjectNode toJson() {
+            ObjectNode o = Json.MAPPER.createObjectNode();
+            o.put("key", key);
+            o.put("fp32_gflops", fp32Gflops);
+            o.put("bf16_gflops", bf16Gflops);
+            o.put("fp32_encoder_shape_gflops", fp32EncoderGflops);
+            o.put("bf16_encoder_shape_gflops", bf16EncoderGflops);
+            o.put("bf16_max_rel_error", bf16MaxRelError);
+            o.put("threads", threads);
+            o.put("measured_at", measuredAt);
+            o.put("load_average", loadAverage);
+            return o;
+        }
+
+        static Result fromJson(JsonNode o) {
+            return new Result(o.path("key").asText(), o.path("fp32_gflops").asDouble(), o.path("bf16_gflops").asDouble(),
+                    o.path("fp32_encoder_shape_gflops").asDouble(), o.path("bf16_encoder_shape_gflops").asDouble(),
+                    o.path("bf16_max_rel_error").asDouble(), o.path("threads").asInt(), o.path("measured_at").asText(),
+                    o.path("load_average").asDouble(Double.NaN));
+        }
+    }
+
+    private Roofline() {}
+
+    static Path cacheFile() {
+        String p = System.getProperty("rag.roofline.cache");
+        if (p != null) return Path.of(p);
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+        return base.resolve("rag-e2e").resolve("roofline.json");
+    }
+
+    /** What a measurement depends on. */
+    static String key() {
+        ai.djl.engine.Engine e = ai.djl.engine.Engine.getEngine("PyTorch");
+        CpuFlags c = CpuFlags.read();
+        return c.model() + " | " + String.join(",", c.relevant()) + " | threads " + JniUtils.getNumThreads() + " | libtorch "
+                + e.getVersion();
+    }
+
+    /** The cached result for this machine, or a fresh measurement (then cached); {@code force} always measures. */
+    public static synchronized Result cachedOrMeasure(boolean force, java.io.PrintStream progress) {
+        String key = key();
+        Path f = cacheFile();
+        ObjectNode all = Json.MAPPER.createObjectNode();
+        try {
+            if (Files.exists(f)) {
+                JsonNode n = Json.MAPPER.readTree(f.toFile());
+                if (n instanceof ObjectNode on) all = on;
+            }
+        } catch (IOException e) {
+            // a corrupt cache is remeasured and overwritten
+        }
+        if (!force && all.has(key)) return Result.fromJson(all.get(key));
+        Result r = measure(key, progress);
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (r.loadAverage() > cores && progress != null) {
+            // a peak measured while other jobs run is low; it is still cached (benches need one) but says so
+            progress.printf(Locale.ROOT, "rag: warning: load average %.1f on %d cores while measuring; rerun `rag bench roofline --force` "
+                    + "on an idle machine%n", r.loadAverage(), cores);
+        }
+        all.set(key, r.toJson());
+        try {
+            Files.createDirectories(f.getParent());
+            AtomicFiles.writeString(f, Json.write(all));
+        } catch (IOException | RuntimeException e) {
+            if (progress != null) progress.println("rag: cannot cache the roofline in " + f + ": " + e.getMessage());
+        }
+        return r;
+    }
+
+    /** The cached result or null (benches report against it without paying for a measurement). */
+    public static Result cached() {
+        try {
+            Path f = cacheFile();
+            if (!Files.exists(f)) return null;
+            JsonNode n = Json.MAPPER.readTree(f.toFile()).get(key());
+            return n == null ? null : Result.fromJson(n);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    static Result measure(String key, java.io.PrintStream progress) {
+        int before = Precision.matmulPrecision();
+        try (NDManager m = NDManager.newBaseManager()) {
+            Precision.setMatmulPrecision(Precision.HIGHEST);
+            double fp32 = gflops(m, SQUARE, progress, "fp32 2048^3");
+            double fp32e = gflops(m, ENCODER, progress, "fp32 4096x384x1536");
+            Precision.setMatmulPrecision(Precision.MEDIUM);
+            double bf16 = gflops(m, SQUARE, progress, "bf16-precision 2048^3");
+            double bf16e = gflops(m, ENCODER, progress, "bf16-precision 4096x384x1536");
+            double err = bf16Error(m);
+            return new Result(key, round(fp32), round(bf16), round(fp32e), round(bf16e), err, JniUtils.getNumThreads(),
+                    java.time.Instant.now().toString(), loadAverage());
+        } finally {
+            Precision.setMatmulPrecision(before);
+        }
+    }
+
+    /** Best of repeated products of [m,k] x [k,n] over at least ~1 s, after a warm-up product. */
+    private static double gflops(NDManager root, int[] mkn, java.io.PrintStream progress, String what) {
+        try (NDManager m = root.newSubManager()) {
+            NDArray a = m.randomNormal(new Shape(mkn[0], mkn[1]));
+            NDArray b = m.randomNormal(new Shape(mkn[1], mkn[2]));
+            double flop = 2.0 * mkn[0] * mkn[1] * mkn[2];
+            a.matMul(b).close();
+            double best = Double.MAX_VALUE, total = 0;
+            int reps = 0;
+            while (total < 1.0 || reps < 3) {
+                long t0 = System.nanoTime();
+                NDArray c = a.matMul(b); // eager on CPU: returns when the product is done
+                double s = (System.nanoTime() - t0) / 1e9;
+                c.close();
+                best = Math.min(best, s);
+                total += s;
+                reps++;
+            }
+            double g = flop / best / 1e9;
+            if (progress != null) progress.printf(Locale.ROOT, "rag: roofline %s: %.1f GFLOP/s (best of %d)%n", what, g, reps);
+            return g;
+        }
+    }
+
+    /** The 1-minute load average (NaN where /proc/loadavg is absent). */
+    static double loadAverage() {
+        try {
+            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        }
+    }
+
+    /** Max |bf16-precision - fp32| / max |fp32| over a 512^3 product (what "medium" costs in accuracy). */
+    private static double bf16Error(NDManager root) {
+        try (NDManager m = root.newSubManager()) {
+            NDArray a = m.randomNormal(new Shape(512, 512));
+            NDArray b = m.randomNormal(new Shape(512, 512));
+            Precision.setMatmulPrecision(Precision.MEDIUM);
+            NDArray lo = a.matMul(b);
+            Precision.setMatmulPrecision(Precision.HIGHEST);
+            NDArray hi = a.matMul(b);
+            double maxDiff = lo.sub(hi).abs().max().getFloat();
+            double scale = hi.abs().max().getFloat();
+            return maxDiff / scale;
+        }
+    }
+
+    /** Adds {@code roofline} (share of the measured rate for the precision in force, precision, CPU flags) to a bench result. */
+    public static void report(ObjectNode o, double gflops) {
+        Precision.Decision d = Precision.current();
+        ObjectNode r = o.putObject("roofline");
+        r.set("precision", d.toJson());
+        Result rf = cached();
+        if (rf == null) {
+            r.put("note", "no measured roofline cached for this machine: run `rag bench roofline` once");
+            return;
+        }
+        double peak = rf.gflopsFor(d.used());
+        r.put("matmul_gflops", peak);
+        r.put("fp32_gflops", rf.fp32Gflops());
+        r.put("bf16_gflops", rf.bf16Gflops());
+        if (!Double.isNaN(gflops)) {
+            r.put("gflops", round(gflops));
+            r.put("share", Math.round(gflops / peak * 1000) / 1000.0);
+        }
+        r.put("measured_at", rf.measuredAt());
+        r.put("roofline_load_average", rf.loadAverage());
+        r.put("load_average", loadAverage());
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 10) / 10.0;
+    }
+}

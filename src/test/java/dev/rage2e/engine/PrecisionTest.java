@@ -1,0 +1,88 @@
+package dev.rage2e.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.rage2e.util.UserException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PrecisionTest {
+    @AfterEach
+    void backToFp32() {
+        // the setting is process-wide: leave the test JVM in full fp32 for the parity tests
+        Precision.setMatmulPrecision(Precision.HIGHEST);
+    }
+
+    @Test
+    void setsAndReadsLibtorchsMatmulPrecisionThroughItsExportedSymbols() {
+        Precision.setMatmulPrecision(Precision.MEDIUM);
+        assertEquals(2, Precision.matmulPrecision());
+        Precision.setMatmulPrecision(Precision.HIGHEST);
+        assertEquals(0, Precision.matmulPrecision());
+    }
+
+    @Test
+    void autoPicksBf16OnlyWithHardwareAndAMeasuredSpeedup() {
+        CpuFlags zen3 = new CpuFlags("AMD EPYC", Set.of("avx2", "fma"));
+        CpuFlags amx = new CpuFlags("Xeon", Set.of("avx512f", "avx512_bf16", "amx_bf16"));
+        Roofline.Result fast = new Roofline.Result("k", 350, 870, 111, 459, 2e-3, 2, "t", 0.1);
+        Roofline.Result same = new Roofline.Result("k", 120, 125, 130, 128, 0, 2, "t", 0.1);
+        assertEquals("fp32", Precision.resolve("auto", zen3, () -> {
+            throw new AssertionError("no bf16 hardware: nothing to measure");
+        }).used());
+        assertEquals("bf16", Precision.resolve("auto", amx, () -> fast).used());
+        assertEquals("fp32", Precision.resolve("auto", amx, () -> same).used());
+        assertEquals("bf16", Precision.resolve("bf16", zen3, () -> same).used());
+        assertEquals("fp32", Precision.resolve("fp32", amx, () -> fast).used());
+        assertThrows(UserException.class, () -> Precision.validate("fp16"));
+    }
+
+    @Test
+    void cpuFlagsComeFromProcCpuinfo(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("cpuinfo");
+        Files.writeString(f, "processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: fpu avx2 fma avx512f avx512_bf16\n\nprocessor\t: 1\n"
+                + "model name\t: Test CPU\nflags\t\t: fpu avx2\n");
+        CpuFlags c = CpuFlags.parse(f);
+        assertEquals("Test CPU", c.model());
+        assertTrue(c.hasBf16Matmul());
+        assertEquals(Set.of("avx2", "fma", "avx512f", "avx512_bf16"), c.relevant());
+    }
+
+    @Test
+    void bf16PrecisionChangesProductsOnlyWhereTheCpuHasBf16() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray a = m.randomNormal(new Shape(256, 256));
+            NDArray b = m.randomNormal(new Shape(256, 256));
+            Precision.setMatmulPrecision(Precision.HIGHEST);
+            float[] hi = a.matMul(b).toFloatArray();
+            Precision.setMatmulPrecision(Precision.MEDIUM);
+            float[] lo = a.matMul(b).toFloatArray();
+            double maxDiff = 0, scale = 0;
+            for (int i = 0; i < hi.length; i++) {
+                maxDiff = Math.max(maxDiff, Math.abs(hi[i] - lo[i]));
+                scale = Math.max(scale, Math.abs(hi[i]));
+            }
+            if (CpuFlags.read().hasBf16Matmul()) {
+                assertTrue(maxDiff / scale < 2e-2, "bf16 products within bf16 rounding: " + maxDiff / scale);
+            } else {
+                assertEquals(0.0, maxDiff, "without bf16 hardware libtorch keeps exact fp32 kernels under 'medium'");
+            }
+        }
+    }
+
+    @Test
+    void theTestJvmRunsFullFp32() {
+        assertEquals("fp32", System.getProperty(Precision.FORCE_PROPERTY));
+        assertEquals("fp32", Precision.apply("bf16").used());
+        assertEquals(0, Precision.matmulPrecision());
+    }
+}
