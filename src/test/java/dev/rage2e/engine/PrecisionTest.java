@@ -80,6 +80,21 @@ class PrecisionTest {
     }
 
     @Test
+    void trainerStateAndConfigRecordThePrecision() throws Exception {
+        Precision.apply("fp32");
+        dev.rage2e.train.TrainerState st = new dev.rage2e.train.TrainerState();
+        String json = dev.rage2e.util.Json.write(st);
+        assertTrue(json.contains("\"precision\":\"fp32\""), json);
+        dev.rage2e.train.TrainerState back = dev.rage2e.util.Json.MAPPER.readValue(json.replace("\"fp32\"", "\"bf16\""),
+                dev.rage2e.train.TrainerState.class);
+        assertEquals("bf16", back.savedPrecision, "what the saving run used is kept when read back");
+        dev.rage2e.train.TrainConfig c = new dev.rage2e.train.TrainConfig();
+        assertEquals("auto", c.precision);
+        c.precision = "fp16";
+        assertTrue(assertThrows(UserException.class, c::validate).getMessage().contains("precision = fp16"));
+    }
+
+    @Test
     void theTestJvmRunsFullFp32() {
         assertEquals("fp32", System.getProperty(Precision.FORCE_PROPERTY));
         assertEquals("fp32", Precision.apply("bf16").used());
