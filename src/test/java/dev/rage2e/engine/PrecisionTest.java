@@ -41,6 +41,8 @@ class PrecisionTest {
         }).used());
         assertEquals("bf16", Precision.resolve("auto", amx, () -> fast).used());
         assertEquals("fp32", Precision.resolve("auto", amx, () -> same).used());
+        Roofline.Result noisy = new Roofline.Result("k", 104, 144, 129, 160, 0, 2, "t", 3.0); // faster but identical products
+        assertEquals("fp32", Precision.resolve("auto", amx, () -> noisy).used());
         assertEquals("bf16", Precision.resolve("bf16", zen3, () -> same).used());
         assertEquals("fp32", Precision.resolve("fp32", amx, () -> fast).used());
         assertThrows(UserException.class, () -> Precision.validate("fp16"));
