@@ -100,8 +100,11 @@ public final class Precision {
                 if (!cpu.hasBf16Matmul()) return new Decision(req, "fp32", "auto: no amx_bf16 or avx512_bf16 in /proc/cpuinfo");
                 Roofline.Result r = roofline.get();
                 double speedup = r.bf16Gflops() / r.fp32Gflops();
-                return new Decision(req, speedup >= AUTO_MIN_SPEEDUP ? "bf16" : "fp32", String.format(Locale.ROOT,
-                        "auto: CPU has bf16 matmul; roofline bf16/fp32 = %.2f (bf16 needs >= %.2f)", speedup, AUTO_MIN_SPEEDUP));
+                // products identical to fp32 mean libtorch ran its fp32 kernels: any "speedup" is then noise
+                boolean engaged = r.bf16MaxRelError() > 0;
+                return new Decision(req, engaged && speedup >= AUTO_MIN_SPEEDUP ? "bf16" : "fp32", String.format(Locale.ROOT,
+                        "auto: CPU has bf16 matmul; roofline bf16/fp32 = %.2f (bf16 needs >= %.2f)%s", speedup, AUTO_MIN_SPEEDUP,
+                        engaged ? "" : ", but bf16-precision products equal fp32 ones (no bf16 kernel ran)"));
         }
     }
 

@@ -41,6 +41,8 @@ class PrecisionTest {
         }).used());
         assertEquals("bf16", Precision.resolve("auto", amx, () -> fast).used());
         assertEquals("fp32", Precision.resolve("auto", amx, () -> same).used());
+        Roofline.Result noisy = new Roofline.Result("k", 104, 144, 129, 160, 0, 2, "t", 3.0); // faster but identical products
+        assertEquals("fp32", Precision.resolve("auto", amx, () -> noisy).used());
         assertEquals("bf16", Precision.resolve("bf16", zen3, () -> same).used());
         assertEquals("fp32", Precision.resolve("fp32", amx, () -> fast).used());
         assertThrows(UserException.class, () -> Precision.validate("fp16"));
@@ -77,6 +79,21 @@ class PrecisionTest {
                 assertEquals(0.0, maxDiff, "without bf16 hardware libtorch keeps exact fp32 kernels under 'medium'");
             }
         }
+    }
+
+    @Test
+    void trainerStateAndConfigRecordThePrecision() throws Exception {
+        Precision.apply("fp32");
+        dev.rage2e.train.TrainerState st = new dev.rage2e.train.TrainerState();
+        String json = dev.rage2e.util.Json.write(st);
+        assertTrue(json.contains("\"precision\":\"fp32\""), json);
+        dev.rage2e.train.TrainerState back = dev.rage2e.util.Json.MAPPER.readValue(json.replace("\"fp32\"", "\"bf16\""),
+                dev.rage2e.train.TrainerState.class);
+        assertEquals("bf16", back.savedPrecision, "what the saving run used is kept when read back");
+        dev.rage2e.train.TrainConfig c = new dev.rage2e.train.TrainConfig();
+        assertEquals("auto", c.precision);
+        c.precision = "fp16";
+        assertTrue(assertThrows(UserException.class, c::validate).getMessage().contains("precision = fp16"));
     }
 
     @Test
