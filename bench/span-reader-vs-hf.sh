@@ -5,6 +5,7 @@
 # constant, weight decay 0.01, clip 1, dropout 0.1, 256 tokens) and test sample (every 17th of the 5,173 test
 # questions, 300), evaluated every 5 training minutes. They run AT THE SAME TIME with THREADS intra-op threads each
 # (default 1 on a 2-core machine), so both see the same machine conditions for the whole run.
+# The anchor's JSON reports the threads it really used ("threads"); check it equals THREADS.
 # PRECISION=fp32 (default) runs the anchor with autocast off (bench/hf_fp32.py): on a CPU without native bf16
 # (no AVX512-BF16/AMX) PyTorch's bf16 autocast is emulated and ~15x slower; PRECISION=bf16 runs it as shipped.
 set -euo pipefail
@@ -20,6 +21,7 @@ mkdir -p "$OUT"
 [ -d kb/squad ] || { ./rag kb build --input ../shared/data/squad/dev-v1.1.json ../shared/data/squadshifts/new_wiki_v1.0.json --out kb/squad \
   && ./rag kb encode --kb kb/squad --encoder models/all-minilm-l6-v2; }
 export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
+export HF_THREADS=$THREADS # the anchor's own --threads is overridden when it imports rag_step_anchor.py (bench/hf_fp32.py pins it)
 anchor=(../shared/anchors/span_reader_anchor.py)
 [ "$PRECISION" = fp32 ] && anchor=(bench/hf_fp32.py ../shared/anchors/span_reader_anchor.py)
 /usr/bin/python3 "${anchor[@]}" --lr 1e-4 --minutes "$MINUTES" --threads "$THREADS" --out "$OUT/hf.json" > "$OUT/hf.log" 2>&1 &
