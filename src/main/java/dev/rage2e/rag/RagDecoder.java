@@ -119,18 +119,9 @@ public final class RagDecoder {
 
     private List<SpanReader.Answer> spanAnswers(NDManager m, RagModel model, List<String> questions, RagModel.Output r, float[] post) {
         int n = model.settings.nDocs();
-        List<String> qs = new ArrayList<>(), titles = new ArrayList<>(), texts = new ArrayList<>();
-        float[][] prior = new float[questions.size()][n];
-        for (int b = 0; b < questions.size(); b++) {
-            for (int j = 0; j < n; j++) {
-                Retriever.Passage p = r.passages().get(b).get(j);
-                qs.add(questions.get(b));
-                titles.add(p.title());
-                texts.add(p.text());
-                prior[b][j] = post[b * n + j];
-            }
-        }
-        SpanReader.Batch in = model.spanReader.inputs(m, qs, titles, texts, model.settings.maxCombinedLength());
+        float[][] prior = new float[questions.size()][];
+        for (int b = 0; b < questions.size(); b++) prior[b] = java.util.Arrays.copyOfRange(post, b * n, b * n + n);
+        SpanReader.Batch in = model.spanInputs(m, questions, r.passages());
         NDArray[] lp = model.spanReader.logProbs(in, false);
         return model.spanReader.decode(in, lp[0], lp[1], prior, spanScore);
     }

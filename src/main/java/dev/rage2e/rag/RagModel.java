@@ -57,7 +57,7 @@ public final class RagModel implements AutoCloseable {
         this.settings = settings;
     }
 
-    /** A view sharing this model's modules with other settings (e.g. another n-docs); closing it closes nothing. */
+    /** A view sharing this model's modules with other settings (e.g. another n-docs); do not close it: that closes the shared modules. */
     public RagModel withSettings(RagSettings other) {
         return new RagModel(questionEncoder, contextEncoder, generator, spanReader, other);
     }
@@ -252,19 +252,28 @@ public final class RagModel implements AutoCloseable {
     /** The span reader's marginal NLL (summed over the batch) for retrieved or given passages. */
     SpanLoss.Result spanLoss(NDManager m, List<RagExample> batch, List<List<Retriever.Passage>> passages, NDArray docLogPrior,
             boolean training) {
-        List<String> qs = new ArrayList<>(), titles = new ArrayList<>(), texts = new ArrayList<>();
+        List<String> questions = new ArrayList<>();
         List<List<String>> answers = new ArrayList<>();
         for (int b = 0; b < batch.size(); b++) {
-            for (Retriever.Passage p : passages.get(b)) {
-                qs.add(batch.get(b).question());
-                titles.add(p.title());
-                texts.add(p.text());
-                answers.add(batch.get(b).answers());
-            }
+            questions.add(batch.get(b).question());
+            for (int j = 0; j < passages.get(b).size(); j++) answers.add(batch.get(b).answers());
         }
-        SpanReader.Batch in = spanReader.inputs(m, qs, titles, texts, settings.maxCombinedLength());
+        SpanReader.Batch in = spanInputs(m, questions, passages);
         NDArray[] lp = spanReader.logProbs(in, training);
         return SpanLoss.nll(lp[0], lp[1], docLogPrior, spanReader.answerSpans(in, answers));
+    }
+
+    /** The span reader's inputs, one row per (question, passage) in (example, passage) order. */
+    SpanReader.Batch spanInputs(NDManager m, List<String> questions, List<List<Retriever.Passage>> passages) {
+        List<String> qs = new ArrayList<>(), titles = new ArrayList<>(), texts = new ArrayList<>();
+        for (int b = 0; b < questions.size(); b++) {
+            for (Retriever.Passage p : passages.get(b)) {
+                qs.add(questions.get(b));
+                titles.add(p.title());
+                texts.add(p.text());
+            }
+        }
+        return spanReader.inputs(m, qs, titles, texts, settings.maxCombinedLength());
     }
 
     /** Target token ids [B, T] with the generator's special tokens, right-padded. */

@@ -43,8 +43,19 @@ public record SpanInput(long[] ids, long[] typeIds, int textStart, int[] charSta
      * what fits in {@code maxLen}.
      */
     public static SpanInput build(TextTokenizer tok, String question, String title, String text, int maxLen, int maxQuestionTokens) {
-        long[] special = tok.raw().encode("", true, false).getIds(); // [CLS] [SEP] for BERT vocabularies
-        long cls = special.length > 0 ? special[0] : 101, sep = special.length > 1 ? special[special.length - 1] : 102;
+        long[] cs = clsSep(tok);
+        return build(tok, cs[0], cs[1], question, title, text, maxLen, maxQuestionTokens);
+    }
+
+    /** The tokenizer's {cls, sep} ids: what it wraps an empty text in ([CLS] [SEP] for BERT vocabularies). */
+    public static long[] clsSep(TextTokenizer tok) {
+        long[] special = tok.raw().encode("", true, false).getIds();
+        return new long[] {special.length > 0 ? special[0] : 101, special.length > 1 ? special[special.length - 1] : 102};
+    }
+
+    /** As above with the special ids given (looked up once per reader, not per input). */
+    public static SpanInput build(TextTokenizer tok, long cls, long sep, String question, String title, String text, int maxLen,
+            int maxQuestionTokens) {
         long[] q = head(tok.raw().encode(question, false, false).getIds(), maxQuestionTokens);
         long[] t = title == null || title.isEmpty() ? new long[0] : head(tok.raw().encode(title, false, false).getIds(), 32);
         Encoding te = tok.raw().encode(text, false, false);

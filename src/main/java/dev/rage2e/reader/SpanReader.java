@@ -36,8 +36,11 @@ public final class SpanReader implements AutoCloseable {
 
     public final BertForQuestionAnswering model;
 
+    private final long[] clsSep;
+
     public SpanReader(BertForQuestionAnswering model) {
         this.model = model;
+        this.clsSep = SpanInput.clsSep(model.tokenizer());
     }
 
     /** The reader inputs of a batch: rows in (example, passage) order, right-padded. */
@@ -54,7 +57,7 @@ public final class SpanReader implements AutoCloseable {
         List<SpanInput> in = new ArrayList<>(rows);
         int len = 1;
         for (int r = 0; r < rows; r++) {
-            SpanInput s = SpanInput.build(model.tokenizer(), questions.get(r), titles.get(r), texts.get(r), limit,
+            SpanInput s = SpanInput.build(model.tokenizer(), clsSep[0], clsSep[1], questions.get(r), titles.get(r), texts.get(r), limit,
                     model.settings.maxQuestionTokens());
             in.add(s);
             len = Math.max(len, s.ids().length);
