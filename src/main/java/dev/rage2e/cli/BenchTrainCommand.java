@@ -32,6 +32,10 @@ public final class BenchTrainCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "3", description = "Measured steps (default ${DEFAULT-VALUE}).")
     int steps;
 
+    @Option(names = "--profile", paramLabel = "FILE", description = "Write libtorch's profiler trace of the measured steps "
+            + "(Chrome trace JSON; bench/profile-summary.py sums it per operator).")
+    Path profile;
+
     @Mixin
     TrainConfig cfg;
 
@@ -47,9 +51,12 @@ public final class BenchTrainCommand implements Callable<Integer> {
             t.run(warmup);
             RagModel.Timings a = copy(t.timings());
             double b0 = t.backwardSeconds(), o0 = t.optimizerSeconds();
+            if (profile != null) ai.djl.pytorch.jni.JniUtils.startProfile(false, true, false);
             long w0 = System.nanoTime();
             t.run(warmup + steps);
-            double wall = (System.nanoTime() - w0) / 1e9 / steps;
+            long w1 = System.nanoTime();
+            if (profile != null) ai.djl.pytorch.jni.JniUtils.stopProfile(profile.toAbsolutePath().toString());
+            double wall = (w1 - w0) / 1e9 / steps;
             RagModel.Timings z = t.timings();
             ObjectNode o = Json.MAPPER.createObjectNode();
             o.put("bench", "train");
@@ -84,9 +91,11 @@ public final class BenchTrainCommand implements Callable<Integer> {
 
     private double stepFlops(RagModel rag) {
         int b = cfg.batchSize * cfg.gradAccum;
-        double f = 3 * encoderFlops(rag.questionEncoder.config, cfg.maxQuestionLength) * b;
+        double f = cfg.readerOnly ? 0 : 3 * encoderFlops(rag.questionEncoder.config, cfg.maxQuestionLength) * b;
         if (cfg.end2end()) f += 3 * encoderFlops(rag.contextEncoder.config, Math.min(256, rag.contextEncoder.settings.maxLength())) * b * cfg.nDocs;
-        f += Seq2SeqFlops.of(rag.generator).trainStep(cfg.maxCombinedLength, cfg.maxTargetLength) * b * cfg.nDocs;
+        int rows = cfg.readerOnly ? b : b * cfg.nDocs; // the reader stage reads one gold passage per question
+        if (rag.spanReader != null) f += 3 * encoderFlops(rag.spanReader.model.config, cfg.maxCombinedLength) * rows;
+        else f += Seq2SeqFlops.of(rag.generator).trainStep(cfg.maxCombinedLength, cfg.maxTargetLength) * rows;
         return f;
     }
 

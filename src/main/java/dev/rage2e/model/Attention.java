@@ -42,7 +42,7 @@ public final class Attention {
         if (divisor != 1f) scores = Scalars.div(scores, divisor);
         if (additiveMask != null) scores = scores.add(additiveMask);
         NDArray probs = scores.softmax(-1);
-        if (training && dropout > 0) probs = probs.getNDArrayInternal().dropout(probs, dropout, true).singletonOrThrow();
+        probs = Dropout.apply(probs, dropout, training);
         return probs.matMul(v);
     }
 
@@ -60,7 +60,6 @@ public final class Attention {
     }
 
     public static NDArray dropout(NDArray x, float p, boolean training) {
-        if (!training || p <= 0) return x;
-        return x.getNDArrayInternal().dropout(x, p, true).singletonOrThrow();
+        return Dropout.apply(x, p, training);
     }
 }
