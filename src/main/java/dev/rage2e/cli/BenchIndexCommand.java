@@ -36,7 +36,7 @@ public final class BenchIndexCommand implements Callable<Integer> {
     @Option(names = "--kb", description = "Knowledge base directory (its current embeddings, or --version).")
     Path kb;
 
-    @Option(names = "--version", description = "Embeddings version (default: current).")
+    @Option(names = "--embeddings-version", description = "Embeddings version, e.g. emb-00003 (--version is the program's version) (default: current).")
     String version;
 
     @Option(names = "--synthetic", description = "Instead of a KB: this many random unit vectors (written to --out).")

@@ -20,8 +20,8 @@ import picocli.CommandLine.Option;
 
 /** {@code rag bench serve}: latency percentiles and throughput of the HTTP server under concurrent loopback clients. */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Start rag serve in-process on 127.0.0.1 (or use --url of one already running on this machine) and load",
-            "POST /api/answer with --clients concurrent closed-loop clients, at most --requests requests and --duration seconds.",
+        description = {"Load-test rag serve (in-process on 127.0.0.1, or --url of one already running on this machine).",
+            "Loads POST /api/answer with --clients concurrent closed-loop clients, at most --requests requests and --duration seconds.",
             "Prints JSON: p50/p95/p99 latency at the client, requests/s, status counts, mean server-side timings."})
 public final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", description = "Serve this checkpoint / run folder (full answers).")

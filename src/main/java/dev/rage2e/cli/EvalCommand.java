@@ -28,8 +28,8 @@ import picocli.CommandLine.Option;
  * {@code rag eval retrieval ...}: recall@k of any encoder.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Evaluate a trained RAG model's answers (EM, F1) and retrieval (recall@k) on SQuAD-format questions,",
-            "writing per-question predictions with their passages. 'rag eval retrieval' evaluates retrieval only."},
+        description = {"Evaluate a trained RAG model's answers (EM, F1) and retrieval (recall@k) on SQuAD-format questions.",
+            "Writes per-question predictions with their passages. 'rag eval retrieval' evaluates retrieval only."},
         subcommands = {EvalRetrievalCommand.class})
 public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", description = "Run folder (latest checkpoint) or checkpoint folder.")

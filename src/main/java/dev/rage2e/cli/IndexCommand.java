@@ -31,7 +31,7 @@ public final class IndexCommand implements Runnable {
         @Option(names = "--kb", required = true, description = "Knowledge base directory.")
         Path kb;
 
-        @Option(names = "--version", description = "Embeddings version (default: the current one).")
+        @Option(names = "--embeddings-version", description = "Embeddings version, e.g. emb-00003 (--version is the program's version) (default: the current one).")
         String version;
 
         @Option(names = "--type", defaultValue = "hnsw", description = "flat or hnsw (default ${DEFAULT-VALUE}).")

@@ -14,9 +14,10 @@ import picocli.CommandLine.Option;
 
 /** {@code rag models init-generator}: a BERT2BERT generator warm-started from a BERT checkpoint. */
 @Command(name = "init-generator", mixinStandardHelpOptions = true,
-        description = {"Build a BERT2BERT generator (HF EncoderDecoderModel layout) from a BERT checkpoint: encoder and decoder "
-                + "layers copied from it, new cross-attention, causal decoder, LM head tied to the word embeddings "
-                + "(Rothe et al. 2020). Prints a JSON summary."})
+        description = {"Build a reader from a BERT checkpoint: a BERT2BERT generator (default) or, with --type span, an extractive span reader.",
+            "bert2bert (HF EncoderDecoderModel layout): encoder and decoder layers copied from the checkpoint, new cross-attention, "
+                + "causal decoder, LM head tied to the word embeddings (Rothe et al. 2020). span (HF BertForQuestionAnswering): "
+                + "the checkpoint's BERT and a new start/end head. Prints a JSON summary."})
 public final class InitGeneratorCommand implements Callable<Integer> {
     @Option(names = "--from", required = true, description = "BERT model directory (config.json, model.safetensors, tokenizer.json).")
     Path from;

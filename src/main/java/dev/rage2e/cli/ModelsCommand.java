@@ -47,14 +47,17 @@ public final class ModelsCommand implements Runnable {
         @Option(names = "--root", description = "Models root (default: $RAG_MODELS, else <repo>/models).")
         Path root;
 
-        @Option(names = "--force", description = "Replace an installed model of the same name.")
+        @Option(names = "--force", description = "Fetch again and replace an installed model of the same name (without it, an installed model is left as it is and the command succeeds).")
         boolean force;
 
         @Override
         public Integer call() throws IOException {
             ModelCatalog.Entry e = ModelCatalog.get(name);
             Path out = (root != null ? root : ModelDirs.defaultRoot()).resolve(name);
-            if (Files.exists(out) && !force) throw new UserException(out + ": already installed; pass --force to replace it");
+            if (Files.exists(out) && !force) { // fetching what is there is a success, so scripts can fetch before they run
+                System.err.println("rag: " + name + " is already installed in " + out + " (--force fetches it again)");
+                return 0;
+            }
             long t0 = System.nanoTime();
             Path jar = ModelCatalog.resolve(e);
             long t1 = System.nanoTime();

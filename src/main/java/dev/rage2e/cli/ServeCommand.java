@@ -18,8 +18,9 @@ import picocli.CommandLine.Option;
 
 /** {@code rag serve}: the HTTP API and page over a trained checkpoint, or retrieval only. */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Serve a trained RAG checkpoint (or a run folder's latest) over HTTP: POST /api/answer {\"question\", \"k\"},",
-            "GET /api/health, POST /api/reload, and a page at /. With --kb and --encoder and no --checkpoint: retrieval only.",
+        description = {"Serve a trained RAG checkpoint (or a run folder's latest) over HTTP, with a page at /.",
+            "POST /api/answer {\"question\", \"k\"}, GET /api/health, POST /api/reload (admin: see --admin-token). With --kb and "
+                + "--encoder and no --checkpoint: retrieval only.",
             "Prints one JSON line with the URL once listening; Ctrl-C stops."})
 public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", description = "Checkpoint folder, or a run folder (serves its latest; reload follows it).")
@@ -73,6 +74,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--decoding", description = "token (RAG-token beam), thorough or fast (RAG-sequence); default by model type.")
     String decoding;
 
+    @Option(names = "--admin-token", paramLabel = "TOKEN", description = "Token that admin endpoints (POST /api/reload) require as "
+            + "'Authorization: Bearer TOKEN' (default: $RAG_ADMIN_TOKEN). Without one they are open on loopback and refused (401) beyond it.")
+    String adminToken;
+
     @picocli.CommandLine.Mixin
     PrecisionOption precisionOption = new PrecisionOption();
 
@@ -83,13 +88,14 @@ public final class ServeCommand implements Callable<Integer> {
         if (workers < 1 || queue < 0) throw new UserException("--workers must be >= 1 and --queue >= 0");
         Inference.setThreads(threads);
         try (QaBackend backend = open(checkpoint, kb, encoder, index, k, maxK, beams, maxAnswerLength, decoding, batch, workers);
-                RagServer server = new RagServer(backend, workers, queue).start(host, port);
+                RagServer server = new RagServer(backend, workers, queue).adminToken(token()).start(host, port);
                 ReloadWatcher watcher = watch == null ? null : new ReloadWatcher(backend, watch, System.err::println)) {
             ObjectNode o = backend.health();
             o.put("url", "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.port() + "/");
             o.put("workers", workers);
             o.put("queue", queue);
             if (watch != null) o.put("watch_seconds", watch);
+            o.put("admin", token() != null ? "token" : RagServer.beyondLoopback(host) ? "off (no token)" : "open (loopback)");
             System.out.println(Json.write(o));
             System.out.flush();
             CountDownLatch stop = new CountDownLatch(1);
@@ -97,6 +103,11 @@ public final class ServeCommand implements Callable<Integer> {
             stop.await();
         }
         return 0;
+    }
+
+    private String token() {
+        String t = adminToken != null ? adminToken : System.getenv("RAG_ADMIN_TOKEN");
+        return t == null || t.isEmpty() ? null : t;
     }
 
     /** The backend for the flags: RAG over a checkpoint, or retrieval only over --kb with --encoder. */

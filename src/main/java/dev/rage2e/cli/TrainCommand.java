@@ -16,8 +16,8 @@ import picocli.CommandLine.Option;
 
 /** {@code rag train}: original or end-to-end RAG training with checkpoints, metrics and resume. */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train RAG (original: frozen passage encoder; end2end: passage encoder trained too, KB re-encoded and",
-            "re-indexed in the background every --indexing-freq steps). Every config key is also a flag; flags override",
+        description = {"Train RAG: original (frozen passage encoder) or end2end (passage encoder trained too, KB re-indexed meanwhile).",
+            "In end2end mode the KB is re-encoded and re-indexed in the background every --indexing-freq steps. Every config key is also a flag; flags override",
             "--config. Progress goes to stderr, events to RUN_DIR/metrics.jsonl, the final evaluation to stdout."})
 public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--config", description = "YAML file with config keys (same names as the flags).")

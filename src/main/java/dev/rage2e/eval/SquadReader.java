@@ -33,9 +33,27 @@ public final class SquadReader {
     public static Set<String> titles(Path file) {
         Set<String> out = new LinkedHashSet<>();
         for (JsonNode art : Json.read(file).path("data")) {
-            if (art.path("title").isValueNode()) out.add(art.path("title").asText());
+            String t = articleTitle(art);
+            if (t != null) out.add(t);
+            else for (JsonNode para : art.path("paragraphs")) out.add(title(null, para));
         }
         return out;
+    }
+
+    /**
+     * An article's title; without one (some domain QA sets ship only paragraphs with a {@code document_id}) its
+     * {@code document_id}; null when it has neither (its paragraphs are then titled by their own document_id).
+     */
+    static String articleTitle(JsonNode article) {
+        if (article.path("title").isValueNode()) return article.path("title").asText();
+        if (article.path("document_id").isValueNode()) return article.path("document_id").asText();
+        return null;
+    }
+
+    /** The title a paragraph's questions carry: its article's, else the paragraph's document_id, else empty. */
+    static String title(String articleTitle, JsonNode paragraph) {
+        if (articleTitle != null) return articleTitle;
+        return paragraph.path("document_id").isValueNode() ? paragraph.path("document_id").asText() : "";
     }
 
     public static List<QaExample> read(Path file, Set<String> articles) {
@@ -44,16 +62,18 @@ public final class SquadReader {
         if (!data.isArray()) throw new UserException(file + ": not a SQuAD file (no 'data' array)");
         List<QaExample> out = new ArrayList<>();
         Set<String> seen = new LinkedHashSet<>();
+        int untitled = 0;
         for (int a = 0; a < data.size(); a++) {
             JsonNode art = data.get(a);
-            String title = art.path("title").isValueNode() ? art.path("title").asText() : null;
-            if (title == null) throw new UserException(file + ": data[" + a + "] has no title");
-            seen.add(title);
-            if (articles != null && !articles.contains(title)) continue;
+            if (!art.path("title").isValueNode()) untitled++;
+            String articleTitle = articleTitle(art);
             JsonNode paras = art.path("paragraphs");
             if (!paras.isArray()) throw new UserException(file + ": data[" + a + "]: 'paragraphs' must be an array");
             for (int p = 0; p < paras.size(); p++) {
                 JsonNode para = paras.get(p);
+                String title = title(articleTitle, para);
+                seen.add(title);
+                if (articles != null && !articles.contains(title)) continue;
                 String pWhere = file + ": data[" + a + "].paragraphs[" + p + "]";
                 JsonNode qas = para.path("qas");
                 if (!qas.isMissingNode() && !qas.isArray()) throw new UserException(pWhere + ": 'qas' must be an array");
@@ -84,6 +104,9 @@ public final class SquadReader {
                     out.add(new QaExample(qa.path("id").asText(where), question, new ArrayList<>(answers), title, context));
                 }
             }
+        }
+        if (untitled > 0) {
+            System.err.printf("%s: %d article(s) without a 'title': titled by their document_id where present, else untitled%n", file, untitled);
         }
         if (articles != null) {
             for (String t : articles) {

@@ -8,7 +8,8 @@ import java.util.List;
  * Builds the generator's input per (question, passage): {@code title / text // question}, as HF's
  * RagRetriever does (surrounding quotes stripped from titles, double spaces collapsed). When the
  * tokens exceed {@code maxLen}, words are cut from the END OF THE PASSAGE TEXT rather than from the
- * end of the string (HF's plain truncation), so the question is never lost.
+ * end of the string (HF's plain truncation), so the question is never lost. Only when the question does not fit
+ * beside the title alone is the title dropped too, and only when it does not fit on its own is it cut, from its own end.
  */
 public final class GeneratorInputs {
     private GeneratorInputs() {}
@@ -32,7 +33,10 @@ public final class GeneratorInputs {
             keep = Math.max(0, keep - drop);
             ids = tok.encode(combine(title, String.join(" ", java.util.Arrays.copyOf(words, keep)), question), Integer.MAX_VALUE);
         }
-        return ids.length <= maxLen ? ids : tok.encode(full, maxLen); // question alone too long: plain truncation
+        if (ids.length <= maxLen) return ids;
+        ids = tok.encode(combine(title, "", question), Integer.MAX_VALUE);
+        if (ids.length <= maxLen) return ids;
+        return tok.encode(combine("", "", question), maxLen); // the question alone is too long: cut from its end
     }
 
     public static List<long[]> forBatch(TextTokenizer tok, List<String> questions, List<List<Retriever.Passage>> docs, int maxLen) {

@@ -23,8 +23,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * GET  /              the page (a question box; {@code /?q=...&k=...} asks at once)
  * GET  /api/health    what is served (checkpoint, step, KB, embeddings version, limits) + counters
  * POST /api/answer    {"question": "...", "k": 5} -> answer, passages, embeddings_version, timings
- * POST /api/reload    load a newer checkpoint / embeddings version now, swap atomically
+ * POST /api/reload    load a newer checkpoint / embeddings version now, swap atomically (admin)
  * </pre>
+ *
+ * <p>Admin endpoints cost seconds of CPU and gigabytes of memory, so beyond loopback they need
+ * {@code Authorization: Bearer TOKEN} ({@link #adminToken}); without a token configured they answer 401 there.
+ * On a loopback address with no token they stay open (the local user is trusted, as before).
  */
 public final class RagServer implements AutoCloseable {
     public static final long MAX_REQUEST_BYTES = 16 * 1024;
@@ -40,6 +44,7 @@ public final class RagServer implements AutoCloseable {
     private final AtomicLong rejected = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final String page;
+    private String adminToken;
     private Javalin app;
 
     public RagServer(QaBackend backend, int workers, int queue) {
@@ -55,8 +60,25 @@ public final class RagServer implements AutoCloseable {
         this.page = resource("/serve/index.html");
     }
 
+    /** Requires {@code token} (null: none) on admin endpoints; call before {@link #start}. */
+    public RagServer adminToken(String token) {
+        if (token != null && token.isBlank()) throw new UserException("the admin token must not be empty");
+        this.adminToken = token;
+        return this;
+    }
+
+    /** Whether {@code host} binds beyond the loopback interface (0.0.0.0, a LAN address, a public name). */
+    public static boolean beyondLoopback(String host) {
+        try {
+            return !java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            throw new UserException("--host " + host + ": unknown host");
+        }
+    }
+
     /** Starts listening ({@code port} 0 picks a free port; see {@link #port()}). */
     public RagServer start(String host, int port) {
+        boolean guarded = adminToken != null || beyondLoopback(host);
         app = Javalin.create(cfg -> {
             cfg.http.maxRequestSize = MAX_REQUEST_BYTES;
             cfg.showJavalinBanner = false;
@@ -76,6 +98,13 @@ public final class RagServer implements AutoCloseable {
         });
         app.post("/api/answer", this::answer);
         app.post("/api/reload", ctx -> {
+            if (guarded && !authorized(ctx)) {
+                ctx.header("WWW-Authenticate", "Bearer");
+                json(ctx, 401, error(adminToken == null
+                        ? "admin endpoints are off on a non-loopback address without a token: start rag serve with --admin-token or RAG_ADMIN_TOKEN"
+                        : "admin endpoint: send Authorization: Bearer <token>"));
+                return;
+            }
             try {
                 json(ctx, 200, backend.reload());
             } catch (UserException e) {
@@ -97,6 +126,15 @@ public final class RagServer implements AutoCloseable {
 
     public int port() {
         return app.port();
+    }
+
+    private boolean authorized(Context ctx) {
+        if (adminToken == null) return false;
+        String h = ctx.header("Authorization");
+        if (h == null || !h.startsWith("Bearer ")) return false;
+        // constant-time comparison: the time taken says nothing about how much of the token was right
+        return java.security.MessageDigest.isEqual(h.substring(7).strip().getBytes(StandardCharsets.UTF_8),
+                adminToken.getBytes(StandardCharsets.UTF_8));
     }
 
     private void answer(Context ctx) throws InterruptedException {

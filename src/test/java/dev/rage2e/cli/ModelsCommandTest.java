@@ -44,6 +44,22 @@ class ModelsCommandTest {
         assertTrue(r.err().contains("unknown model 'gpt-5'") && r.err().contains("all-minilm-l6-v2, bge-small-en-v1.5"), r.err());
     }
 
+    /** Fetching an installed model succeeds without touching it (scripts fetch before they run); --force fetches again. */
+    @Test
+    void fetchingAnInstalledModelIsASuccess() throws Exception {
+        Run first = rag("models", "fetch", "all-minilm-l6-v2", "--root", tmp.toString());
+        assertEquals(0, first.code(), first.err());
+        Path weights = tmp.resolve("all-minilm-l6-v2/model.safetensors");
+        java.nio.file.attribute.FileTime written = Files.getLastModifiedTime(weights);
+        Run again = rag("models", "fetch", "all-minilm-l6-v2", "--root", tmp.toString());
+        assertEquals(0, again.code(), again.err());
+        assertTrue(again.err().contains("already installed"), again.err());
+        assertEquals(written, Files.getLastModifiedTime(weights), "an installed model is left as it is");
+        Run forced = rag("models", "fetch", "all-minilm-l6-v2", "--root", tmp.toString(), "--force");
+        assertEquals(0, forced.code(), forced.err());
+        assertTrue(forced.out().contains("\"name\":\"all-minilm-l6-v2\""), forced.out());
+    }
+
     @Test
     void importsOnnxFileWithSiblingTokenizerThenListsIt() throws Exception {
         ModelCatalog.Entry e = ModelCatalog.get("all-minilm-l6-v2");

@@ -210,6 +210,33 @@ class RagServerTest {
         assertEquals(1, r.json().get("models_open").asInt());
     }
 
+    /** Beyond loopback, reload needs the admin token (401 without it, or always when none is set); asking stays open. */
+    @Test
+    void adminEndpointsNeedATokenBeyondLoopback() throws Exception {
+        try (RagServer open = new RagServer(retrieval, 1, 2).start("0.0.0.0", 0)) {
+            Http h = new Http(open.port());
+            Http.Response r = h.post("api/reload", "");
+            assertEquals(401, r.status(), r.body());
+            assertTrue(r.json().get("error").asText().contains("--admin-token"), r.body());
+            assertEquals(401, h.post("api/reload", "", "Authorization", "Bearer guess").status());
+            assertEquals(200, h.ask("what is built", 2).status(), "asking needs no token");
+        }
+        try (RagServer guarded = new RagServer(retrieval, 1, 2).adminToken("s3cret").start("0.0.0.0", 0)) {
+            Http h = new Http(guarded.port());
+            assertEquals(401, h.post("api/reload", "").status());
+            assertEquals(401, h.post("api/reload", "", "Authorization", "Bearer s3cre").status());
+            assertEquals(401, h.post("api/reload", "", "Authorization", "s3cret").status());
+            Http.Response ok = h.post("api/reload", "", "Authorization", "Bearer s3cret");
+            assertEquals(200, ok.status(), ok.body());
+        }
+        // a token set on loopback is required there too; without one loopback stays open (reloadWithNothingNewKeepsTheModel)
+        try (RagServer local = new RagServer(retrieval, 1, 2).adminToken("t").start("127.0.0.1", 0)) {
+            assertEquals(401, new Http(local.port()).post("api/reload", "").status());
+        }
+        assertFalse(RagServer.beyondLoopback("localhost"));
+        assertTrue(RagServer.beyondLoopback("0.0.0.0"));
+    }
+
     /** {@code rag answer} prints what the server answers (same backend code), one JSON line per question. */
     @Test
     void answerCommandPrintsTheServersAnswer() throws Exception {

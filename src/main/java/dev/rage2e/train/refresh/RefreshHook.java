@@ -55,6 +55,9 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
         this.publishLag = publishLag;
         this.finalRefresh = finalRefresh;
         this.probeQuestions = probeQuestions;
+        // the snapshot's destination arrays, allocated (and first touched) now rather than inside the first training
+        // step that snapshots: the first snapshot waited 32 ms for them, the later ones 0.5 ms (SQuAD-KB, MiniLM)
+        if (trainer.model().contextEncoder != null) arena = new WeightsSnapshot.Arena(trainer.model().contextEncoder.params);
     }
 
     @Override
