@@ -17,7 +17,7 @@ import dev.rage2e.model.Seq2SeqLoss;
 import dev.rage2e.model.Seq2SeqModel;
 import dev.rage2e.model.Seq2SeqModels;
 import dev.rage2e.model.generate.Generation;
-import dev.rage2e.model.generate.GenerationConfig;
+import dev.rage2e.model.GenerationConfig;
 import dev.rage2e.train.AdamW;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;

@@ -1,8 +1,8 @@
 package dev.rage2e.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.eval.QaExample;
-import dev.rage2e.eval.SquadReader;
+import dev.rage2e.qa.QaExample;
+import dev.rage2e.qa.SquadReader;
 import dev.rage2e.serve.Inference;
 import dev.rage2e.serve.LoadGenerator;
 import dev.rage2e.serve.QaBackend;

@@ -6,7 +6,7 @@ import dev.rage2e.model.Seq2SeqFlops;
 import dev.rage2e.rag.RagModel;
 import dev.rage2e.train.TrainConfig;
 import dev.rage2e.train.Trainer;
-import dev.rage2e.train.TrainingRun;
+import dev.rage2e.run.TrainingRun;
 import dev.rage2e.util.AtomicFiles;
 import dev.rage2e.util.Json;
 import java.nio.file.Files;

@@ -2,15 +2,15 @@ package dev.rage2e.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.eval.QaExample;
-import dev.rage2e.eval.Split;
+import dev.rage2e.qa.QaExample;
+import dev.rage2e.qa.Split;
 import dev.rage2e.experiment.ModeRunner;
 import dev.rage2e.experiment.ReaderStage;
 import dev.rage2e.experiment.Workspace;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.kb.Passage;
 import dev.rage2e.train.TrainConfig;
-import dev.rage2e.train.TrainingRun;
+import dev.rage2e.run.TrainingRun;
 import dev.rage2e.util.AtomicFiles;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;

@@ -2,10 +2,10 @@ package dev.rage2e.cli;
 
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.eval.QaExample;
+import dev.rage2e.qa.QaExample;
 import dev.rage2e.eval.RetrievalEval;
-import dev.rage2e.eval.Split;
-import dev.rage2e.eval.SquadReader;
+import dev.rage2e.qa.Split;
+import dev.rage2e.qa.SquadReader;
 import dev.rage2e.index.KbRetriever;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.EncoderModel;

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.Seq2SeqModel;
 import dev.rage2e.model.Seq2SeqModels;
 import dev.rage2e.model.generate.Generation;
-import dev.rage2e.model.generate.GenerationConfig;
+import dev.rage2e.model.GenerationConfig;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.nio.file.Path;

@@ -2,7 +2,7 @@ package dev.rage2e.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.train.TrainConfig;
-import dev.rage2e.train.TrainingRun;
+import dev.rage2e.run.TrainingRun;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.lang.reflect.Field;

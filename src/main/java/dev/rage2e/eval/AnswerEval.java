@@ -1,5 +1,6 @@
 package dev.rage2e.eval;
 
+import dev.rage2e.qa.QaExample;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;

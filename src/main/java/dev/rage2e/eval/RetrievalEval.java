@@ -1,5 +1,6 @@
 package dev.rage2e.eval;
 
+import dev.rage2e.qa.QaExample;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.index.ScoredPassage;
 import dev.rage2e.kb.Chunker;

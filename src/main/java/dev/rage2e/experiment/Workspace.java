@@ -9,9 +9,9 @@ import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.Bert2BertWarmStart;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.util.AtomicFiles;
-import dev.rage2e.weights.ConvertedBert;
-import dev.rage2e.weights.ModelCatalog;
-import dev.rage2e.weights.ModelDirs;
+import dev.rage2e.convert.ConvertedBert;
+import dev.rage2e.convert.ModelCatalog;
+import dev.rage2e.convert.ModelDirs;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -85,12 +85,12 @@ public final class Workspace {
      * Writes questions as a SQuAD v1.1 file (one article per title, one paragraph per context, answer_start where the
      * answer first occurs), so a run reads exactly these questions and still has their paragraphs (gold passages).
      */
-    public static void writeSquad(List<dev.rage2e.eval.QaExample> qs, Path file) throws IOException {
+    public static void writeSquad(List<dev.rage2e.qa.QaExample> qs, Path file) throws IOException {
         com.fasterxml.jackson.databind.node.ObjectNode root = dev.rage2e.util.Json.MAPPER.createObjectNode();
         root.put("version", "1.1");
         com.fasterxml.jackson.databind.node.ArrayNode data = root.putArray("data");
         java.util.Map<String, java.util.Map<String, com.fasterxml.jackson.databind.node.ArrayNode>> byTitle = new java.util.LinkedHashMap<>();
-        for (dev.rage2e.eval.QaExample e : qs) {
+        for (dev.rage2e.qa.QaExample e : qs) {
             if (e.context() == null) throw new IllegalArgumentException("question " + e.id() + " has no context");
             var paras = byTitle.computeIfAbsent(e.title(), t -> new java.util.LinkedHashMap<>());
             var qas = paras.computeIfAbsent(e.context(), c -> dev.rage2e.util.Json.MAPPER.createArrayNode());
@@ -132,7 +132,7 @@ public final class Workspace {
             kb.add(rel);
             var tr = dev.rage2e.util.Json.MAPPER.createArrayNode();
             var te = dev.rage2e.util.Json.MAPPER.createArrayNode();
-            for (String title : dev.rage2e.eval.SquadReader.titles(f)) {
+            for (String title : dev.rage2e.qa.SquadReader.titles(f)) {
                 if (i++ % every == every - 1) te.add(title);
                 else tr.add(title);
             }
@@ -179,10 +179,10 @@ public final class Workspace {
     }
 
     /** Writes questions and answers as the trainer's line files (answers tab-separated), so a run reads exactly these. */
-    public static void writeLineFiles(List<dev.rage2e.eval.QaExample> qs, Path source, Path target) throws IOException {
+    public static void writeLineFiles(List<dev.rage2e.qa.QaExample> qs, Path source, Path target) throws IOException {
         StringBuilder q = new StringBuilder();
         StringBuilder a = new StringBuilder();
-        for (dev.rage2e.eval.QaExample e : qs) {
+        for (dev.rage2e.qa.QaExample e : qs) {
             q.append(oneLine(e.question())).append('\n');
             a.append(String.join("\t", e.answers().stream().map(Workspace::oneLine).toList())).append('\n');
         }

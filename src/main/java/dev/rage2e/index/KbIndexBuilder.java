@@ -5,7 +5,6 @@ import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.EncoderIdentity;
 import dev.rage2e.kb.KbVersions;
 import dev.rage2e.model.EncoderModel;
-import dev.rage2e.train.refresh.IndexBuilder;
 import java.io.IOException;
 
 /**

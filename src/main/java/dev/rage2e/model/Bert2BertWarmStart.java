@@ -1,7 +1,6 @@
 package dev.rage2e.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.rage2e.model.generate.GenerationConfig;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import dev.rage2e.weights.HostTensor;

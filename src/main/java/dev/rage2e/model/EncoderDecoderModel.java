@@ -2,7 +2,6 @@ package dev.rage2e.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.rage2e.model.generate.GenerationConfig;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.io.IOException;

@@ -8,7 +8,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.model.generate.GenerationConfig;
 import dev.rage2e.weights.HostTensor;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -78,8 +78,8 @@ public interface Seq2SeqModel extends AutoCloseable {
     void save(Path dir) throws IOException;
 
     /** Decoding defaults as HF's {@code generate()} would take them (generation_config.json, else config.json). */
-    default dev.rage2e.model.generate.GenerationConfig generationConfig() {
-        return dev.rage2e.model.generate.GenerationConfig.defaults(this);
+    default dev.rage2e.model.GenerationConfig generationConfig() {
+        return dev.rage2e.model.GenerationConfig.defaults(this);
     }
 
     @Override

@@ -1,6 +1,6 @@
 package dev.rage2e.rag;
 
-import dev.rage2e.eval.QaExample;
+import dev.rage2e.qa.QaExample;
 import dev.rage2e.kb.Chunker;
 import java.util.List;
 

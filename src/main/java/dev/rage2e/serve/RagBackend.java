@@ -7,7 +7,7 @@ import dev.rage2e.index.KbRetriever;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.Seq2SeqModels;
 import dev.rage2e.rag.BeamSearch;
-import dev.rage2e.rag.RagCheckpoint;
+import dev.rage2e.train.RagCheckpoint;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.reader.SpanReader;
 import dev.rage2e.rag.RagModel;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.rage2e.testutil.Fixtures;
 import dev.rage2e.testutil.MavenJars;
-import dev.rage2e.weights.ModelCatalog;
+import dev.rage2e.convert.ModelCatalog;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

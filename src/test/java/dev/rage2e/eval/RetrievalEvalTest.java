@@ -1,5 +1,8 @@
 package dev.rage2e.eval;
 
+import dev.rage2e.qa.Split;
+import dev.rage2e.qa.SquadReader;
+import dev.rage2e.qa.QaExample;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

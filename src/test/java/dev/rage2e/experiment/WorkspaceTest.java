@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.rage2e.eval.QaExample;
-import dev.rage2e.eval.Split;
-import dev.rage2e.eval.SquadReader;
+import dev.rage2e.qa.QaExample;
+import dev.rage2e.qa.Split;
+import dev.rage2e.qa.SquadReader;
 import dev.rage2e.util.UserException;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -16,7 +16,6 @@ import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.rag.Retriever;
 import dev.rage2e.testutil.TinyWordPieceTokenizer;
-import dev.rage2e.train.refresh.IndexBuilder;
 import dev.rage2e.util.UserException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -10,7 +10,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.rage2e.model.generate.Generation;
-import dev.rage2e.model.generate.GenerationConfig;
 import dev.rage2e.testutil.BertTokenizerJson;
 import dev.rage2e.testutil.Fixtures;
 import dev.rage2e.train.AdamW;

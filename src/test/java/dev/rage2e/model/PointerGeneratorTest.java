@@ -12,7 +12,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.generate.Generation;
-import dev.rage2e.model.generate.GenerationConfig;
 import dev.rage2e.testutil.Fixtures;
 import dev.rage2e.util.Json;
 import dev.rage2e.weights.HostTensor;

@@ -8,7 +8,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.rage2e.model.generate.Generation;
-import dev.rage2e.model.generate.GenerationConfig;
 import dev.rage2e.testutil.Fixtures;
 import java.nio.file.Path;
 import java.util.Iterator;

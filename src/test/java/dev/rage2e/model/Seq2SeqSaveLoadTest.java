@@ -10,7 +10,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.rage2e.model.generate.Generation;
-import dev.rage2e.model.generate.GenerationConfig;
 import dev.rage2e.testutil.Fixtures;
 import dev.rage2e.util.UserException;
 import dev.rage2e.weights.HostTensor;

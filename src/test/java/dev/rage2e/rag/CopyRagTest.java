@@ -12,7 +12,7 @@ import dev.rage2e.model.PointerGenerator;
 import dev.rage2e.testutil.TinyRag;
 import dev.rage2e.train.Checkpoints;
 import dev.rage2e.train.TrainConfig;
-import dev.rage2e.train.TrainingRun;
+import dev.rage2e.run.TrainingRun;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;

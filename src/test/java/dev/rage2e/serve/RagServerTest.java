@@ -12,7 +12,7 @@ import dev.rage2e.kb.KbVersions;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.kb.Passage;
 import dev.rage2e.rag.BeamSearch;
-import dev.rage2e.rag.RagCheckpoint;
+import dev.rage2e.train.RagCheckpoint;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.rag.Retriever;
 import dev.rage2e.util.Json;

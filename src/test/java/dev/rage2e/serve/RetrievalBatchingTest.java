@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.eval.QaExample;
-import dev.rage2e.eval.SquadReader;
+import dev.rage2e.qa.QaExample;
+import dev.rage2e.qa.SquadReader;
 import dev.rage2e.kb.KbBuilder;
 import dev.rage2e.testutil.TinyWordPieceTokenizer;
 import java.nio.file.Path;

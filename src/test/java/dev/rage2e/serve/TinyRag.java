@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.ndarray.NDManager;
 import dev.rage2e.cli.Main;
-import dev.rage2e.eval.QaExample;
-import dev.rage2e.eval.SquadReader;
+import dev.rage2e.qa.QaExample;
+import dev.rage2e.qa.SquadReader;
 import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.EncoderIdentity;
 import dev.rage2e.kb.KbBuilder;

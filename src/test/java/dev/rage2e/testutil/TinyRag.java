@@ -3,7 +3,7 @@ package dev.rage2e.testutil;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.eval.QaExample;
+import dev.rage2e.qa.QaExample;
 import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.EncoderIdentity;
 import dev.rage2e.kb.KbBuilder;

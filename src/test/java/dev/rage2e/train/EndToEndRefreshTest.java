@@ -1,5 +1,6 @@
 package dev.rage2e.train;
 
+import dev.rage2e.run.TrainingRun;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -21,8 +22,8 @@ import dev.rage2e.train.refresh.KbRefresher;
 import dev.rage2e.testutil.MavenJars;
 import dev.rage2e.train.refresh.WeightsSnapshot;
 import dev.rage2e.util.Json;
-import dev.rage2e.weights.ModelCatalog;
-import dev.rage2e.weights.ModelDirs;
+import dev.rage2e.convert.ModelCatalog;
+import dev.rage2e.convert.ModelDirs;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;

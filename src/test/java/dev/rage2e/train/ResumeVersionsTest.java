@@ -1,5 +1,6 @@
 package dev.rage2e.train;
 
+import dev.rage2e.run.TrainingRun;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

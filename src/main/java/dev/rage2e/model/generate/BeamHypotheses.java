@@ -1,5 +1,6 @@
 package dev.rage2e.model.generate;
 
+import dev.rage2e.model.GenerationConfig;
 import java.util.ArrayList;
 import java.util.List;
 

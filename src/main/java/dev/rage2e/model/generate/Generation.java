@@ -1,5 +1,6 @@
 package dev.rage2e.model.generate;
 
+import dev.rage2e.model.GenerationConfig;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;

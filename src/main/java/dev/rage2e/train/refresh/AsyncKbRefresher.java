@@ -1,5 +1,6 @@
 package dev.rage2e.train.refresh;
 
+import dev.rage2e.index.IndexBuilder;
 import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.EncoderModel;

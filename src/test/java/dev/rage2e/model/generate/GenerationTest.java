@@ -1,5 +1,6 @@
 package dev.rage2e.model.generate;
 
+import dev.rage2e.model.GenerationConfig;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,4 +1,4 @@
-package dev.rage2e.eval;
+package dev.rage2e.qa;
 
 import java.util.List;
 

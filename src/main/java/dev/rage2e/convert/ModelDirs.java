@@ -1,5 +1,8 @@
-package dev.rage2e.weights;
+package dev.rage2e.convert;
 
+import dev.rage2e.weights.Safetensors;
+import dev.rage2e.weights.TokenizerJson;
+import dev.rage2e.weights.HostTensor;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.model.EncoderSettings;

@@ -1,5 +1,13 @@
-package dev.rage2e.weights;
+package dev.rage2e.convert;
 
+import dev.rage2e.weights.TfBundle;
+
+import dev.rage2e.weights.HostTensor;
+
+import dev.rage2e.convert.OnnxImporter;
+import dev.rage2e.convert.ModelCatalog;
+import dev.rage2e.convert.ConvertedBert;
+import dev.rage2e.convert.BertLayout;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

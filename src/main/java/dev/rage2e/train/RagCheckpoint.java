@@ -1,10 +1,10 @@
-package dev.rage2e.rag;
+package dev.rage2e.train;
 
+import dev.rage2e.rag.RagSettings;
+import dev.rage2e.rag.Readers;
+import dev.rage2e.rag.RagModel;
 import ai.djl.ndarray.NDManager;
 import dev.rage2e.model.EncoderModel;
-import dev.rage2e.train.Checkpoints;
-import dev.rage2e.train.TrainConfig;
-import dev.rage2e.train.TrainerState;
 import dev.rage2e.util.UserException;
 import java.nio.file.Files;
 import java.nio.file.Path;

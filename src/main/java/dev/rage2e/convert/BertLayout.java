@@ -1,5 +1,7 @@
-package dev.rage2e.weights;
+package dev.rage2e.convert;
 
+import dev.rage2e.weights.DType;
+import dev.rage2e.weights.HostTensor;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.util.UserException;
 import java.util.Arrays;

@@ -1,5 +1,13 @@
-package dev.rage2e.weights;
+package dev.rage2e.convert;
 
+import dev.rage2e.weights.TfBundle;
+
+import dev.rage2e.weights.ModelFiles;
+
+import dev.rage2e.convert.TfCheckpointImporter;
+import dev.rage2e.convert.ModelDirs;
+import dev.rage2e.convert.ModelCatalog;
+import dev.rage2e.convert.ConvertedBert;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,5 +1,8 @@
-package dev.rage2e.weights;
+package dev.rage2e.convert;
 
+import dev.rage2e.convert.ModelDirs;
+import dev.rage2e.convert.ModelCatalog;
+import dev.rage2e.convert.ConvertedBert;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -1,6 +1,5 @@
-package dev.rage2e.train.refresh;
+package dev.rage2e.index;
 
-import dev.rage2e.index.IndexHolder;
 import dev.rage2e.model.EncoderModel;
 import java.io.IOException;
 

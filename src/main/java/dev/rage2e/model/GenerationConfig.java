@@ -1,8 +1,7 @@
-package dev.rage2e.model.generate;
+package dev.rage2e.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.model.Seq2SeqModel;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.nio.file.Files;

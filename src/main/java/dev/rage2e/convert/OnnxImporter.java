@@ -1,5 +1,10 @@
-package dev.rage2e.weights;
+package dev.rage2e.convert;
 
+import dev.rage2e.weights.DType;
+import dev.rage2e.weights.ModelFiles;
+import dev.rage2e.weights.TokenizerJson;
+import dev.rage2e.weights.OnnxGraph;
+import dev.rage2e.weights.HostTensor;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.util.UserException;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package dev.rage2e.weights;
+package dev.rage2e.convert;
 
 import dev.rage2e.model.EncoderSettings;
 import dev.rage2e.util.UserException;

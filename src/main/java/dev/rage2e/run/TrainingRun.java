@@ -1,11 +1,17 @@
-package dev.rage2e.train;
+package dev.rage2e.run;
 
+import dev.rage2e.train.TrainConfig;
+import dev.rage2e.train.MetricsLog;
+import dev.rage2e.train.Trainer;
+import dev.rage2e.train.TrainerState;
+import dev.rage2e.train.LineFiles;
+import dev.rage2e.train.Checkpoints;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.eval.AnswerEval;
-import dev.rage2e.eval.QaExample;
-import dev.rage2e.eval.Split;
-import dev.rage2e.eval.SquadReader;
+import dev.rage2e.qa.QaExample;
+import dev.rage2e.qa.Split;
+import dev.rage2e.qa.SquadReader;
 import dev.rage2e.index.HnswIndex;
 import dev.rage2e.index.KbIndexBuilder;
 import dev.rage2e.index.KbJanitor;

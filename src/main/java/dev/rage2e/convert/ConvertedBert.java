@@ -1,5 +1,6 @@
-package dev.rage2e.weights;
+package dev.rage2e.convert;
 
+import dev.rage2e.weights.HostTensor;
 import dev.rage2e.model.BertConfig;
 import java.util.Map;
 

@@ -1,4 +1,4 @@
-package dev.rage2e.eval;
+package dev.rage2e.qa;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.rage2e.util.Json;

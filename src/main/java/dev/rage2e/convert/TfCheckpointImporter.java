@@ -1,5 +1,9 @@
-package dev.rage2e.weights;
+package dev.rage2e.convert;
 
+import dev.rage2e.weights.TfBundle;
+import dev.rage2e.weights.ModelFiles;
+import dev.rage2e.weights.TokenizerJson;
+import dev.rage2e.weights.HostTensor;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.util.Json;
