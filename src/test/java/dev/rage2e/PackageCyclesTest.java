@@ -19,7 +19,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * The packages of the main code form a layered graph, no cycles: each one can be read knowing only the ones below it
+ * The packages of the main code form layers (LAYERS, lowest first) with no cycles: each can be read knowing only the ones below it
  * (util, text, weights -> model -> kb, reader -> index, rag -> eval, train -> train.refresh -> run -> experiment, serve -> cli).
  */
 class PackageCyclesTest {
@@ -27,8 +27,44 @@ class PackageCyclesTest {
     private static final Pattern WILDCARD = Pattern.compile("import dev\\.rage2e\\.[\\w.]*\\*;");
     private static final Pattern REF = Pattern.compile("dev\\.rage2e\\.([a-z][a-z0-9.]*)\\.([A-Z]\\w*)");
 
+    /** The layers, lowest first, as the README's architecture table and each package-info.java state them. */
+    static final List<String> LAYERS = List.of("util", "weights", "engine", "model", "model.generate", "convert", "qa", "kb", "text",
+            "reader", "rag", "index", "eval", "train", "train.refresh", "run", "experiment", "serve", "cli");
+
+    @Test
+    void everyPackageUsesOnlyLowerLayers() throws IOException {
+        List<String> wrong = new ArrayList<>();
+        for (var a : dependencies().entrySet()) {
+            int la = LAYERS.indexOf(a.getKey());
+            if (la < 0) {
+                wrong.add(a.getKey() + ": not in LAYERS (add it where it belongs, with a package-info.java)");
+                continue;
+            }
+            for (var b : a.getValue().entrySet()) {
+                if (LAYERS.indexOf(b.getKey()) > la) wrong.add(a.getKey() + " -> " + b.getKey() + " " + b.getValue());
+            }
+        }
+        for (String p : LAYERS) {
+            if (!Files.isRegularFile(MAIN.resolve(p.replace('.', '/')).resolve("package-info.java"))) wrong.add(p + ": no package-info.java");
+        }
+        assertEquals(List.of(), wrong, "dependencies on a higher layer");
+    }
+
     @Test
     void packagesDoNotDependOnEachOtherInCycles() throws IOException {
+        Map<String, Map<String, Set<String>>> deps = dependencies();
+        assertTrue(deps.size() > 10, "packages read: " + deps.keySet());
+        List<String> inCycles = new ArrayList<>();
+        for (var a : deps.entrySet()) {
+            for (var b : a.getValue().entrySet()) {
+                if (reaches(deps, b.getKey(), a.getKey())) inCycles.add(a.getKey() + " -> " + b.getKey() + " " + b.getValue());
+            }
+        }
+        assertEquals(List.of(), inCycles, "package dependencies that close a cycle");
+    }
+
+    /** package -> package it uses -> the "Class->Class" references that make the edge. */
+    private static Map<String, Map<String, Set<String>>> dependencies() throws IOException {
         Map<String, Map<String, Set<String>>> deps = new TreeMap<>(); // package -> package -> "Class->Class"
         try (Stream<Path> files = Files.walk(MAIN)) {
             for (Path f : (Iterable<Path>) files.filter(p -> p.toString().endsWith(".java"))::iterator) {
@@ -44,14 +80,7 @@ class PackageCyclesTest {
                 }
             }
         }
-        assertTrue(deps.size() > 10, "packages read: " + deps.keySet());
-        List<String> inCycles = new ArrayList<>();
-        for (var a : deps.entrySet()) {
-            for (var b : a.getValue().entrySet()) {
-                if (reaches(deps, b.getKey(), a.getKey())) inCycles.add(a.getKey() + " -> " + b.getKey() + " " + b.getValue());
-            }
-        }
-        assertEquals(List.of(), inCycles, "package dependencies that close a cycle");
+        return deps;
     }
 
     private static boolean reaches(Map<String, Map<String, Set<String>>> deps, String from, String to) {

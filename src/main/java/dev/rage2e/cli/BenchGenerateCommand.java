@@ -1,5 +1,6 @@
 package dev.rage2e.cli;
 
+import dev.rage2e.engine.Torch;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -92,7 +93,7 @@ public final class BenchGenerateCommand implements Callable<Integer> {
         if (batch < 1 || sourceLen < 2 || maxLength < 2 || beams < 1 || trainBatch < 1 || targetLen < 2 || iters < 1) {
             throw new UserException("sizes must be positive (source/target/max length >= 2)");
         }
-        if (threads != null) ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+        if (threads != null) Torch.setIntraOpThreads(threads);
         try (NDManager root = NDManager.newBaseManager(); Seq2SeqModel m = model != null ? Seq2SeqModels.load(model, root) : randomModel(root)) {
             Seq2SeqFlops flops = Seq2SeqFlops.of(m);
             if (sourceLen > Seq2SeqModels.maxEncoderPositions(m) || maxLength > Seq2SeqModels.maxDecoderPositions(m)) {
@@ -107,7 +108,7 @@ public final class BenchGenerateCommand implements Callable<Integer> {
             head.put("encoder_layers", flops.encoderLayers());
             head.put("decoder_layers", flops.decoderLayers());
             head.put("vocab", flops.vocab());
-            head.put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads());
+            head.put("threads", Torch.intraOpThreads());
             head.put("omp_wait_policy", String.valueOf(System.getenv("OMP_WAIT_POLICY")));
             head.put("load_average", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
             System.out.println(Json.write(head));

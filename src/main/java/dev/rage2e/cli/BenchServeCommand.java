@@ -1,5 +1,6 @@
 package dev.rage2e.cli;
 
+import dev.rage2e.engine.Torch;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.qa.QaExample;
 import dev.rage2e.qa.SquadReader;
@@ -98,7 +99,7 @@ public final class BenchServeCommand implements Callable<Integer> {
             }
             s.put("workers", workers);
             s.put("queue", queue);
-            s.put("threads", threads == 0 ? ai.djl.pytorch.jni.JniUtils.getNumThreads() : threads);
+            s.put("threads", threads == 0 ? Torch.intraOpThreads() : threads);
             s.put("cores", Runtime.getRuntime().availableProcessors());
             print(r, s);
         }

@@ -1,5 +1,6 @@
 package dev.rage2e.cli;
 
+import dev.rage2e.engine.Torch;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.model.Seq2SeqFlops;
@@ -51,11 +52,11 @@ public final class BenchTrainCommand implements Callable<Integer> {
             t.run(warmup);
             RagModel.Timings a = copy(t.timings());
             double b0 = t.backwardSeconds(), o0 = t.optimizerSeconds();
-            if (profile != null) ai.djl.pytorch.jni.JniUtils.startProfile(false, true, false);
+            if (profile != null) Torch.startProfile();
             long w0 = System.nanoTime();
             t.run(warmup + steps);
             long w1 = System.nanoTime();
-            if (profile != null) ai.djl.pytorch.jni.JniUtils.stopProfile(profile.toAbsolutePath().toString());
+            if (profile != null) Torch.stopProfile(profile);
             double wall = (w1 - w0) / 1e9 / steps;
             RagModel.Timings z = t.timings();
             ObjectNode o = Json.MAPPER.createObjectNode();

@@ -1,26 +1,21 @@
 package dev.rage2e.index;
 
 import dev.rage2e.kb.Embeddings;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
+import dev.rage2e.util.Swappable;
 import java.util.function.Consumer;
 
 /**
- * The published {embeddings version, index} pair for readers, swapped atomically. A reader takes a
- * {@link Lease} (reference count + 1) and does all of one search against that snapshot, so it sees
- * either the old or the new version, never a mix. A swapped-out snapshot is closed, and optionally its
- * files deleted, only when its last lease is returned.
+ * The published {embeddings version, index} pair for readers, a {@link Swappable}: a reader takes a {@link Lease}
+ * and does all of one search against that snapshot, so it sees either the old or the new version, never a mix. A
+ * swapped-out snapshot is closed, and optionally its files deleted, only when its last lease is returned.
  */
 public final class IndexHolder implements AutoCloseable {
-    private final AtomicReference<Snapshot> current = new AtomicReference<>();
+    private final Swappable<Snapshot> published = new Swappable<>("embeddings version");
 
-    /** An immutable pair plus a reference count; starts with one reference, the holder's. */
-    public static final class Snapshot {
+    /** An immutable {embeddings, index} pair; closing it closes the index. */
+    public static final class Snapshot implements AutoCloseable {
         private final Embeddings embeddings;
         private final VectorIndex index;
-        private final AtomicInteger refs = new AtomicInteger(1);
-        private volatile Consumer<Snapshot> onFree;
 
         public Snapshot(Embeddings embeddings, VectorIndex index) {
             if (embeddings.count() != index.size() || embeddings.dim() != index.dim()) {
@@ -43,83 +38,65 @@ public final class IndexHolder implements AutoCloseable {
             return index;
         }
 
-        /** Current number of references (holder + leases); 0 once freed. */
-        public int references() {
-            return refs.get();
-        }
-
-        boolean tryRetain() {
-            while (true) {
-                int r = refs.get();
-                if (r == 0) return false; // already freed: the caller re-reads the holder
-                if (refs.compareAndSet(r, r + 1)) return true;
-            }
-        }
-
-        void release() {
-            int r = refs.decrementAndGet();
-            if (r < 0) throw new IllegalStateException("snapshot released too often");
-            if (r == 0) {
-                index.close();
-                Consumer<Snapshot> f = onFree;
-                if (f != null) f.accept(this);
-            }
+        @Override
+        public void close() {
+            index.close();
         }
     }
 
     /** A reader's hold on one snapshot; close it when the search is done. */
     public static final class Lease implements AutoCloseable {
-        private final Snapshot snapshot;
-        private final AtomicBoolean closed = new AtomicBoolean();
+        private final Swappable.Lease<Snapshot> lease;
 
-        Lease(Snapshot snapshot) {
-            this.snapshot = snapshot;
+        Lease(Swappable.Lease<Snapshot> lease) {
+            this.lease = lease;
         }
 
         public Snapshot snapshot() {
-            return snapshot;
+            return lease.value();
         }
 
         public VectorIndex index() {
-            return snapshot.index;
+            return lease.value().index;
         }
 
         public Embeddings embeddings() {
-            return snapshot.embeddings;
+            return lease.value().embeddings;
         }
 
         public String version() {
-            return snapshot.version();
+            return lease.value().version();
+        }
+
+        /** References to this snapshot (the holder's while published, plus leases); 0 once freed. */
+        public int references() {
+            return lease.references();
         }
 
         @Override
         public void close() {
-            if (closed.compareAndSet(false, true)) snapshot.release();
+            lease.close();
         }
     }
 
     public IndexHolder() {}
 
     public IndexHolder(Snapshot initial) {
-        current.set(initial);
+        published.swap(initial);
     }
 
     public boolean isEmpty() {
-        return current.get() == null;
+        return published.isEmpty();
     }
 
     /** The version readers currently get, or null. */
     public String version() {
-        Snapshot s = current.get();
+        Snapshot s = published.peek();
         return s == null ? null : s.version();
     }
 
     public Lease acquire() {
-        while (true) {
-            Snapshot s = current.get();
-            if (s == null) throw new IllegalStateException("no embeddings version published");
-            if (s.tryRetain()) return new Lease(s);
-        }
+        return new Lease(published.acquire());
     }
 
     /**
@@ -127,16 +104,11 @@ public final class IndexHolder implements AutoCloseable {
      * leaves; {@code onOldFreed} (for example deleting its files) runs then, on that reader's thread.
      */
     public void swap(Snapshot next, Consumer<Snapshot> onOldFreed) {
-        Snapshot old = current.getAndSet(next);
-        if (old != null) {
-            old.onFree = onOldFreed;
-            old.release();
-        }
+        published.swap(next, onOldFreed);
     }
 
     @Override
     public void close() {
-        Snapshot old = current.getAndSet(null);
-        if (old != null) old.release();
+        published.close();
     }
 }

@@ -86,7 +86,7 @@ public final class KbRetriever implements Retriever, AutoCloseable {
 
     /** Closes a version opened by {@link #openForPublish} that will not be published. */
     public void discardOpened(IndexHolder.Snapshot s) {
-        s.release();
+        s.close();
         open.remove(s.version());
     }
 

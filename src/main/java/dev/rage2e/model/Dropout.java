@@ -1,5 +1,6 @@
 package dev.rage2e.model;
 
+import dev.rage2e.engine.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -47,7 +48,7 @@ public final class Dropout {
         int chunks = (n + CHUNK - 1) / CHUNK;
         IntStream chunkIds = IntStream.range(0, chunks);
         // as many threads as libtorch's intra-op pool of this thread, so a run pinned to --threads 1 stays on one core
-        if (ai.djl.pytorch.jni.JniUtils.getNumThreads() > 1) chunkIds = chunkIds.parallel();
+        if (Torch.intraOpThreads() > 1) chunkIds = chunkIds.parallel();
         chunkIds.forEach(c -> fill(bits, c * CHUNK, Math.min(n, (c + 1) * CHUNK), keepBelow,
                 new SplittableRandom(seed + 0x9E3779B97F4A7C15L * c)));
         return m.create(ByteBuffer.wrap(bits), shape, DataType.UINT8);

@@ -299,7 +299,8 @@ public final class RagModel implements AutoCloseable {
         return TextTokenizer.pad(m, seqs.toArray(new long[0][]), generator.padTokenId());
     }
 
-    static float[][] toRows(NDArray q) {
+    /** A [B, H] array as B Java rows (no gradient). */
+    public static float[][] toRows(NDArray q) {
         float[] flat = q.stopGradient().toFloatArray();
         int b = (int) q.getShape().get(0), h = (int) q.getShape().get(1);
         float[][] out = new float[b][h];

@@ -1,6 +1,6 @@
 package dev.rage2e.serve;
 
-import ai.djl.pytorch.jni.JniUtils;
+import dev.rage2e.engine.Torch;
 
 /**
  * Per-thread libtorch settings for request threads. Autograd's mode is thread-local in libtorch:
@@ -20,16 +20,16 @@ public final class Inference {
         threads = n;
         if (n > 0) {
             ai.djl.engine.Engine.getInstance(); // loads libtorch before its JNI is called
-            JniUtils.setNumThreads(n);
+            Torch.setIntraOpThreads(n);
         }
     }
 
     /** Call at the start of every request, on the thread that runs the model. */
     public static void enter() {
-        JniUtils.setGradMode(false);
+        Torch.setGradEnabled(false);
         int n = threads;
         if (n > 0 && !Integer.valueOf(n).equals(APPLIED.get())) {
-            JniUtils.setNumThreads(n);
+            Torch.setIntraOpThreads(n);
             APPLIED.set(n);
         }
     }

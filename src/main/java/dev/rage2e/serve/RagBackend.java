@@ -1,5 +1,6 @@
 package dev.rage2e.serve;
 
+import dev.rage2e.util.Swappable;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -100,7 +101,7 @@ public final class RagBackend implements QaBackend {
         this.options = options;
         this.kb = kb;
         this.retriever = retriever;
-        this.model = new Swappable<>(first);
+        this.model = new Swappable<>("model", first);
         this.maxK = Math.min(options.maxK(), kb.size());
     }
 

@@ -1,5 +1,6 @@
 package dev.rage2e.train;
 
+import dev.rage2e.engine.Torch;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -207,7 +208,7 @@ public final class Trainer {
         LrSchedule schedule = new LrSchedule(cfg.scheduler, cfg.warmupSteps, totalSteps);
         // libtorch's intra-op pool size is per calling thread (OpenMP) and inside a JVM it starts at 1: a training
         // thread left at the default uses one of the cores (measured: 0.18 -> 0.24 steps/s with 2 on 2 cores)
-        ai.djl.pytorch.jni.JniUtils.setNumThreads(cfg.threads > 0 ? cfg.threads : Runtime.getRuntime().availableProcessors());
+        Torch.setIntraOpThreads(cfg.threads);
         while (state.step < end) {
             int step = state.step;
             Engine.getInstance().setRandomSeed((int) (state.seed * 1_000_003L + step));

@@ -90,18 +90,18 @@ class IndexHolderTest {
         try (KbRetriever retriever = KbRetriever.open(kb, "flat")) {
             IndexHolder.Lease lease = retriever.holder().acquire();
             IndexHolder.Snapshot old = lease.snapshot();
-            assertEquals(2, old.references());
+            assertEquals(2, lease.references());
             retriever.publish(v2, true);
             assertEquals(v2, retriever.version());
             assertEquals(v2, KbVersions.current(kb.dir()).orElseThrow());
             // the reader still holds v1: its files and its index stay usable
             assertTrue(Files.isDirectory(kb.dir().resolve(v1)));
-            assertEquals(1, old.references());
+            assertEquals(1, lease.references());
             TopK top = lease.index().search(new float[][] {lease.embeddings().row(7)}, 1);
             assertEquals(7, top.ids()[0][0]);
             lease.close();
             lease.close(); // idempotent
-            assertEquals(0, old.references());
+            assertEquals(0, lease.references());
             assertFalse(Files.exists(kb.dir().resolve(v1)), "freed version must be deleted");
             assertEquals(List.of(v2), KbVersions.list(kb.dir()));
             // new searches use v2

@@ -1,7 +1,7 @@
 package dev.rage2e.train.refresh;
 
+import dev.rage2e.engine.Torch;
 import dev.rage2e.index.IndexBuilder;
-import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.train.MetricsLog;
@@ -88,8 +88,8 @@ public final class AsyncKbRefresher implements KbRefresher {
     }
 
     private void runRefresh(int step, WeightsSnapshot weights) {
-        if (threads > 0) JniUtils.setNumThreads(threads);
-        JniUtils.setGradMode(false); // inference only on this thread
+        if (threads > 0) Torch.setIntraOpThreads(threads);
+        Torch.setGradEnabled(false); // inference only on this thread
         Pending result;
         weights.copy(); // first: the trainer waits for this copy before its next weight update
         try (EncoderModel enc = encoderFactory.apply(weights.host())) {

@@ -197,12 +197,7 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
     /** Probe question vectors with the current question encoder (for the top-k change metric). */
     public static float[][] probeVectors(Trainer t, NDManager m, List<String> questions) {
         try (NDManager sub = m.newSubManager()) {
-            NDArray q = t.model().embedQuestions(sub, questions, false);
-            float[] flat = q.toFloatArray();
-            int d = (int) q.getShape().get(1);
-            float[][] out = new float[questions.size()][d];
-            for (int i = 0; i < out.length; i++) System.arraycopy(flat, i * d, out[i], 0, d);
-            return out;
+            return dev.rage2e.rag.RagModel.toRows(t.model().embedQuestions(sub, questions, false));
         }
     }
 
