@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The packages of the main code form layers (LAYERS, lowest first) with no cycles: each can be read knowing only the ones below it
- * (util, text, weights -> model -> kb, reader -> index, rag -> eval, train -> train.refresh -> run -> experiment, serve -> cli).
+ * (util, weights, engine -> model -> ... -> train -> train.refresh -> run -> experiment, serve -> cli).
  */
 class PackageCyclesTest {
     private static final Path MAIN = Path.of("src/main/java/dev/rage2e");

@@ -193,6 +193,9 @@ public final class Trainer {
         return !cfg.readerOnly && step >= cfg.retrieverWarmupSteps;
     }
 
+    /** What one step's forward and backward passes produced (summed over its micro-batches). */
+    private record StepResult(float loss, String version, String contentId, long retrievalWaitNs, int answerless) {}
+
     /** Trains until {@code totalSteps} (or {@code stopAt}, for tests), checkpointing as configured. */
     public void run(int stopAt) throws IOException {
         int end = Math.min(totalSteps, stopAt);
@@ -211,98 +214,28 @@ public final class Trainer {
         Torch.setIntraOpThreads(cfg.threads);
         while (state.step < end) {
             int step = state.step;
-            Engine.getInstance().setRandomSeed((int) (state.seed * 1_000_003L + step));
-            optimizers.values().forEach(AdamW::zeroGrad);
-            float stepLoss = 0;
-            String version, contentId;
-            long waitNs;
-            int answerless = 0;
-            // one lease for all micro-batches: the step sees one embeddings version even if another thread publishes meanwhile
-            long w0 = System.nanoTime();
-            try (Retriever.Snapshot snap = retriever.acquire()) {
-                waitNs = System.nanoTime() - w0;
-                version = snap.version();
-                contentId = snap.contentId();
-                for (int micro = 0; micro < cfg.gradAccum; micro++) {
-                    List<RagExample> batch = nextBatch();
-                    try (NDManager m = manager.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        RagModel.Output out = cfg.readerOnly ? rag.goldLoss(m, batch, true, timings)
-                                : rag.loss(m, batch, snap, true, retrieverTrains(step), timings);
-                        answerless += out.answerless();
-                        // test hook: a GC between forward and backward exposes graph tensors over freed JVM buffers
-                        if (Boolean.getBoolean("rag.debug.gc")) System.gc();
-                        NDArray loss = dev.rage2e.model.Scalars.div(out.loss(), cfg.gradAccum);
-                        long b0 = System.nanoTime();
-                        gc.backward(loss);
-                        backwardNs += System.nanoTime() - b0;
-                        stepLoss += loss.getFloat();
-                    }
-                }
-            }
+            Engine.getInstance().setRandomSeed((int) (state.seed * 1_000_003L + step)); // dropout: a function of (seed, step)
+            StepResult r = forwardBackward(step);
             long o0 = System.nanoTime();
-            List<NDArray> all = new ArrayList<>();
-            optimizers.values().forEach(o -> all.addAll(o.params().values()));
-            float gradNorm = AdamW.clipGradNorm(all, manager, cfg.maxGradNorm);
+            float gradNorm = AdamW.clipGradNorm(trainedParameters(), manager, cfg.maxGradNorm);
             float factor = schedule.factor(step);
-            for (Runnable r : beforeUpdate) r.run();
-            if (Float.isFinite(gradNorm)) {
-                for (Map.Entry<String, AdamW> e : optimizers.entrySet()) {
-                    if (e.getKey().equals("retriever") && !retrieverTrains(step)) continue; // no gradient yet: moments start at the first real one
-                    e.getValue().step(groupLr.get(e.getKey()) * factor);
-                }
-            } else {
-                // skip the update rather than poison the weights; say where the non-finite gradient is
-                ObjectNode o = metrics.event("nonfinite_gradient");
-                o.put("step", step + 1);
-                var names = o.putArray("parameters");
-                for (Map.Entry<String, AdamW> e : optimizers.entrySet()) e.getValue().nonFiniteGradients(5).forEach(n -> names.add(e.getKey() + ":" + n));
-                metrics.write(o);
-                System.err.println("step " + (step + 1) + ": non-finite gradient, update skipped: " + names);
-            }
+            for (Runnable u : beforeUpdate) u.run();
+            update(step, gradNorm, factor);
             optimizerNs += System.nanoTime() - o0;
+
             state.step = step + 1;
-            state.embeddingsVersion = version;
+            state.embeddingsVersion = r.version();
             state.trainSeconds = startSeconds + (System.nanoTime() - started) / 1e9;
             state.budgetSeconds = budgetAtStart + budgetSecondsUsed(started, excludedAtStart);
-            losses.add(stepLoss);
+            losses.add(r.loss());
             if (cfg.logEvery > 0 && (state.step % cfg.logEvery == 0 || state.step == end)) {
-                double elapsed = (System.nanoTime() - started) / 1e9;
-                double stepsPerSec = (state.step - firstStep) / Math.max(1e-9, elapsed);
-                ObjectNode o = metrics.event("train");
-                o.put("step", state.step);
-                o.put("loss", stepLoss);
-                o.put("grad_norm", gradNorm);
-                o.put("lr", cfg.lr * factor);
-                o.put("steps_per_s", stepsPerSec);
-                o.put("embeddings_version", version);
-                if (contentId != null && !contentId.equals(version)) o.put("embeddings_sha256", contentId);
-                if (rag.spanReader != null) o.put("answerless", answerless); // questions of the step with no answer span in their passages
-                o.put("retrieval_wait_s", waitNs / 1e9);
-                o.put("question_s", timings.questionNs / 1e9);
-                o.put("retrieval_s", timings.retrievalNs / 1e9);
-                o.put("passage_s", timings.passageNs / 1e9);
-                o.put("generator_fwd_s", timings.generatorNs / 1e9);
-                o.put("backward_s", backwardNs / 1e9);
-                o.put("optimizer_s", optimizerNs / 1e9);
-                metrics.write(o);
-                double remaining = (totalSteps - state.step) / Math.max(1e-9, stepsPerSec);
-                if (cfg.maxMinutes > 0) { // a time budget ends training first when it is the tighter bound
-                    remaining = Math.min(remaining, Math.max(0, cfg.maxMinutes * 60 - state.budgetSeconds));
-                }
-                System.err.printf("step %d/%d  loss %.4f  |g| %.3f  %.2f steps/s  ETA %s%n", state.step, totalSteps, stepLoss, gradNorm,
-                        stepsPerSec, eta(remaining));
+                logProgress(r, gradNorm, factor, (state.step - firstStep) / Math.max(1e-9, (System.nanoTime() - started) / 1e9));
             }
             for (StepHook h : hooks) h.afterStep(state.step, this);
             state.budgetSeconds = budgetAtStart + budgetSecondsUsed(started, excludedAtStart);
             if (cfg.checkpointEvery > 0 && state.step % cfg.checkpointEvery == 0 && state.step < totalSteps) checkpoint();
-            if (cfg.maxMinutes > 0 && state.step < end
-                    && state.budgetSeconds / 60 >= cfg.maxMinutes) {
-                stoppedByBudget = true;
-                ObjectNode o = metrics.event("budget");
-                o.put("step", state.step);
-                o.put("max_minutes", cfg.maxMinutes);
-                metrics.write(o);
-                System.err.printf("budget of %.2f min used up after step %d%n", cfg.maxMinutes, state.step);
+            if (cfg.maxMinutes > 0 && state.step < end && state.budgetSeconds / 60 >= cfg.maxMinutes) {
+                budgetUsedUp();
                 break;
             }
         }
@@ -310,6 +243,96 @@ public final class Trainer {
             for (StepHook h : finishHooks) h.afterStep(state.step, this);
             checkpoint();
         }
+    }
+
+    /**
+     * The step's {@code grad-accum} micro-batches: retrieval against one pinned index version (a lease for the whole
+     * step, so it sees one embeddings version even if another thread publishes meanwhile), the marginalised NLL,
+     * and its backward pass into every trained parameter.
+     */
+    private StepResult forwardBackward(int step) {
+        optimizers.values().forEach(AdamW::zeroGrad);
+        float loss = 0;
+        int answerless = 0;
+        long w0 = System.nanoTime();
+        try (Retriever.Snapshot snap = retriever.acquire()) {
+            long waitNs = System.nanoTime() - w0;
+            for (int micro = 0; micro < cfg.gradAccum; micro++) {
+                List<RagExample> batch = nextBatch();
+                try (NDManager m = manager.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    RagModel.Output out = cfg.readerOnly ? rag.goldLoss(m, batch, true, timings)
+                            : rag.loss(m, batch, snap, true, retrieverTrains(step), timings);
+                    answerless += out.answerless();
+                    // test hook: a GC between forward and backward exposes graph tensors over freed JVM buffers
+                    if (Boolean.getBoolean("rag.debug.gc")) System.gc();
+                    NDArray microLoss = dev.rage2e.model.Scalars.div(out.loss(), cfg.gradAccum);
+                    long b0 = System.nanoTime();
+                    gc.backward(microLoss);
+                    backwardNs += System.nanoTime() - b0;
+                    loss += microLoss.getFloat();
+                }
+            }
+            return new StepResult(loss, snap.version(), snap.contentId(), waitNs, answerless);
+        }
+    }
+
+    private List<NDArray> trainedParameters() {
+        List<NDArray> all = new ArrayList<>();
+        optimizers.values().forEach(o -> all.addAll(o.params().values()));
+        return all;
+    }
+
+    /** AdamW on each parameter group at its learning rate; a non-finite gradient skips the update and says where it is. */
+    private void update(int step, float gradNorm, float lrFactor) {
+        if (!Float.isFinite(gradNorm)) { // skip the update rather than poison the weights
+            ObjectNode o = metrics.event("nonfinite_gradient");
+            o.put("step", step + 1);
+            var names = o.putArray("parameters");
+            for (Map.Entry<String, AdamW> e : optimizers.entrySet()) e.getValue().nonFiniteGradients(5).forEach(n -> names.add(e.getKey() + ":" + n));
+            metrics.write(o);
+            System.err.println("step " + (step + 1) + ": non-finite gradient, update skipped: " + names);
+            return;
+        }
+        for (Map.Entry<String, AdamW> e : optimizers.entrySet()) {
+            if (e.getKey().equals("retriever") && !retrieverTrains(step)) continue; // no gradient yet: moments start at the first real one
+            e.getValue().step(groupLr.get(e.getKey()) * lrFactor);
+        }
+    }
+
+    /** The step's metrics line (metrics.jsonl) and progress line with ETA (stderr). */
+    private void logProgress(StepResult r, float gradNorm, float lrFactor, double stepsPerSec) {
+        ObjectNode o = metrics.event("train");
+        o.put("step", state.step);
+        o.put("loss", r.loss());
+        o.put("grad_norm", gradNorm);
+        o.put("lr", cfg.lr * lrFactor);
+        o.put("steps_per_s", stepsPerSec);
+        o.put("embeddings_version", r.version());
+        if (r.contentId() != null && !r.contentId().equals(r.version())) o.put("embeddings_sha256", r.contentId());
+        if (rag.spanReader != null) o.put("answerless", r.answerless()); // questions of the step with no answer span in their passages
+        o.put("retrieval_wait_s", r.retrievalWaitNs() / 1e9);
+        o.put("question_s", timings.questionNs / 1e9);
+        o.put("retrieval_s", timings.retrievalNs / 1e9);
+        o.put("passage_s", timings.passageNs / 1e9);
+        o.put("generator_fwd_s", timings.generatorNs / 1e9);
+        o.put("backward_s", backwardNs / 1e9);
+        o.put("optimizer_s", optimizerNs / 1e9);
+        metrics.write(o);
+        double remaining = (totalSteps - state.step) / Math.max(1e-9, stepsPerSec);
+        if (cfg.maxMinutes > 0) { // a time budget ends training first when it is the tighter bound
+            remaining = Math.min(remaining, Math.max(0, cfg.maxMinutes * 60 - state.budgetSeconds));
+        }
+        System.err.printf("step %d/%d  loss %.4f  |g| %.3f  %.2f steps/s  ETA %s%n", state.step, totalSteps, r.loss(), gradNorm, stepsPerSec,
+                eta(remaining));
+    }
+
+    private void budgetUsedUp() {
+        stoppedByBudget = true;
+        ObjectNode o = metrics.event("budget");
+        o.put("step", state.step);
+        o.put("max_minutes", cfg.maxMinutes);
+        metrics.write(o);
+        System.err.printf("budget of %.2f min used up after step %d%n", cfg.maxMinutes, state.step);
     }
 
     public Path checkpoint() throws IOException {
