@@ -52,6 +52,13 @@ import java.util.stream.Stream;
  * asynchronous KB refresher. Everything is checked before the first step so bad input fails fast.
  */
 public final class TrainingRun implements AutoCloseable {
+    /** Training questions whose top-k retrieval is compared before and after each refresh (the "top-k changed" metric). */
+    static final int REFRESH_PROBE_QUESTIONS = 32;
+    /** HNSW graph of a refreshed version: rag index build's defaults (M 32, efConstruction 100, efSearch 100), one build thread. */
+    static final HnswIndex.Params REFRESH_HNSW = new HnswIndex.Params(32, 100, 100, 1);
+    /** Questions decoded per evaluation batch: with one gold passage each, or with their n-docs retrieved passages. */
+    static final int EVAL_BATCH_GOLD = 32, EVAL_BATCH_RETRIEVED = 8;
+
     public final TrainConfig cfg;
     public final Path runDir;
     private final NDManager manager;
@@ -155,7 +162,7 @@ public final class TrainingRun implements AutoCloseable {
             });
         }
         if (cfg.trainsContextEncoder()) {
-            int probeN = Math.min(32, data.size());
+            int probeN = Math.min(REFRESH_PROBE_QUESTIONS, data.size());
             List<String> probe = new ArrayList<>();
             for (int i = 0; i < probeN; i++) probe.add(data.get(i).question());
             float[][] probeVectors = RefreshHook.probeVectors(trainer, manager, probe);
@@ -174,7 +181,7 @@ public final class TrainingRun implements AutoCloseable {
             });
             retriever.useJanitor(janitor);
             janitor.candidates(RunVersions.owned(kbDir, runDir)); // what a killed attempt left and pruned checkpoints named
-            KbIndexBuilder builder = new KbIndexBuilder(retriever, cfg.indexType, new HnswIndex.Params(32, 100, 100, 1), enc);
+            KbIndexBuilder builder = new KbIndexBuilder(retriever, cfg.indexType, REFRESH_HNSW, enc);
             Path ctxDir = c.dir();
             ai.djl.Device device = refreshDevice(cfg.refreshDevice);
             String owner = RunVersions.ownerTag(runDir);
@@ -241,8 +248,8 @@ public final class TrainingRun implements AutoCloseable {
         ks = java.util.Arrays.stream(ks).distinct().toArray();
         Path preds = runDir.resolve("predictions-step" + step + ".jsonl");
         // a reader stage is judged on gold passages (what it trained on); RAG training on retrieved ones
-        AnswerEval.Report r = AnswerEval.run(rag, decoder, retriever, evalSet, cfg.readerOnly ? 32 : 8, ks, preds, manager, null, cfg.readerOnly,
-                cfg.goldContext.equals("paragraph"));
+        AnswerEval.Report r = AnswerEval.run(rag, decoder, retriever, evalSet, cfg.readerOnly ? EVAL_BATCH_GOLD : EVAL_BATCH_RETRIEVED, ks, preds, manager,
+                null, cfg.readerOnly, cfg.goldContext.equals("paragraph"));
         ObjectNode o = trainer.metrics().event(event);
         o.put("step", step);
         o.put("train_minutes", trainer.chargedSeconds() / 60);
