@@ -59,7 +59,7 @@ kb("squad-no-data", "nodata.json", '{"version": "1.1"}', "data", "no data array"
 kb("squad-data-object", "dataobj.json", '{"data": {"title": "A"}}', "data", "data is an object")
 kb("squad-missing-context", "noctx.json", '{"data": [{"title": "A", "paragraphs": [{"qas": []}]}]}', "context", "paragraph without context")
 kb("squad-context-number", "ctxnum.json", '{"data": [{"title": "A", "paragraphs": [{"context": 7, "qas": []}]}]}', "context", "context is a number")
-kb("squad-missing-title", "notitle.json", '{"data": [{"paragraphs": [{"context": "text", "qas": []}]}]}', "title", "article without title")
+kb("squad-title-number", "titlenum.json", '{"data": [{"title": 7, "paragraphs": [{"context": "text", "qas": []}]}]}', "title", "title is a number (an article without a title is accepted)")
 kb("squad-binary-garbage", "garbage.json", GARBAGE, "", "binary noise")
 kb("squad-invalid-utf8", "badutf8.json", b'{"data": [{"title": "A\xff", "paragraphs": []}]}', "UTF-8", "0xFF in a title")
 kb("unknown-extension", "notes.txt", "hello\n", "txt", "unsupported file type")
