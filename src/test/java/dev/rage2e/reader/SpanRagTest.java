@@ -113,13 +113,14 @@ class SpanRagTest {
         Path stageRun = tmp.resolve("stage");
         Path stageReader;
         try (TrainingRun run = TrainingRun.open(stage, stageRun, false); NDManager m = NDManager.newBaseManager()) {
-            float before = run.model().questionEncoder.params.parameters().values().iterator().next().sum().getFloat();
+            // the weights themselves, not a sum: a sum's rounding depends on the intra-op thread count, which training sets
+            float[] before = run.model().questionEncoder.params.parameters().values().iterator().next().toFloatArray();
             run.run(Integer.MAX_VALUE);
             List<Float> l = run.trainer().losses();
             System.out.printf("span-rag: reader stage loss %.3f -> %.3f%n", l.get(0), l.get(l.size() - 1));
             assertTrue(l.get(l.size() - 1) < 0.2 * l.get(0), "reader-only loss falls: " + l);
-            assertEquals(before, run.model().questionEncoder.params.parameters().values().iterator().next().sum().getFloat(), 0f,
-                    "encoders stay frozen in the reader stage");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(before,
+                    run.model().questionEncoder.params.parameters().values().iterator().next().toFloatArray(), "encoders stay frozen in the reader stage");
             for (String score : new String[] {"max", "sum"}) {
                 RagDecoder dec = new RagDecoder(run.model(), new BeamSearch.Options(1, 12, 1, 1f, true), RagDecoder.Mode.TOKEN,
                         SpanReader.SpanScore.parse(score));

@@ -19,6 +19,14 @@ public interface KbRefresher extends AutoCloseable {
      */
     boolean trySnapshot(int step, WeightsSnapshot weights);
 
+    /**
+     * As {@link #trySnapshot}, for a refresh that runs while nothing trains (the end-of-training refresh): the
+     * refresher may use the whole machine for it rather than its share beside training.
+     */
+    default boolean trySnapshotAlone(int step, WeightsSnapshot weights) {
+        return trySnapshot(step, weights);
+    }
+
     /** If a refresh finished building, publishes its version now (a reference swap) and reports it. */
     Optional<Report> publishIfReady(int step);
 

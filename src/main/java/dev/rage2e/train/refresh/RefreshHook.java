@@ -82,10 +82,15 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
     }
 
     private void snapshot(int step, Trainer t) {
+        snapshot(step, t, false);
+    }
+
+    /** {@code alone}: nothing trains meanwhile (the final refresh), so the refresher may use every core. */
+    private void snapshot(int step, Trainer t, boolean alone) {
         long s0 = System.nanoTime();
         if (arena == null) arena = new WeightsSnapshot.Arena(t.model().contextEncoder.params);
         WeightsSnapshot w = WeightsSnapshot.of(t.model().contextEncoder.params, arena); // copied by the refresher before the next update
-        boolean started = refresher.trySnapshot(step, w);
+        boolean started = alone ? refresher.trySnapshotAlone(step, w) : refresher.trySnapshot(step, w);
         if (started) copyPending = w;
         if (started) {
             t.state().lastRefreshStartStep = step;
@@ -149,7 +154,7 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
         ObjectNode o = t.metrics().event("final_refresh");
         o.put("step", step);
         t.metrics().write(o);
-        snapshot(step, t);
+        snapshot(step, t, true);
         publishWaiting(step, t, "final_publish");
     }
 
