@@ -44,8 +44,13 @@ class PackageCyclesTest {
                 if (LAYERS.indexOf(b.getKey()) > la) wrong.add(a.getKey() + " -> " + b.getKey() + " " + b.getValue());
             }
         }
-        for (String p : LAYERS) {
-            if (!Files.isRegularFile(MAIN.resolve(p.replace('.', '/')).resolve("package-info.java"))) wrong.add(p + ": no package-info.java");
+        for (int i = 0; i < LAYERS.size(); i++) {
+            String p = LAYERS.get(i);
+            Path info = MAIN.resolve(p.replace('.', '/')).resolve("package-info.java");
+            if (!Files.isRegularFile(info)) wrong.add(p + ": no package-info.java");
+            else if (!Files.readString(info).contains("Layer " + (i + 1) + " of " + LAYERS.size() + ":")) {
+                wrong.add(p + ": package-info.java does not say \"Layer " + (i + 1) + " of " + LAYERS.size() + ":\"");
+            }
         }
         assertEquals(List.of(), wrong, "dependencies on a higher layer");
     }

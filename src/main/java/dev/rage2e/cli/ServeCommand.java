@@ -87,15 +87,16 @@ public final class ServeCommand implements Callable<Integer> {
         if (threads < 0) throw new UserException("--threads must be >= 0");
         if (workers < 1 || queue < 0) throw new UserException("--workers must be >= 1 and --queue >= 0");
         Inference.setThreads(threads);
+        String token = token();
         try (QaBackend backend = open(checkpoint, kb, encoder, index, k, maxK, beams, maxAnswerLength, decoding, batch, workers);
-                RagServer server = new RagServer(backend, workers, queue).adminToken(token()).start(host, port);
+                RagServer server = new RagServer(backend, workers, queue).adminToken(token).start(host, port);
                 ReloadWatcher watcher = watch == null ? null : new ReloadWatcher(backend, watch, System.err::println)) {
             ObjectNode o = backend.health();
             o.put("url", "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.port() + "/");
             o.put("workers", workers);
             o.put("queue", queue);
             if (watch != null) o.put("watch_seconds", watch);
-            o.put("admin", token() != null ? "token" : RagServer.beyondLoopback(host) ? "off (no token)" : "open (loopback)");
+            o.put("admin", token != null ? "token" : RagServer.beyondLoopback(host) ? "off (no token)" : "open (loopback)");
             System.out.println(Json.write(o));
             System.out.flush();
             CountDownLatch stop = new CountDownLatch(1);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.rage2e.qa.SquadReader;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.io.IOException;
@@ -25,7 +26,7 @@ final class SquadContextsReader {
     private SquadContextsReader() {}
 
     static void read(Path file, Consumer<Document> sink) throws IOException {
-        int[] untitled = {0};
+        int untitled = 0;
         try (InputStream in = Files.newInputStream(file); JsonParser p = Json.MAPPER.createParser(in)) {
             try {
                 if (p.nextToken() != JsonToken.START_OBJECT) throw error(file, p, "expected a SQuAD JSON object with a 'data' array");
@@ -40,14 +41,11 @@ final class SquadContextsReader {
                     if (p.currentToken() != JsonToken.START_ARRAY) throw error(file, p, "'data' must be an array of articles");
                     sawData = true;
                     while (p.nextToken() != JsonToken.END_ARRAY) {
-                        if (!readArticle(file, p, sink)) untitled[0]++;
+                        if (!readArticle(file, p, sink)) untitled++;
                     }
                 }
                 if (!sawData) throw UserException.at(file, 1, "not a SQuAD file: no 'data' array of articles");
-                if (untitled[0] > 0) {
-                    System.err.printf("%s: %d article(s) without a 'title': titled by their document_id where present, else untitled%n",
-                            file, untitled[0]);
-                }
+                SquadReader.reportUntitled(file, untitled);
             } catch (JsonProcessingException e) {
                 long line = e.getLocation() == null ? -1 : e.getLocation().getLineNr();
                 throw UserException.at(file, line, "invalid JSON: " + e.getOriginalMessage());
@@ -87,7 +85,7 @@ final class SquadContextsReader {
             }
         }
         for (Context c : contexts) {
-            String t = title != null ? title : documentId != null ? documentId : c.documentId() != null ? c.documentId() : "";
+            String t = SquadReader.title(title, documentId, c.documentId());
             sink.accept(new Document(t.replace('_', ' ').strip(), c.text(), file.toString(), c.line()));
         }
         return title != null;

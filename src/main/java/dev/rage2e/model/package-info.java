@@ -1,7 +1,7 @@
 /**
  * Tensor modules named like Hugging Face's: BERT, BART, BERT2BERT, the span reader's BertForQuestionAnswering, the copy head, dropout.
  *
- * <p>Layer 4 of 19: may use util, weights, engine; never a package after it ({@code PackageCyclesTest} keeps the
- * packages acyclic, the README's architecture table lists the order).
+ * <p>Layer 4 of 19: uses only packages of lower layers (the order: the README's architecture table,
+ * {@code PackageCyclesTest.LAYERS}, which the test enforces).
  */
 package dev.rage2e.model;

@@ -25,10 +25,6 @@ public final class SquadReader {
         return read(file, null);
     }
 
-    /**
-     * Questions of the named articles (SQuAD titles, underscores as in the file), in file order;
-     * null means every article. An article name that is not in the file is an error.
-     */
     /** Article titles of a SQuAD file, in file order. */
     public static Set<String> titles(Path file) {
         Set<String> out = new LinkedHashSet<>();
@@ -45,17 +41,40 @@ public final class SquadReader {
      * {@code document_id}; null when it has neither (its paragraphs are then titled by their own document_id).
      */
     static String articleTitle(JsonNode article) {
-        if (article.path("title").isValueNode()) return article.path("title").asText();
-        if (article.path("document_id").isValueNode()) return article.path("document_id").asText();
-        return null;
+        String t = value(article, "title"), d = value(article, "document_id");
+        return t == null && d == null ? null : title(t, d, null);
     }
 
     /** The title a paragraph's questions carry: its article's, else the paragraph's document_id, else empty. */
     static String title(String articleTitle, JsonNode paragraph) {
-        if (articleTitle != null) return articleTitle;
-        return paragraph.path("document_id").isValueNode() ? paragraph.path("document_id").asText() : "";
+        return title(articleTitle, null, value(paragraph, "document_id"));
     }
 
+    /**
+     * The one rule for what titles a paragraph (here and in the KB's SQuAD reader): the article's {@code title}, else the
+     * article's {@code document_id}, else the paragraph's, else empty.
+     */
+    public static String title(String articleTitle, String articleDocumentId, String paragraphDocumentId) {
+        if (articleTitle != null) return articleTitle;
+        if (articleDocumentId != null) return articleDocumentId;
+        return paragraphDocumentId != null ? paragraphDocumentId : "";
+    }
+
+    /** Says once per file how many of its articles had no title (nothing when none). */
+    public static void reportUntitled(Path file, int articles) {
+        if (articles > 0) {
+            System.err.printf("%s: %d article(s) without a 'title': titled by their document_id where present, else untitled%n", file, articles);
+        }
+    }
+
+    private static String value(JsonNode node, String field) {
+        return node.path(field).isValueNode() ? node.path(field).asText() : null;
+    }
+
+    /**
+     * Questions of the named articles (SQuAD titles, underscores as in the file), in file order;
+     * null means every article. An article name that is not in the file is an error.
+     */
     public static List<QaExample> read(Path file, Set<String> articles) {
         JsonNode root = Json.read(file);
         JsonNode data = root.path("data");
@@ -105,9 +124,7 @@ public final class SquadReader {
                 }
             }
         }
-        if (untitled > 0) {
-            System.err.printf("%s: %d article(s) without a 'title': titled by their document_id where present, else untitled%n", file, untitled);
-        }
+        reportUntitled(file, untitled);
         if (articles != null) {
             for (String t : articles) {
                 if (!seen.contains(t)) throw new UserException(file + ": no article titled '" + t + "'");

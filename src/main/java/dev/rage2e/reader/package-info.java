@@ -1,7 +1,7 @@
 /**
  * The extractive span reader: inputs with character offsets, answer spans, the marginal span likelihood, decoding.
  *
- * <p>Layer 10 of 19: may use util, weights, engine, model, model.generate, convert, qa, kb, text; never a package after it ({@code PackageCyclesTest} keeps the
- * packages acyclic, the README's architecture table lists the order).
+ * <p>Layer 10 of 19: uses only packages of lower layers (the order: the README's architecture table,
+ * {@code PackageCyclesTest.LAYERS}, which the test enforces).
  */
 package dev.rage2e.reader;

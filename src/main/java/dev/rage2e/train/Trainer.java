@@ -41,6 +41,7 @@ public final class Trainer {
     private Path loadedFrom;
     private final Map<String, AdamW> optimizers = new LinkedHashMap<>();
     private final Map<String, Float> groupLr = new LinkedHashMap<>();
+    private final List<NDArray> trainedParameters = new ArrayList<>(); // every group's, for the global-norm clip
     private final List<StepHook> hooks = new ArrayList<>();
     private final List<StepHook> finishHooks = new ArrayList<>();
     private final List<Runnable> beforeUpdate = new ArrayList<>();
@@ -76,6 +77,7 @@ public final class Trainer {
         optimizers.put("retriever", new AdamW(ret, manager, cfg.weightDecay));
         groupLr.put("generator", cfg.lr);
         groupLr.put("retriever", cfg.retrieverLr());
+        optimizers.values().forEach(o -> trainedParameters.addAll(o.params().values()));
 
         if (resumeFrom != null) {
             this.state = resumeFrom;
@@ -217,7 +219,7 @@ public final class Trainer {
             Engine.getInstance().setRandomSeed((int) (state.seed * 1_000_003L + step)); // dropout: a function of (seed, step)
             StepResult r = forwardBackward(step);
             long o0 = System.nanoTime();
-            float gradNorm = AdamW.clipGradNorm(trainedParameters(), manager, cfg.maxGradNorm);
+            float gradNorm = AdamW.clipGradNorm(trainedParameters, manager, cfg.maxGradNorm);
             float factor = schedule.factor(step);
             for (Runnable u : beforeUpdate) u.run();
             update(step, gradNorm, factor);
@@ -274,12 +276,6 @@ public final class Trainer {
             }
             return new StepResult(loss, snap.version(), snap.contentId(), waitNs, answerless);
         }
-    }
-
-    private List<NDArray> trainedParameters() {
-        List<NDArray> all = new ArrayList<>();
-        optimizers.values().forEach(o -> all.addAll(o.params().values()));
-        return all;
     }
 
     /** AdamW on each parameter group at its learning rate; a non-finite gradient skips the update and says where it is. */

@@ -1,7 +1,7 @@
 /**
  * Atomic files, JSON, user errors that name file and line, and {@link dev.rage2e.util.Swappable}, the one reference-counted atomic swap.
  *
- * <p>Layer 1 of 19: may use none (the JDK and libraries only); never a package after it ({@code PackageCyclesTest} keeps the
- * packages acyclic, the README's architecture table lists the order).
+ * <p>Layer 1 of 19: uses only packages of lower layers (the order: the README's architecture table,
+ * {@code PackageCyclesTest.LAYERS}, which the test enforces).
  */
 package dev.rage2e.util;

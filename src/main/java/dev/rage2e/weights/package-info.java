@@ -1,7 +1,7 @@
 /**
  * Tensor file formats: safetensors (read, validate, write), host tensors, half floats, the ONNX graph and TensorFlow bundle readers.
  *
- * <p>Layer 2 of 19: may use util; never a package after it ({@code PackageCyclesTest} keeps the
- * packages acyclic, the README's architecture table lists the order).
+ * <p>Layer 2 of 19: uses only packages of lower layers (the order: the README's architecture table,
+ * {@code PackageCyclesTest.LAYERS}, which the test enforces).
  */
 package dev.rage2e.weights;

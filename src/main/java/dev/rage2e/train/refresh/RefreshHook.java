@@ -57,7 +57,7 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
         this.probeQuestions = probeQuestions;
         // the snapshot's destination arrays, allocated (and first touched) now rather than inside the first training
         // step that snapshots: the first snapshot waited 32 ms for them, the later ones 0.5 ms (SQuAD-KB, MiniLM)
-        if (trainer.model().contextEncoder != null) arena = new WeightsSnapshot.Arena(trainer.model().contextEncoder.params);
+        arena = new WeightsSnapshot.Arena(trainer.model().contextEncoder.params);
     }
 
     @Override
@@ -88,7 +88,6 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
     /** {@code alone}: nothing trains meanwhile (the final refresh), so the refresher may use every core. */
     private void snapshot(int step, Trainer t, boolean alone) {
         long s0 = System.nanoTime();
-        if (arena == null) arena = new WeightsSnapshot.Arena(t.model().contextEncoder.params);
         WeightsSnapshot w = WeightsSnapshot.of(t.model().contextEncoder.params, arena); // copied by the refresher before the next update
         boolean started = alone ? refresher.trySnapshotAlone(step, w) : refresher.trySnapshot(step, w);
         if (started) copyPending = w;
