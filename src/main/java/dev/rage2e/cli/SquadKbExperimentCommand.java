@@ -1,5 +1,6 @@
 package dev.rage2e.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.qa.QaExample;
@@ -169,24 +170,64 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         setup.put("setup_seconds", setupSeconds);
         setup.put("cores", Runtime.getRuntime().availableProcessors());
         ArrayNode runs = results.putArray("runs");
+        List<JsonNode> kept = keptRuns(dir.resolve("results.json"), setup, config("original", 0, enc, gen, kb, trainJson));
+        double keptMinutes = 0;
         for (long seed : seeds) {
+            int otherSteps = 0;
             for (String mode : modes) {
+                JsonNode done = kept.stream().filter(r -> r.path("seed").asLong() == seed && r.path("mode").asText().equals(mode))
+                        .findFirst().orElse(null);
+                if (done != null) {
+                    System.err.printf("rag: === seed %d, %s: kept from %s (same setup; delete it to re-run) ===%n", seed, mode,
+                            dir.resolve("results.json"));
+                    runs.add(done);
+                    keptMinutes += done.path("wall_minutes_with_evaluation").asDouble();
+                    otherSteps = done.path("steps").asInt();
+                    continue;
+                }
                 Path modeDir = dir.resolve("seed-" + seed).resolve(mode);
                 Path runDir = modeDir.resolve("run");
                 if (Files.exists(runDir)) AtomicFiles.deleteTree(runDir);
                 TrainConfig cfg = config(mode, seed, enc, gen, Workspace.copyKb(kb, modeDir.resolve("kb")), trainJson);
-                if (runs.isEmpty()) results.set("config", Json.MAPPER.valueToTree(cfg));
+                if (!results.has("config")) results.set("config", Json.MAPPER.valueToTree(cfg));
                 System.err.printf("rag: === seed %d, %s: %.1f min budget ===%n", seed, mode, budgetMinutes);
-                ObjectNode r = new ModeRunner(System.err).run(cfg, runDir, sets, curveEvery);
+                // same-steps point: a later mode is also evaluated at the step count an earlier mode of this seed reached
+                ObjectNode r = new ModeRunner(System.err).run(cfg, runDir, sets, curveEvery, otherSteps);
                 r.put("seed", seed);
+                otherSteps = r.path("steps").asInt();
                 runs.add(r);
                 SquadKbReport.write(dir, results); // after every run, so an interrupted experiment keeps what it measured
             }
         }
         results.put("total_minutes", (System.nanoTime() - t0) / 6e10);
+        if (keptMinutes > 0) results.put("kept_runs_minutes", keptMinutes); // wall time of the kept runs, measured earlier
         SquadKbReport.write(dir, results);
         System.out.println(Json.pretty(SquadKbReport.summary(results)));
         return 0;
+    }
+
+    /** Setup fields that must match for an earlier run's numbers to stand beside this invocation's. */
+    private static final String[] SAME_SETUP = {"split", "kb_passages", "train_questions", "test_questions_recall", "test_questions_em",
+            "retriever", "generator", "copy_mechanism", "parts", "reader_stage_minutes", "budget_minutes"};
+
+    /**
+     * Runs of an earlier invocation in the same folder whose setup and training configuration (seed, mode and KB
+     * copy aside) equal this one's: re-running the command with more seeds keeps them instead of training again.
+     */
+    private static List<JsonNode> keptRuns(Path resultsFile, ObjectNode setup, TrainConfig probe) throws java.io.IOException {
+        if (!Files.exists(resultsFile)) return List.of();
+        JsonNode old = Json.MAPPER.readTree(resultsFile.toFile());
+        for (String k : SAME_SETUP) if (!old.path("setup").path(k).equals(setup.path(k))) return List.of();
+        if (!comparable(old.path("config")).equals(comparable(Json.MAPPER.valueToTree(probe)))) return List.of();
+        List<JsonNode> kept = new ArrayList<>();
+        old.path("runs").forEach(kept::add);
+        return kept;
+    }
+
+    private static JsonNode comparable(JsonNode config) {
+        ObjectNode c = config.isObject() ? ((ObjectNode) config).deepCopy() : Json.MAPPER.createObjectNode();
+        c.remove(List.of("seed", "mode", "kb"));
+        return c;
     }
 
     private TrainConfig config(String mode, long seed, Path enc, Path gen, Path kb, Path trainJson) {

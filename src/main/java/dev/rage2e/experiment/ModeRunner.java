@@ -36,6 +36,16 @@ public final class ModeRunner {
     }
 
     public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, int curveEvery) throws IOException, InterruptedException {
+        return run(cfg, runDir, sets, curveEvery, 0);
+    }
+
+    /**
+     * As {@link #run(TrainConfig, Path, EvalSets, int)}, plus a full evaluation after exactly {@code sameStepsAt} steps
+     * (0: none), stored as {@code same_steps}: how this mode stands at another mode's step count, for comparisons at
+     * equal training steps as well as equal minutes.
+     */
+    public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, int curveEvery, int sameStepsAt)
+            throws IOException, InterruptedException {
         ObjectNode result = Json.MAPPER.createObjectNode();
         result.put("mode", cfg.mode);
         try (TrainingRun run = TrainingRun.open(cfg, runDir, false); NDManager m = NDManager.newBaseManager()) {
@@ -52,6 +62,18 @@ public final class ModeRunner {
                     curve.add(point(step, e));
                     log.printf("rag: [%s] step %d: EM %.3f recall@5 %.3f (sample)%n", cfg.mode, step, e.path("em").asDouble(),
                             e.path("sample_recall@5").asDouble());
+                    tr.excludeFromBudget(System.nanoTime() - e0);
+                });
+            }
+            if (sameStepsAt > 0) {
+                t.addHook((step, tr) -> {
+                    if (step != sameStepsAt) return;
+                    long e0 = System.nanoTime();
+                    log.printf("rag: [%s] evaluating at step %d (the other mode's step count)...%n", cfg.mode, step);
+                    ObjectNode e = evaluate(run, m, sets, runDir.resolve("predictions-step-" + step + ".jsonl"), true);
+                    e.put("steps", step);
+                    e.put("minutes", (tr.state().trainSeconds - tr.excludedSeconds()) / 60);
+                    result.set("same_steps", e);
                     tr.excludeFromBudget(System.nanoTime() - e0);
                 });
             }

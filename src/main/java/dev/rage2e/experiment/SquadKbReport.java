@@ -76,6 +76,8 @@ public final class SquadKbReport {
         o.put("seeds", rs.size());
         o.set("spread", spread); // max - min over seeds (0 with one seed)
         o.set("before", before);
+        ObjectNode sameSteps = sameSteps(rs);
+        if (sameSteps != null) o.set("same_steps", sameSteps);
         ArrayNode per = o.putArray("per_seed");
         for (JsonNode r : rs) {
             ObjectNode p = per.addObject();
@@ -84,9 +86,39 @@ public final class SquadKbReport {
             p.put("steps", r.path("steps").asInt());
             p.put("minutes", r.path("minutes").asDouble());
             p.put("refreshes_published", r.path("refreshes_published").asInt());
+            if (r.has("same_steps")) p.set("same_steps", r.get("same_steps"));
             ObjectNode b = p.putObject("before");
             for (String k : METRICS) b.put(k, r.path("before").path(k).asDouble());
         }
+        return o;
+    }
+
+    /** Mean and spread of the runs' evaluations at the other mode's step count (null when no run has one). */
+    static ObjectNode sameSteps(List<JsonNode> rs) {
+        List<JsonNode> at = new ArrayList<>();
+        for (JsonNode r : rs) if (r.has("same_steps")) at.add(r.get("same_steps"));
+        if (at.isEmpty()) return null;
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        ObjectNode spread = o.putObject("spread");
+        for (String k : METRICS) {
+            double sum = 0, min = Double.MAX_VALUE, max = -Double.MAX_VALUE;
+            for (JsonNode e : at) {
+                double v = e.path(k).asDouble();
+                sum += v;
+                min = Math.min(min, v);
+                max = Math.max(max, v);
+            }
+            o.put(k, sum / at.size());
+            spread.put(k, max - min);
+        }
+        double steps = 0, minutes = 0;
+        for (JsonNode e : at) {
+            steps += e.path("steps").asDouble();
+            minutes += e.path("minutes").asDouble();
+        }
+        o.put("steps", steps / at.size());
+        o.put("minutes", minutes / at.size());
+        o.put("seeds", at.size());
         return o;
     }
 
@@ -127,7 +159,19 @@ public final class SquadKbReport {
                     sp.path("recall@5").asDouble(), a.path("recall@20").asDouble(), sp.path("recall@20").asDouble(),
                     a.path("steps").asDouble(), a.path("minutes").asDouble(), a.path("seeds").asInt()));
         }
-        b.append("\n± is the spread (max − min) between seeds.\n\n## Runs\n\n");
+        for (String mode : MODES) {
+            JsonNode a = doc.path(mode).path("same_steps");
+            if (a.isMissingNode()) continue;
+            JsonNode sp = a.path("spread");
+            b.append(String.format("| %s at the other mode's steps | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f "
+                    + "| %.0f | %.2f | %d |%n", mode, a.path("em").asDouble(), sp.path("em").asDouble(), a.path("f1").asDouble(),
+                    sp.path("f1").asDouble(), a.path("recall@1").asDouble(), sp.path("recall@1").asDouble(),
+                    a.path("recall@5").asDouble(), sp.path("recall@5").asDouble(), a.path("recall@20").asDouble(),
+                    sp.path("recall@20").asDouble(), a.path("steps").asDouble(), a.path("minutes").asDouble(), a.path("seeds").asInt()));
+        }
+        b.append("\n± is the spread (max − min) between seeds. A row \"at the other mode's steps\" is the same runs evaluated when "
+                + "they had trained as many steps as the mode run before them in the same seed (equal steps rather than equal minutes; "
+                + "only seeds run in that order have it).\n\n## Runs\n\n");
         b.append("| seed | mode | steps | minutes | refreshes | loss first→last 10 | EM | recall@5 | s/step fwd q/ret/passage/gen, bwd, opt |\n");
         b.append("|---|---|---|---|---|---|---|---|---|\n");
         for (JsonNode r : doc.path("runs")) {

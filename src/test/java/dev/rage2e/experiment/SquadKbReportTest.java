@@ -87,4 +87,30 @@ class SquadKbReportTest {
         assertEquals(List.of("q0", "q1"), TrainingRun.sample(qs, 2, false).stream().map(QaExample::id).toList());
         assertEquals(10, TrainingRun.sample(qs, 50, true).size());
     }
+
+    @Test
+    void sameStepsEvaluationsAggregateOverTheSeedsThatHaveThem() throws Exception {
+        ObjectNode results = Json.MAPPER.createObjectNode();
+        results.putObject("setup").put("command", "./rag experiment squad-kb ...");
+        ArrayNode runs = results.putArray("runs");
+        runs.add(run("original", 1, 0.10, 0.50, 40)); // run first in its seed: no same-steps point
+        for (long seed = 2; seed <= 3; seed++) {
+            runs.add(run("end2end", seed, 0.20, 0.60, 30));
+            ObjectNode o = run("original", seed, 0.14, 0.54, 42);
+            ObjectNode at = o.putObject("same_steps");
+            at.put("steps", 30);
+            at.put("minutes", 1.0);
+            for (String k : SquadKbReport.METRICS) at.put(k, seed == 2 ? 0.08 : 0.12);
+            runs.add(o);
+        }
+        SquadKbReport.write(dir, results);
+        JsonNode same = Json.read(dir.resolve("results.json")).path("original").path("same_steps");
+        assertEquals(2, same.path("seeds").asInt());
+        assertEquals(0.10, same.path("em").asDouble(), 1e-9);
+        assertEquals(0.04, same.path("spread").path("recall@5").asDouble(), 1e-9);
+        assertEquals(30, same.path("steps").asDouble(), 1e-9);
+        assertTrue(Json.read(dir.resolve("results.json")).path("end2end").path("same_steps").isMissingNode());
+        String md = Files.readString(dir.resolve("report.md"));
+        assertTrue(md.contains("| original at the other mode's steps | 0.100 ± 0.040"), md);
+    }
 }
