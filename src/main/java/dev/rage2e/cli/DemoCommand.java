@@ -151,7 +151,8 @@ public final class DemoCommand implements Callable<Integer> {
         cfg.indexingFreq = indexingFreq;
         Path runDir = workDir.resolve("run");
         if (Files.exists(runDir)) AtomicFiles.deleteTree(runDir);
-        ObjectNode r = new ModeRunner(log).run(cfg, runDir, sets, 0);
+        // the model RAG training starts from is the reader stage's result, evaluated at its end already
+        ObjectNode r = new ModeRunner(log).run(cfg, runDir, sets, new ModeRunner.Options(0, 0, stage != null ? (ObjectNode) stage.get("after") : null));
         if (stage != null) {
             r.set("reader_stage", stage);
             r.set("after_reader_stage", r.get("before"));
@@ -199,8 +200,13 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     private static void row(PrintStream out, String label, JsonNode before, JsonNode mid, JsonNode after, String key) {
-        String m = mid != null ? String.format(" %12.3f", mid.path(key).asDouble()) : "";
-        out.printf("%-34s %8.3f%s %12.3f%n", label, before.path(key).asDouble(), m, after.path(key).asDouble());
+        String m = mid != null ? String.format(" %12s", cell(mid, key)) : "";
+        out.printf("%-34s %8s%s %12s%n", label, cell(before, key), m, cell(after, key));
+    }
+
+    /** A metric, or "-" where it was not measured (trained questions are not decoded before training). */
+    private static String cell(JsonNode eval, String key) {
+        return eval.has(key) ? String.format("%.3f", eval.path(key).asDouble()) : "-";
     }
 
     private TrainConfig baseConfig(Path enc, Path gen, String kb, Path trainJson, boolean span) {

@@ -169,9 +169,12 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         setup.put("budget_minutes", budgetMinutes);
         setup.put("setup_seconds", setupSeconds);
         setup.put("cores", Runtime.getRuntime().availableProcessors());
+        setup.put("before", "evaluated once: every run starts from the same reader, encoders and KB embeddings");
         ArrayNode runs = results.putArray("runs");
         List<JsonNode> kept = keptRuns(dir.resolve("results.json"), setup, config("original", 0, enc, gen, kb, trainJson));
         double keptMinutes = 0;
+        // every run starts from the same reader, encoders and KB embeddings: one evaluation before training stands for all
+        ObjectNode before = kept.isEmpty() ? null : (ObjectNode) kept.get(0).get("before");
         for (long seed : seeds) {
             int otherSteps = 0;
             for (String mode : modes) {
@@ -192,7 +195,8 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
                 if (!results.has("config")) results.set("config", Json.MAPPER.valueToTree(cfg));
                 System.err.printf("rag: === seed %d, %s: %.1f min budget ===%n", seed, mode, budgetMinutes);
                 // same-steps point: a later mode is also evaluated at the step count an earlier mode of this seed reached
-                ObjectNode r = new ModeRunner(System.err).run(cfg, runDir, sets, curveEvery, otherSteps);
+                ObjectNode r = new ModeRunner(System.err).run(cfg, runDir, sets, new ModeRunner.Options(curveEvery, otherSteps, before));
+                if (before == null) before = (ObjectNode) r.get("before");
                 r.put("seed", seed);
                 otherSteps = r.path("steps").asInt();
                 runs.add(r);
@@ -214,11 +218,21 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
      * Runs of an earlier invocation in the same folder whose setup and training configuration (seed, mode and KB
      * copy aside) equal this one's: re-running the command with more seeds keeps them instead of training again.
      */
-    private static List<JsonNode> keptRuns(Path resultsFile, ObjectNode setup, TrainConfig probe) throws java.io.IOException {
+    static List<JsonNode> keptRuns(Path resultsFile, ObjectNode setup, TrainConfig probe) throws java.io.IOException {
         if (!Files.exists(resultsFile)) return List.of();
         JsonNode old = Json.MAPPER.readTree(resultsFile.toFile());
-        for (String k : SAME_SETUP) if (!old.path("setup").path(k).equals(setup.path(k))) return List.of();
-        if (!comparable(old.path("config")).equals(comparable(Json.MAPPER.valueToTree(probe)))) return List.of();
+        String differs = null;
+        for (String k : SAME_SETUP) if (differs == null && !old.path("setup").path(k).equals(setup.path(k))) differs = "setup '" + k + "'";
+        // through text, as the stored file went: a float field in memory and its value read back compare equal
+        JsonNode was = comparable(old.path("config")), now = comparable(Json.MAPPER.readTree(Json.write(Json.MAPPER.valueToTree(probe))));
+        for (var it = now.fieldNames(); differs == null && it.hasNext(); ) {
+            String k = it.next();
+            if (!was.path(k).equals(now.path(k))) differs = "config '" + k + "' (" + was.path(k) + " there, " + now.path(k) + " now)";
+        }
+        if (differs != null) {
+            System.err.printf("rag: %s has another %s: its runs are not kept%n", resultsFile, differs);
+            return List.of();
+        }
         List<JsonNode> kept = new ArrayList<>();
         old.path("runs").forEach(kept::add);
         return kept;

@@ -35,23 +35,34 @@ public final class ModeRunner {
         this.log = log;
     }
 
-    public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, int curveEvery) throws IOException, InterruptedException {
-        return run(cfg, runDir, sets, curveEvery, 0);
+    /**
+     * What one run evaluates besides before and after: a curve point every {@code curveEvery} steps (0: none); a full
+     * evaluation after exactly {@code sameStepsAt} steps (0: none), stored as {@code same_steps}, to compare modes at equal
+     * steps as well as equal minutes; {@code before}, when given, stands for the evaluation before training (the caller
+     * evaluated this very model already, e.g. at the end of a reader stage).
+     */
+    public record Options(int curveEvery, int sameStepsAt, ObjectNode before) {
+        public static Options curveEvery(int n) {
+            return new Options(n, 0, null);
+        }
     }
 
-    /**
-     * As {@link #run(TrainConfig, Path, EvalSets, int)}, plus a full evaluation after exactly {@code sameStepsAt} steps
-     * (0: none), stored as {@code same_steps}: how this mode stands at another mode's step count, for comparisons at
-     * equal training steps as well as equal minutes.
-     */
-    public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, int curveEvery, int sameStepsAt)
-            throws IOException, InterruptedException {
+    public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, int curveEvery) throws IOException, InterruptedException {
+        return run(cfg, runDir, sets, Options.curveEvery(curveEvery));
+    }
+
+    public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, Options opt) throws IOException, InterruptedException {
+        int curveEvery = opt.curveEvery(), sameStepsAt = opt.sameStepsAt();
         ObjectNode result = Json.MAPPER.createObjectNode();
         result.put("mode", cfg.mode);
         try (TrainingRun run = TrainingRun.open(cfg, runDir, false); NDManager m = NDManager.newBaseManager()) {
             Trainer t = run.trainer();
-            log.printf("rag: [%s] evaluating before training...%n", cfg.mode);
-            result.set("before", evaluate(run, m, sets, runDir.resolve("predictions-before.jsonl"), true));
+            if (opt.before() != null) result.set("before", opt.before());
+            else {
+                log.printf("rag: [%s] evaluating before training...%n", cfg.mode);
+                // nothing is memorised yet: the trained-question sample waits for the evaluation after training
+                result.set("before", evaluate(run, m, sets, runDir.resolve("predictions-before.jsonl"), true, false));
+            }
             ArrayNode curve = result.putArray("curve");
             curve.add(point(0, result.get("before")));
             if (curveEvery > 0) {
@@ -125,6 +136,10 @@ public final class ModeRunner {
 
     /** EM/F1 (+ recall@5 of the same sample) by decoding; full recall@k only when {@code full}. */
     ObjectNode evaluate(TrainingRun run, NDManager m, EvalSets sets, Path predictions, boolean full) throws IOException {
+        return evaluate(run, m, sets, predictions, full, true);
+    }
+
+    ObjectNode evaluate(TrainingRun run, NDManager m, EvalSets sets, Path predictions, boolean full, boolean withSeen) throws IOException {
         TrainConfig cfg = run.cfg;
         ObjectNode o = Json.MAPPER.createObjectNode();
         RagDecoder decoder = new RagDecoder(run.model(), new BeamSearch.Options(cfg.numBeams, cfg.maxAnswerLength, 1, 1.0f, true),
@@ -137,7 +152,7 @@ public final class ModeRunner {
         RetrievalEval.Report rs = RetrievalEval.run(run.retriever(), run.model().questionEncoder, sets.answerSample(), new int[] {5}, 32,
                 cfg.maxQuestionLength, null);
         o.put("sample_recall@5", rs.recall()[0]);
-        if (sets.seen() != null && !sets.seen().isEmpty()) {
+        if (withSeen && sets.seen() != null && !sets.seen().isEmpty()) {
             Path seenPredictions = predictions == null ? null : predictions.resolveSibling(
                     predictions.getFileName().toString().replace(".jsonl", "-seen.jsonl"));
             AnswerEval.Report s = AnswerEval.run(run.model(), decoder, run.retriever(), sets.seen(), 8, ks, seenPredictions, m, null);

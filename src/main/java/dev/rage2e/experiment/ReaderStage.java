@@ -43,17 +43,13 @@ public final class ReaderStage {
         cfg.mode = "original";
         cfg.evalQuestions = 0;
         String key = Json.write(Json.MAPPER.valueToTree(cfg)) + "|eval=" + goldEval.size() + ":" + (goldEval.isEmpty() ? "" : goldEval.get(0).id());
-        Path result = dir.resolve("reader-stage.json");
-        if (Files.exists(result)) {
-            JsonNode prev = Json.read(result);
-            Path reader = Path.of(prev.path("reader").asText());
-            if (key.equals(prev.path("key").asText()) && Files.isRegularFile(reader.resolve("config.json"))) {
-                log.printf("rag: reusing the reader stage in %s (gold-passage EM %.3f)%n", dir, prev.path("gold_passage").path("em").asDouble());
-                return new Result(reader, (ObjectNode) prev.path("gold_passage"));
-            }
-        }
-        Path runDir = dir.resolve("run");
-        if (Files.exists(runDir)) AtomicFiles.deleteTree(runDir);
+        Result cached = cached(dir, key);
+        if (cached != null) return cached;
+        // one folder per recipe: a stage trained for another recipe stays (earlier runs' results may point at its reader)
+        String id = recipeId(key);
+        Path result = dir.resolve("reader-stage-" + id + ".json");
+        Path runDir = dir.resolve("run-" + id);
+        if (Files.exists(runDir)) AtomicFiles.deleteTree(runDir); // an interrupted stage of this very recipe
         Files.createDirectories(dir);
         log.printf("rag: reader stage: %s on gold passages for %.1f min%n", cfg.generator, cfg.maxMinutes);
         ObjectNode report = Json.MAPPER.createObjectNode();
@@ -79,6 +75,34 @@ public final class ReaderStage {
         o.set("gold_passage", report);
         AtomicFiles.writeString(result, Json.pretty(o));
         return new Result(reader, report);
+    }
+
+    /** A finished stage of this recipe in {@code dir} ({@code reader-stage*.json} whose key matches and whose reader exists), or null. */
+    private Result cached(Path dir, String key) throws IOException {
+        if (!Files.isDirectory(dir)) return null;
+        List<Path> found;
+        try (var files = Files.list(dir)) {
+            found = files.filter(f -> f.getFileName().toString().matches("reader-stage.*\\.json")).sorted().toList();
+        }
+        for (Path f : found) {
+            JsonNode prev = Json.read(f);
+            Path reader = Path.of(prev.path("reader").asText());
+            if (key.equals(prev.path("key").asText()) && Files.isRegularFile(reader.resolve("config.json"))) {
+                log.printf("rag: reusing the reader stage in %s (gold-passage EM %.3f)%n", dir, prev.path("gold_passage").path("em").asDouble());
+                return new Result(reader, (ObjectNode) prev.path("gold_passage"));
+            }
+        }
+        if (!found.isEmpty()) log.printf("rag: %s holds reader stages of other recipes (kept); training one for this recipe%n", dir);
+        return null;
+    }
+
+    static String recipeId(String key) {
+        try {
+            byte[] h = java.security.MessageDigest.getInstance("SHA-256").digest(key.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(h, 0, 6);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The recipe of the span reader anchor (HF BertForQuestionAnswering on SQuAD): batch 16, lr 1e-4, 100 warm-up steps. */
