@@ -225,9 +225,12 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         for (String k : SAME_SETUP) if (differs == null && !old.path("setup").path(k).equals(setup.path(k))) differs = "setup '" + k + "'";
         // through text, as the stored file went: a float field in memory and its value read back compare equal
         JsonNode was = comparable(old.path("config")), now = comparable(Json.MAPPER.readTree(Json.write(Json.MAPPER.valueToTree(probe))));
+        // a key added to the config since (absent there) counts as equal when it has its default value now
+        JsonNode defaults = comparable(Json.MAPPER.readTree(Json.write(Json.MAPPER.valueToTree(new TrainConfig()))));
         for (var it = now.fieldNames(); differs == null && it.hasNext(); ) {
             String k = it.next();
-            if (!was.path(k).equals(now.path(k))) differs = "config '" + k + "' (" + was.path(k) + " there, " + now.path(k) + " now)";
+            JsonNode then = was.has(k) ? was.get(k) : defaults.path(k);
+            if (!then.equals(now.path(k))) differs = "config '" + k + "' (" + was.path(k) + " there, " + now.path(k) + " now)";
         }
         if (differs != null) {
             System.err.printf("rag: %s has another %s: its runs are not kept%n", resultsFile, differs);

@@ -53,6 +53,18 @@ class KeptRunsTest {
     }
 
     @Test
+    void aConfigKeyAddedSinceCountsAsEqualAtItsDefault() throws Exception {
+        Path f = results(30, 1e-4f);
+        ObjectNode doc = (ObjectNode) Json.read(f);
+        ((ObjectNode) doc.get("config")).remove("refresh-batch"); // as if results.json predates the key
+        Json.writeFile(f, doc);
+        assertEquals(1, SquadKbExperimentCommand.keptRuns(f, setup(30), config(2, "end2end", "k", 1e-4f)).size());
+        TrainConfig changed = config(2, "end2end", "k", 1e-4f);
+        changed.refreshBatch = 7;
+        assertTrue(SquadKbExperimentCommand.keptRuns(f, setup(30), changed).isEmpty());
+    }
+
+    @Test
     void dropsThemWhenTheBudgetOrTheRecipeDiffers() throws Exception {
         assertTrue(SquadKbExperimentCommand.keptRuns(results(30, 1e-4f), setup(20), config(1, "original", "k", 1e-4f)).isEmpty());
         assertTrue(SquadKbExperimentCommand.keptRuns(results(30, 1e-4f), setup(30), config(1, "original", "k", 3e-4f)).isEmpty());
