@@ -62,9 +62,9 @@ public final class KbIndexBuilder implements IndexBuilder {
         EmbeddingsWriter.Result r = d == null ? EmbeddingsWriter.encode(retriever.kb(), encoder, identity, encode)
                 : encodeElsewhere(d, encoder, identity);
         long t0 = System.nanoTime();
-        if (indexType.equals("hnsw")) {
+        if (indexType.equals("hnsw") || RemoteIndex.isRemote(indexType)) {
             try {
-                Indexes.build(Embeddings.open(retriever.kb(), r.version()), "hnsw", hnsw);
+                Indexes.build(Embeddings.open(retriever.kb(), r.version()), indexType, hnsw);
             } catch (IOException | RuntimeException e) {
                 KbVersions.delete(retriever.kb().dir(), r.version());
                 throw e;
@@ -106,6 +106,9 @@ public final class KbIndexBuilder implements IndexBuilder {
      */
     @Override
     public void publish(Built built) throws IOException {
+        if (RemoteIndex.isRemote(indexType)) { // the cluster's readers first: if that fails, nothing here has moved
+            RemoteIndex.engine(indexType).publish(Embeddings.open(retriever.kb(), built.version()), RemoteIndex.target(indexType));
+        }
         if (janitor) {
             retriever.publishOpened(built.opened());
         } else {
@@ -116,7 +119,9 @@ public final class KbIndexBuilder implements IndexBuilder {
 
     @Override
     public void discard(Built built) throws IOException {
+        Embeddings emb = RemoteIndex.isRemote(indexType) ? Embeddings.open(retriever.kb(), built.version()) : null;
         KbVersions.delete(retriever.kb().dir(), built.version()); // refuses the current version, before its snapshot is touched
+        if (emb != null) RemoteIndex.engine(indexType).delete(emb, RemoteIndex.target(indexType));
         retriever.discardOpened(built.opened());
     }
 

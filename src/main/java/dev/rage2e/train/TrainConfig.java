@@ -38,7 +38,7 @@ public final class TrainConfig {
     public String generator;
     @JsonProperty("kb") @Option(names = "--kb", description = "Knowledge base dir (with a published embeddings version).")
     public String kb;
-    @JsonProperty("index-type") @Option(names = "--index-type", description = "flat (exact MIPS) or hnsw.")
+    @JsonProperty("index-type") @Option(names = "--index-type", description = "flat (exact MIPS), hnsw, or a search cluster: solr:URL (needs the rag-e2e-scaleout jar).")
     public String indexType = "flat";
 
     // --- data
@@ -234,7 +234,8 @@ public final class TrainConfig {
         check(refresh.equals("async") || refresh.equals("spark") || refresh.equals("none"), "refresh", refresh, "async, spark or none");
         check(refreshDevice.equals("cpu") || refreshDevice.matches("gpu:\\d+"), "refresh-device", refreshDevice, "cpu or gpu:N");
         check(precision.equals("auto") || precision.equals("fp32") || precision.equals("bf16"), "precision", precision, "auto, fp32 or bf16");
-        check(indexType.equals("flat") || indexType.equals("hnsw"), "index-type", indexType, "flat or hnsw");
+        check(indexType.equals("flat") || indexType.equals("hnsw") || dev.rage2e.index.RemoteIndex.isRemote(indexType), "index-type", indexType,
+                "flat, hnsw or ENGINE:TARGET (e.g. solr:http://host:8983/solr)");
         check(refreshPublishLag >= 0, "refresh-publish-lag", refreshPublishLag, ">= 0");
         check(nDocs >= 1 && nDocs <= 100, "n-docs", nDocs, "1..100");
         check(lr > 0 && lr < 1, "lr", lr, "in (0, 1)");
