@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
-import dev.rage2e.convert.ModelCatalog;
-import dev.rage2e.convert.ModelDirs;
 import dev.rage2e.eval.RetrievalEval;
 import dev.rage2e.index.HnswIndex;
 import dev.rage2e.index.Indexes;
@@ -30,22 +28,19 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.solr.client.solrj.SolrClient;
-import org.apache.solr.cloud.MiniSolrCloudCluster;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The KB's index on a real 2-node SolrCloud cluster (MiniSolrCloudCluster: embedded ZooKeeper, two Jetty
- * nodes) with 2 shards per collection: recall against the exact flat index, an alias swap under
+ * The KB's index on a real 2-node SolrCloud cluster (the shared {@link dev.rage2e.scaleout.TestCluster}) with 2 shards per collection: recall against the exact flat index, an alias swap under
  * concurrent searches, and the one-line errors.
  */
 class SolrEngineTest {
     @TempDir
     static Path tmp;
 
-    static MiniSolrCloudCluster cluster;
     static String url;
     static KnowledgeBase kb;
     static EncoderModel questionEncoder;
@@ -54,11 +49,8 @@ class SolrEngineTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        cluster = new MiniSolrCloudCluster.Builder(2, tmp.resolve("solr")).configure();
-        url = cluster.getJettySolrRunners().get(0).getBaseUrl().toString();
-        ModelCatalog.Entry e = ModelCatalog.get("all-minilm-l6-v2");
-        Path encoderDir = tmp.resolve("all-minilm-l6-v2");
-        ModelDirs.write(ModelCatalog.convert(e, ModelCatalog.resolve(e)), e.settings(), encoderDir, true);
+        url = dev.rage2e.scaleout.TestCluster.solrUrl();
+        Path encoderDir = dev.rage2e.scaleout.TestCluster.minilm();
         Path squad = Path.of("..", "data", "demo", "squad-demo.json");
         KbBuilder.build(List.of(squad), tmp.resolve("demo-kb"), 100);
         kb = KnowledgeBase.open(tmp.resolve("demo-kb"));
@@ -74,7 +66,6 @@ class SolrEngineTest {
     static void tearDown() throws Exception {
         if (questionEncoder != null) questionEncoder.close();
         if (manager != null) manager.close();
-        if (cluster != null) cluster.shutdown();
     }
 
     static String type() {

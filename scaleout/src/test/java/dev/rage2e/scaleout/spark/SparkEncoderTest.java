@@ -8,8 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
-import dev.rage2e.convert.ModelCatalog;
-import dev.rage2e.convert.ModelDirs;
 import dev.rage2e.index.IndexBuilder;
 import dev.rage2e.index.KbIndexBuilder;
 import dev.rage2e.index.KbRetriever;
@@ -47,9 +45,7 @@ class SparkEncoderTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        ModelCatalog.Entry e = ModelCatalog.get("all-minilm-l6-v2");
-        encoderDir = tmp.resolve("all-minilm-l6-v2");
-        ModelDirs.write(ModelCatalog.convert(e, ModelCatalog.resolve(e)), e.settings(), encoderDir, true);
+        encoderDir = dev.rage2e.scaleout.TestCluster.minilm();
         sc = new JavaSparkContext(new SparkConf().setMaster("local[2]").setAppName("SparkEncoderTest").set("spark.ui.enabled", "false")
                 .set("spark.driver.host", "127.0.0.1"));
     }
@@ -59,14 +55,9 @@ class SparkEncoderTest {
         if (sc != null) sc.stop();
     }
 
-    /** A KB of the demo contexts (~600 passages would be slow on 2 cores: the first article only). */
-    static KnowledgeBase kb(String name) throws IOException {
-        Path src = Path.of("..", "data", "demo", "squad-demo.json");
-        Path one = tmp.resolve(name + ".json");
-        var doc = dev.rage2e.util.Json.MAPPER.readTree(src.toFile());
-        var data = (com.fasterxml.jackson.databind.node.ArrayNode) doc.get("data");
-        while (data.size() > 1) data.remove(data.size() - 1);
-        dev.rage2e.util.Json.writeFile(one, doc);
+    /** A KB of the demo data's first article (35 passages). */
+    static KnowledgeBase kb(String name) throws Exception {
+        Path one = dev.rage2e.scaleout.TestCluster.oneArticle(Files.createDirectories(tmp.resolve(name + "-src")));
         Path dir = tmp.resolve(name);
         KbBuilder.build(List.of(one), dir, 100);
         return KnowledgeBase.open(dir);
