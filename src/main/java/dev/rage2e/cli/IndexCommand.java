@@ -3,6 +3,8 @@ package dev.rage2e.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.index.HnswIndex;
 import dev.rage2e.index.Indexes;
+import dev.rage2e.index.RemoteIndex;
+import dev.rage2e.util.UserException;
 import dev.rage2e.kb.Embeddings;
 import dev.rage2e.kb.KbVersions;
 import dev.rage2e.kb.KnowledgeBase;
@@ -34,8 +36,13 @@ public final class IndexCommand implements Runnable {
         @Option(names = "--embeddings-version", description = "Embeddings version, e.g. emb-00003 (--version is the program's version) (default: the current one).")
         String version;
 
-        @Option(names = "--type", defaultValue = "hnsw", description = "flat or hnsw (default ${DEFAULT-VALUE}).")
+        @Option(names = "--type", defaultValue = "hnsw", description = "flat, hnsw, or solr (a SolrCloud collection per embeddings "
+                + "version: --solr URL; the version's collection becomes the KB alias's when it is the current version) (default ${DEFAULT-VALUE}).")
         String type;
+
+        @Option(names = "--solr", description = "With --type solr: the cluster's base URL, e.g. http://host:8983/solr (default: $RAG_SOLR_URL). "
+                + "Elsewhere pass --index solr:URL.")
+        String solr;
 
         @Option(names = "--m", defaultValue = "32", description = "HNSW max connections per node (default ${DEFAULT-VALUE}).")
         int m;
@@ -55,7 +62,17 @@ public final class IndexCommand implements Runnable {
             String v = version != null ? version : KbVersions.requireCurrent(k.dir());
             Embeddings emb = Embeddings.open(k, v);
             int t = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            ObjectNode meta = Indexes.build(emb, type, new HnswIndex.Params(m, efConstruction, efSearch, t));
+            String ty = type;
+            if (ty.equals("solr")) {
+                String u = solr != null ? solr : System.getenv("RAG_SOLR_URL");
+                if (u == null || u.isBlank()) throw new UserException("--type solr needs --solr URL (or RAG_SOLR_URL)");
+                ty = "solr:" + u;
+            }
+            ObjectNode meta = Indexes.build(emb, ty, new HnswIndex.Params(m, efConstruction, efSearch, t));
+            if (RemoteIndex.isRemote(ty) && KbVersions.current(k.dir()).filter(v::equals).isPresent()) {
+                RemoteIndex.engine(ty).publish(emb, RemoteIndex.target(ty)); // the cluster's readers follow the KB's current version
+                meta.put("published", true);
+            }
             System.out.println(Json.pretty(meta));
             return 0;
         }

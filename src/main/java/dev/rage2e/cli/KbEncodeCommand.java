@@ -2,6 +2,7 @@ package dev.rage2e.cli;
 
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.kb.DistributedEncoder;
 import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.EncoderIdentity;
 import dev.rage2e.kb.KbVersions;
@@ -38,6 +39,14 @@ public final class KbEncodeCommand implements Callable<Integer> {
     @Option(names = "--no-publish", description = "Do not make the new version current.")
     boolean noPublish;
 
+    @Option(names = "--spark", paramLabel = "MASTER", description = "Encode as a Spark job on MASTER (local[N], spark://HOST:PORT, ...): one "
+            + "task per shard, merged here into one version. The KB and encoder folders must be at the same path on every executor; "
+            + "needs the rag-e2e-scaleout jar (README, 'Scaling out').")
+    String spark;
+
+    @Option(names = "--spark-shards", defaultValue = "0", description = "With --spark: tasks (0: the cluster's default parallelism).")
+    int sparkShards;
+
     @picocli.CommandLine.Mixin
     PrecisionOption precisionOption = new PrecisionOption();
 
@@ -56,10 +65,19 @@ public final class KbEncodeCommand implements Callable<Integer> {
                 throw new UserException("--shard: expected i/n such as 0/4, got '" + shard + "'");
             }
         }
+        if (spark != null && shard != null) throw new UserException("--spark and --shard: give one (Spark makes its own shards)");
         EmbeddingsWriter.Options opt = new EmbeddingsWriter.Options(batch, maxLen, si, sn, System.err);
         KnowledgeBase k = KnowledgeBase.open(kb);
         try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoder, root)) {
-            EmbeddingsWriter.Result r = EmbeddingsWriter.encode(k, enc, EncoderIdentity.ofDirectory(enc), opt);
+            EmbeddingsWriter.Result r;
+            if (spark != null) {
+                try (DistributedEncoder d = DistributedEncoder.open("spark", spark, sparkShards)) {
+                    System.err.println("rag: encoding with " + d.describe());
+                    r = d.encode(k, encoder, EncoderIdentity.ofDirectory(enc), opt);
+                }
+            } else {
+                r = EmbeddingsWriter.encode(k, enc, EncoderIdentity.ofDirectory(enc), opt);
+            }
             boolean published = false;
             if (r.version() != null && !noPublish) {
                 KbVersions.publish(k.dir(), r.version());

@@ -25,9 +25,10 @@ public final class Indexes {
     private Indexes() {}
 
     public static String checkType(String type, boolean allowAuto) {
+        if (RemoteIndex.isRemote(type)) return type; // ENGINE:TARGET, checked when the engine opens it
         String t = type.toLowerCase(Locale.ROOT);
         if (t.equals("flat") || t.equals("hnsw") || (allowAuto && t.equals("auto"))) return t;
-        throw new UserException("unknown index type '" + type + "' (expected flat, hnsw" + (allowAuto ? " or auto" : "") + ")");
+        throw new UserException("unknown index type '" + type + "' (expected flat, hnsw" + (allowAuto ? ", auto" : "") + " or ENGINE:TARGET, e.g. solr:http://host:8983/solr)");
     }
 
     public static boolean hasHnsw(Embeddings emb) {
@@ -36,6 +37,7 @@ public final class Indexes {
 
     public static VectorIndex open(Embeddings emb, String type) throws IOException {
         String t = checkType(type, true);
+        if (RemoteIndex.isRemote(t)) return RemoteIndex.engine(t).open(emb, RemoteIndex.target(t));
         if (t.equals("auto")) t = hasHnsw(emb) ? "hnsw" : "flat";
         if (t.equals("flat")) return FlatIndex.load(emb);
         if (!hasHnsw(emb)) throw new UserException(emb.dir() + ": no HNSW index (run rag index build --type hnsw)");
@@ -48,6 +50,7 @@ public final class Indexes {
      */
     public static ObjectNode build(Embeddings emb, String type, HnswIndex.Params params) throws IOException {
         String t = checkType(type, false);
+        if (RemoteIndex.isRemote(t)) return RemoteIndex.engine(t).build(emb, RemoteIndex.target(t), params);
         if (t.equals("flat")) {
             long t0 = System.nanoTime();
             emb.verify();

@@ -1,11 +1,15 @@
 package dev.rage2e.index;
 
+import dev.rage2e.kb.DistributedEncoder;
 import dev.rage2e.kb.Embeddings;
 import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.EncoderIdentity;
 import dev.rage2e.kb.KbVersions;
 import dev.rage2e.model.EncoderModel;
+import dev.rage2e.util.AtomicFiles;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * The refresher's storage side over a local KB: encode all passages with an in-memory encoder
@@ -43,13 +47,24 @@ public final class KbIndexBuilder implements IndexBuilder {
         if (encode.shardCount() != 1) throw new IllegalArgumentException("the refresher encodes the whole KB (no shards)");
     }
 
+    private volatile DistributedEncoder distributed;
+
+    /** Encode refreshes with {@code d} (e.g. on a Spark cluster) instead of in this process; the index side is unchanged. */
+    public KbIndexBuilder encodeWith(DistributedEncoder d) {
+        this.distributed = d;
+        return this;
+    }
+
     @Override
     public Built build(EncoderModel encoder, String label) throws IOException {
-        EmbeddingsWriter.Result r = EmbeddingsWriter.encode(retriever.kb(), encoder, EncoderIdentity.ofParams(label, encoder), encode);
+        EncoderIdentity identity = EncoderIdentity.ofParams(label, encoder);
+        DistributedEncoder d = distributed;
+        EmbeddingsWriter.Result r = d == null ? EmbeddingsWriter.encode(retriever.kb(), encoder, identity, encode)
+                : encodeElsewhere(d, encoder, identity);
         long t0 = System.nanoTime();
-        if (indexType.equals("hnsw")) {
+        if (indexType.equals("hnsw") || RemoteIndex.isRemote(indexType)) {
             try {
-                Indexes.build(Embeddings.open(retriever.kb(), r.version()), "hnsw", hnsw);
+                Indexes.build(Embeddings.open(retriever.kb(), r.version()), indexType, hnsw);
             } catch (IOException | RuntimeException e) {
                 KbVersions.delete(retriever.kb().dir(), r.version());
                 throw e;
@@ -67,11 +82,33 @@ public final class KbIndexBuilder implements IndexBuilder {
     }
 
     /**
+     * The snapshot goes where the workers read the KB (inside its folder, written under a temp name, so a worker never
+     * sees half of it) and is removed once the version is merged.
+     */
+    private EmbeddingsWriter.Result encodeElsewhere(DistributedEncoder d, EncoderModel encoder, EncoderIdentity identity) throws IOException {
+        Path kbDir = retriever.kb().dir();
+        Path tmp = KbVersions.newTempDir(kbDir, "encoder");
+        Path snapshot = kbDir.resolve("encoder-" + identity.key());
+        try {
+            encoder.save(tmp);
+            if (Files.exists(snapshot)) AtomicFiles.deleteTree(snapshot);
+            Files.move(tmp, snapshot, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return d.encode(retriever.kb(), snapshot, identity, encode);
+        } finally {
+            AtomicFiles.deleteTree(tmp);
+            AtomicFiles.deleteTree(snapshot);
+        }
+    }
+
+    /**
      * With a janitor on the retriever: a reference swap (pointer file and deletions in the background,
      * deletions subject to the janitor's keep rule). Without: the old synchronous publish.
      */
     @Override
     public void publish(Built built) throws IOException {
+        if (RemoteIndex.isRemote(indexType)) { // the cluster's readers first: if that fails, nothing here has moved
+            RemoteIndex.engine(indexType).publish(Embeddings.open(retriever.kb(), built.version()), RemoteIndex.target(indexType));
+        }
         if (janitor) {
             retriever.publishOpened(built.opened());
         } else {
@@ -82,7 +119,9 @@ public final class KbIndexBuilder implements IndexBuilder {
 
     @Override
     public void discard(Built built) throws IOException {
+        Embeddings emb = RemoteIndex.isRemote(indexType) ? Embeddings.open(retriever.kb(), built.version()) : null;
         KbVersions.delete(retriever.kb().dir(), built.version()); // refuses the current version, before its snapshot is touched
+        if (emb != null) RemoteIndex.engine(indexType).delete(emb, RemoteIndex.target(indexType));
         retriever.discardOpened(built.opened());
     }
 

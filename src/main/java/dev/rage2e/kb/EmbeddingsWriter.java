@@ -63,6 +63,25 @@ public final class EmbeddingsWriter {
     }
 
     public static Result encode(KnowledgeBase kb, EncoderModel enc, EncoderIdentity identity, Options opt) throws IOException {
+        return encode(kb, enc, identity, opt, true);
+    }
+
+    /**
+     * Shard {@code opt.shardIndex()} of {@code opt.shardCount()} only, never merged here (a distributed encoder's worker:
+     * its driver merges once every shard is in, so a retried or speculative task cannot merge a second version).
+     */
+    public static Result encodeShard(KnowledgeBase kb, EncoderModel enc, EncoderIdentity identity, Options opt) throws IOException {
+        if (opt.shardCount() < 2) throw new IllegalArgumentException("encodeShard needs shardCount >= 2");
+        return encode(kb, enc, identity, opt, false);
+    }
+
+    /** Where the shards of this encoder and settings are collected ({@code shards-KEY-of-n/} in the KB folder). */
+    public static Path shardDir(KnowledgeBase kb, EncoderIdentity identity, Options opt) {
+        return kb.dir().resolve("shards-" + shardKey(identity, opt) + "-of-" + opt.shardCount());
+    }
+
+    private static Result encode(KnowledgeBase kb, EncoderModel enc, EncoderIdentity identity, Options opt, boolean merge)
+            throws IOException {
         int n = kb.size();
         int lo = (int) ((long) opt.shardIndex() * n / opt.shardCount());
         int hi = (int) ((long) (opt.shardIndex() + 1) * n / opt.shardCount());
@@ -87,13 +106,13 @@ public final class EmbeddingsWriter {
             meta.put("shard", opt.shardIndex());
             meta.put("shards", opt.shardCount());
             meta.put("first_passage_id", lo);
-            Path shardDir = kb.dir().resolve("shards-" + shardKey(identity, opt) + "-of-" + opt.shardCount());
+            Path shardDir = shardDir(kb, identity, opt);
             Files.createDirectories(shardDir);
             String stem = String.format("shard-%05d", opt.shardIndex());
             AtomicFiles.fsync(data);
             AtomicFiles.move(data, shardDir.resolve(stem + ".f32"));
             Json.writeFile(shardDir.resolve(stem + ".json"), meta); // written last: marks the shard complete
-            String version = mergeIfComplete(kb, shardDir, opt.shardCount());
+            String version = merge ? mergeIfComplete(kb, shardDir, opt.shardCount()) : null;
             return new Result(version, hi - lo, seconds, shardDir.resolve(stem + ".f32"));
         } finally {
             AtomicFiles.deleteTree(tmpDir);

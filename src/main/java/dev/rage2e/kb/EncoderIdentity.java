@@ -70,6 +70,13 @@ public record EncoderIdentity(String label, String path, String weightsSha256, S
         return sha256Hex(Json.write(toJson())).substring(0, 16);
     }
 
+    /** The identity {@link #toJson()} wrote (to hand it to another process, e.g. a distributed encoder's workers). */
+    public static EncoderIdentity fromJson(com.fasterxml.jackson.databind.JsonNode o) {
+        return new EncoderIdentity(o.path("label").asText(), o.hasNonNull("path") ? o.get("path").asText() : null,
+                o.hasNonNull("weights_sha256") ? o.get("weights_sha256").asText() : null,
+                o.hasNonNull("fingerprint") ? o.get("fingerprint").asText() : null, (ObjectNode) o.path("settings").deepCopy());
+    }
+
     public ObjectNode toJson() {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("label", label);

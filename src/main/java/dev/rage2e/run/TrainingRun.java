@@ -67,6 +67,7 @@ public final class TrainingRun implements AutoCloseable {
     private final Trainer trainer;
     private final List<QaExample> evalSet;
     private AsyncKbRefresher refresher;
+    private dev.rage2e.kb.DistributedEncoder distributedEncoder; // --refresh spark: encodes refreshes off this process
     private KbJanitor janitor;
     private RefreshHook refreshHook;
 
@@ -182,6 +183,11 @@ public final class TrainingRun implements AutoCloseable {
             retriever.useJanitor(janitor);
             janitor.candidates(RunVersions.owned(kbDir, runDir)); // what a killed attempt left and pruned checkpoints named
             KbIndexBuilder builder = new KbIndexBuilder(retriever, cfg.indexType, REFRESH_HNSW, enc);
+            if (cfg.refresh.equals("spark")) {
+                this.distributedEncoder = dev.rage2e.kb.DistributedEncoder.open("spark", cfg.sparkMaster, cfg.refreshShards);
+                System.err.println("rag: KB refreshes encoded by " + distributedEncoder.describe());
+                builder.encodeWith(distributedEncoder);
+            }
             Path ctxDir = c.dir();
             ai.djl.Device device = refreshDevice(cfg.refreshDevice);
             String owner = RunVersions.ownerTag(runDir);
@@ -344,6 +350,7 @@ public final class TrainingRun implements AutoCloseable {
     @Override
     public void close() {
         if (refresher != null) refresher.close();
+        if (distributedEncoder != null) distributedEncoder.close();
         if (refreshHook != null) refreshHook.close();
         rag.close();
         retriever.close();

@@ -38,7 +38,7 @@ public final class TrainConfig {
     public String generator;
     @JsonProperty("kb") @Option(names = "--kb", description = "Knowledge base dir (with a published embeddings version).")
     public String kb;
-    @JsonProperty("index-type") @Option(names = "--index-type", description = "flat (exact MIPS) or hnsw.")
+    @JsonProperty("index-type") @Option(names = "--index-type", description = "flat (exact MIPS), hnsw, or a search cluster: solr:URL (needs the rag-e2e-scaleout jar).")
     public String indexType = "flat";
 
     // --- data
@@ -142,8 +142,16 @@ public final class TrainConfig {
     // --- end-to-end retriever training (issue: asynchronous KB refresh)
     @JsonProperty("indexing-freq") @Option(names = "--indexing-freq", description = "Start a KB re-encode + re-index every N steps (end2end).")
     public int indexingFreq = 500;
-    @JsonProperty("refresh") @Option(names = "--refresh", description = "async (train the context encoder, re-encode the KB in the background) or none (query-side only: context encoder frozen).")
+    @JsonProperty("refresh") @Option(names = "--refresh", description = "async (train the context encoder, re-encode the KB in the background), "
+            + "spark (the same, the KB re-encoded by a Spark job: --spark-master; needs the rag-e2e-scaleout jar) or none (query-side only: "
+            + "context encoder frozen).")
     public String refresh = "async";
+    @JsonProperty("spark-master") @Option(names = "--spark-master", description = "With --refresh spark: local[N], spark://HOST:PORT, yarn, ... "
+            + "(the KB folder must be at the same path on every executor).")
+    public String sparkMaster = "local[*]";
+    @JsonProperty("refresh-shards") @Option(names = "--refresh-shards", description = "With --refresh spark: tasks per re-encoding "
+            + "(0: the cluster's default parallelism).")
+    public int refreshShards = 0;
     @JsonProperty("rerank") @Option(names = "--rerank", description = "Over-retrieve K and rescore with the current context encoder (0: off).")
     public int rerank = 0;
     @JsonProperty("refresh-threads") @Option(names = "--refresh-threads", description = "Threads for the refresher (0: library default).")
@@ -201,7 +209,7 @@ public final class TrainConfig {
      * query-side-only alternative (Atlas): the context encoder stays frozen, like original RAG.
      */
     public boolean trainsContextEncoder() {
-        return end2end() && refresh.equals("async") && !readerOnly;
+        return end2end() && (refresh.equals("async") || refresh.equals("spark")) && !readerOnly;
     }
 
     public float retrieverLr() {
@@ -223,10 +231,11 @@ public final class TrainConfig {
         check(modelType.equals("rag-token") || modelType.equals("rag-sequence"), "model-type", modelType, "rag-token or rag-sequence");
         check(scheduler.equals("linear") || scheduler.equals("polynomial") || scheduler.equals("constant"), "scheduler", scheduler,
                 "linear, polynomial or constant");
-        check(refresh.equals("async") || refresh.equals("none"), "refresh", refresh, "async or none");
+        check(refresh.equals("async") || refresh.equals("spark") || refresh.equals("none"), "refresh", refresh, "async, spark or none");
         check(refreshDevice.equals("cpu") || refreshDevice.matches("gpu:\\d+"), "refresh-device", refreshDevice, "cpu or gpu:N");
         check(precision.equals("auto") || precision.equals("fp32") || precision.equals("bf16"), "precision", precision, "auto, fp32 or bf16");
-        check(indexType.equals("flat") || indexType.equals("hnsw"), "index-type", indexType, "flat or hnsw");
+        check(indexType.equals("flat") || indexType.equals("hnsw") || dev.rage2e.index.RemoteIndex.isRemote(indexType), "index-type", indexType,
+                "flat, hnsw or ENGINE:TARGET (e.g. solr:http://host:8983/solr)");
         check(refreshPublishLag >= 0, "refresh-publish-lag", refreshPublishLag, ">= 0");
         check(nDocs >= 1 && nDocs <= 100, "n-docs", nDocs, "1..100");
         check(lr > 0 && lr < 1, "lr", lr, "in (0, 1)");
