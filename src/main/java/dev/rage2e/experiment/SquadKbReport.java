@@ -53,26 +53,15 @@ public final class SquadKbReport {
         ObjectNode o = Json.MAPPER.createObjectNode();
         ObjectNode spread = Json.MAPPER.createObjectNode();
         ObjectNode before = Json.MAPPER.createObjectNode();
-        for (String k : METRICS) {
-            double sum = 0, min = Double.MAX_VALUE, max = -Double.MAX_VALUE, bsum = 0;
-            for (JsonNode r : rs) {
-                double v = r.path("after").path(k).asDouble();
-                sum += v;
-                min = Math.min(min, v);
-                max = Math.max(max, v);
-                bsum += r.path("before").path(k).asDouble();
-            }
-            o.put(k, sum / rs.size());
-            spread.put(k, max - min);
-            before.put(k, bsum / rs.size());
-        }
-        double steps = 0, minutes = 0;
+        List<JsonNode> after = new ArrayList<>(), befores = new ArrayList<>();
         for (JsonNode r : rs) {
-            steps += r.path("steps").asDouble();
-            minutes += r.path("minutes").asDouble();
+            after.add(r.path("after"));
+            befores.add(r.path("before"));
         }
-        o.put("steps", steps / rs.size());
-        o.put("minutes", minutes / rs.size());
+        meanAndSpread(after, o, spread);
+        meanAndSpread(befores, before, null);
+        o.put("steps", mean(rs, "steps"));
+        o.put("minutes", mean(rs, "minutes"));
         o.put("seeds", rs.size());
         o.set("spread", spread); // max - min over seeds (0 with one seed)
         o.set("before", before);
@@ -99,27 +88,32 @@ public final class SquadKbReport {
         for (JsonNode r : rs) if (r.has("same_steps")) at.add(r.get("same_steps"));
         if (at.isEmpty()) return null;
         ObjectNode o = Json.MAPPER.createObjectNode();
-        ObjectNode spread = o.putObject("spread");
+        meanAndSpread(at, o, o.putObject("spread"));
+        o.put("steps", mean(at, "steps"));
+        o.put("minutes", mean(at, "minutes"));
+        o.put("seeds", at.size());
+        return o;
+    }
+
+    /** Per metric: the mean over {@code evals} into {@code mean}, and max - min into {@code spread} (when not null). */
+    private static void meanAndSpread(List<JsonNode> evals, ObjectNode mean, ObjectNode spread) {
         for (String k : METRICS) {
             double sum = 0, min = Double.MAX_VALUE, max = -Double.MAX_VALUE;
-            for (JsonNode e : at) {
+            for (JsonNode e : evals) {
                 double v = e.path(k).asDouble();
                 sum += v;
                 min = Math.min(min, v);
                 max = Math.max(max, v);
             }
-            o.put(k, sum / at.size());
-            spread.put(k, max - min);
+            mean.put(k, sum / evals.size());
+            if (spread != null) spread.put(k, max - min);
         }
-        double steps = 0, minutes = 0;
-        for (JsonNode e : at) {
-            steps += e.path("steps").asDouble();
-            minutes += e.path("minutes").asDouble();
-        }
-        o.put("steps", steps / at.size());
-        o.put("minutes", minutes / at.size());
-        o.put("seeds", at.size());
-        return o;
+    }
+
+    private static double mean(List<JsonNode> nodes, String field) {
+        double sum = 0;
+        for (JsonNode n : nodes) sum += n.path(field).asDouble();
+        return sum / nodes.size();
     }
 
     static String markdown(JsonNode doc) {

@@ -228,27 +228,9 @@ public final class HnswIndex implements VectorIndex {
             throw new UncheckedIOException(e);
         }
         ScoreDoc[] hits = td.scoreDocs;
-        int n = hits.length;
-        int[] pid = new int[n];
-        float[] ip = new float[n];
-        float[] v = new float[dim()];
-        for (int j = 0; j < n; j++) {
-            pid[j] = docToPassage[hits[j].doc];
-            embeddings.rows(pid[j], 1, v, 0);
-            float s = 0;
-            for (int t = 0; t < v.length; t++) s += v[t] * q[t];
-            ip[j] = s;
-        }
-        Integer[] order = new Integer[n];
-        for (int j = 0; j < n; j++) order[j] = j;
-        java.util.Arrays.sort(order, (a, b) -> Float.compare(ip[b], ip[a]));
-        int kk = Math.min(k, n);
-        ids[row] = new int[kk];
-        scores[row] = new float[kk];
-        for (int j = 0; j < kk; j++) {
-            ids[row][j] = pid[order[j]];
-            scores[row][j] = ip[order[j]];
-        }
+        int[] pid = new int[hits.length];
+        for (int j = 0; j < hits.length; j++) pid[j] = docToPassage[hits[j].doc];
+        ExactRescore.topK(embeddings, q, pid, k, ids, scores, row);
     }
 
     @Override

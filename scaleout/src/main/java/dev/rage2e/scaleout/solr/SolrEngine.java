@@ -136,7 +136,7 @@ public final class SolrEngine implements RemoteIndex.Engine {
         SolrClient c = client(target);
         String alias = alias(emb), coll = collection(emb);
         call(target, () -> {
-            String previous = new CollectionAdminRequest.ListAliases().process(c).getAliases().get(alias);
+            String previous = aliased(c, alias);
             CollectionAdminRequest.createAlias(alias, coll).process(c); // atomic: a search resolves to the old or the new collection
             // keep the new and the previous collection (searches that resolved the alias just before the swap) and any newer build
             // not yet published; versions older than both are read by no one any more
@@ -153,7 +153,7 @@ public final class SolrEngine implements RemoteIndex.Engine {
         SolrClient c = client(target);
         String coll = collection(emb);
         call(target, () -> {
-            String current = new CollectionAdminRequest.ListAliases().process(c).getAliases().get(alias(emb));
+            String current = aliased(c, alias(emb));
             if (coll.equals(current)) throw new UserException("solr collection " + coll + " is what alias " + alias(emb) + " points at; not deleting it");
             if (collections(c).contains(coll)) CollectionAdminRequest.deleteCollection(coll).process(c);
             return null;

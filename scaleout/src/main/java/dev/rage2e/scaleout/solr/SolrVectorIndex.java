@@ -1,10 +1,10 @@
 package dev.rage2e.scaleout.solr;
 
+import dev.rage2e.index.ExactRescore;
 import dev.rage2e.index.TopK;
 import dev.rage2e.index.VectorIndex;
 import dev.rage2e.kb.Embeddings;
 import java.io.UncheckedIOException;
-import java.util.Arrays;
 import java.util.stream.IntStream;
 import org.apache.solr.client.solrj.SolrClient;
 import org.apache.solr.client.solrj.SolrQuery;
@@ -70,26 +70,7 @@ final class SolrVectorIndex implements VectorIndex {
     }
 
     private void searchOne(float[] q, int k, int[][] ids, float[][] scores, int row) {
-        int[] pid = candidates(q, Math.min(size(), Math.max(k, efSearch)));
-        int m = pid.length;
-        float[] ip = new float[m];
-        float[] row0 = new float[dim()];
-        for (int j = 0; j < m; j++) {
-            embeddings.rows(pid[j], 1, row0, 0);
-            float s = 0;
-            for (int t = 0; t < row0.length; t++) s += row0[t] * q[t];
-            ip[j] = s;
-        }
-        Integer[] order = new Integer[m];
-        for (int j = 0; j < m; j++) order[j] = j;
-        Arrays.sort(order, (a, b) -> Float.compare(ip[b], ip[a]));
-        int kk = Math.min(k, m);
-        ids[row] = new int[kk];
-        scores[row] = new float[kk];
-        for (int j = 0; j < kk; j++) {
-            ids[row][j] = pid[order[j]];
-            scores[row][j] = ip[order[j]];
-        }
+        ExactRescore.topK(embeddings, q, candidates(q, Math.min(size(), Math.max(k, efSearch))), k, ids, scores, row);
     }
 
     @Override
