@@ -46,7 +46,9 @@ class ClusterTrainingTest {
             int rc = Main.run("train", "--mode", "end2end", "--kb", kbDir.toString(), "--question-encoder", enc.toString(), "--generator",
                     gen.toString(), "--train", squad.toString(), "--out", run.toString(), "--max-steps", "4", "--indexing-freq", "2",
                     "--refresh", "spark", "--spark-master", "local[2]", "--index-type", "solr:" + url, "--batch-size", "2", "--n-docs", "3",
-                    "--max-combined-length", "192", "--log-every", "0");
+                    "--max-combined-length", "192", "--log-every", "0",
+                    // the step-2 refresh is published after step 3 whatever the machine's speed (else 4 quick steps can outrun it)
+                    "--refresh-publish-lag", "1");
             assertEquals(0, rc, "rag train failed");
 
             List<JsonNode> published = new ArrayList<>();
