@@ -61,7 +61,7 @@ public final class BenchTrainCommand implements Callable<Integer> {
             RagModel.Timings z = t.timings();
             ObjectNode o = Json.MAPPER.createObjectNode();
             o.put("bench", "train");
-            o.put("mode", cfg.mode);
+            o.put("mode", cfg.mode.label());
             o.put("batch_size", cfg.batchSize);
             o.put("n_docs", cfg.nDocs);
             o.put("steps", steps);

@@ -126,7 +126,7 @@ public final class DemoCommand implements Callable<Integer> {
             else st.batchSize = 16;
             st.lr = readerLr;
             st.readerOnly = true;
-            st.mode = "original";
+            st.mode = TrainConfig.Mode.ORIGINAL;
             st.maxSteps = 1_000_000;
             st.maxMinutes = readerStageMinutes;
             st.logEvery = 10;
@@ -138,7 +138,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
 
         TrainConfig cfg = baseConfig(enc, gen, Workspace.copyKb(kb, workDir.resolve("kb-end2end")).toString(), trainJson, models.span());
-        cfg.mode = "end2end";
+        cfg.mode = TrainConfig.Mode.END2END;
         cfg.maxSteps = steps;
         cfg.batchSize = batchSize;
         cfg.nDocs = nDocs;
@@ -146,7 +146,7 @@ public final class DemoCommand implements Callable<Integer> {
         // encoders are pretrained; a large rate on this little data made retrieval worse (recall@5 0.92 -> 0.80 at 1e-5 x 3 with the
         // generator of an earlier demo)
         cfg.lrRetriever = lrRetriever != null ? lrRetriever : 1e-5f;
-        cfg.scheduler = "constant";
+        cfg.scheduler = dev.rage2e.train.LrSchedule.Kind.CONSTANT;
         cfg.warmupSteps = Math.min(5, steps / 10);
         cfg.indexingFreq = indexingFreq;
         Path runDir = workDir.resolve("run");

@@ -9,7 +9,6 @@ import dev.rage2e.qa.Split;
 import dev.rage2e.qa.SquadReader;
 import dev.rage2e.index.KbRetriever;
 import dev.rage2e.kb.KnowledgeBase;
-import dev.rage2e.rag.BeamSearch;
 import dev.rage2e.train.RagCheckpoint;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.util.Json;
@@ -100,8 +99,8 @@ public final class EvalCommand implements Callable<Integer> {
                     case "fast" -> RagDecoder.Mode.FAST;
                     default -> throw new UserException("--decoding must be token, thorough or fast");
                 };
-                RagDecoder decoder = new RagDecoder(rag, new BeamSearch.Options(beams, maxAnswerLength, 1, 1f, true), mode,
-                        SpanReader.SpanScore.parse(spanScore != null ? spanScore : loaded.config().spanScore));
+                RagDecoder decoder = new RagDecoder(rag, new RagDecoder.Options(beams, maxAnswerLength), mode,
+                        spanScore != null ? SpanReader.SpanScore.parse(spanScore) : loaded.config().spanScore);
                 Path preds = predictions != null ? predictions : loaded.dir().resolve("predictions-" + (split != null ? part : "eval") + ".jsonl");
                 TreeSet<Integer> used = new TreeSet<>();
                 for (int k : ks) if (k <= rag.settings.nDocs()) used.add(k);

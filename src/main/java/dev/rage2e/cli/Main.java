@@ -40,8 +40,21 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
+    /** Flags of a closed choice take its labels ("end2end", "rag-token"); anything else is a one-line usage error. */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static void registerChoice(CommandLine cl, Class type) {
+        cl.registerConverter(type, s -> {
+            try {
+                return dev.rage2e.util.Choice.parse(type, "value", s);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("expected " + dev.rage2e.util.Choice.labels(type) + ", got '" + s + "'");
+            }
+        });
+    }
+
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        for (Class<? extends Enum<?>> c : dev.rage2e.train.TrainConfig.CHOICES) registerChoice(cl, c);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable t = ex;
             while (t != null && !(t instanceof UserException)) t = t.getCause();

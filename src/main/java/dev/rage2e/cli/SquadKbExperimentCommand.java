@@ -250,7 +250,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     private TrainConfig config(String mode, long seed, Path enc, Path gen, Path kb, Path trainJson) {
         TrainConfig c = new TrainConfig();
         c.precision = precisionOption.precision;
-        c.mode = mode;
+        c.mode = dev.rage2e.util.Choice.parse(TrainConfig.Mode.class, "mode", mode);
         c.seed = seed;
         c.questionEncoder = enc.toString();
         c.generator = gen.toString();
@@ -258,7 +258,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         c.train = trainJson.toString();
         c.maxSteps = 1_000_000; // the budget ends training; a constant schedule does not depend on the step count
         c.maxMinutes = budgetMinutes;
-        c.scheduler = "constant";
+        c.scheduler = dev.rage2e.train.LrSchedule.Kind.CONSTANT;
         c.warmupSteps = 10;
         c.batchSize = batchSize;
         c.nDocs = nDocs;

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.eval.AnswerEval;
 import dev.rage2e.qa.QaExample;
 import dev.rage2e.eval.RetrievalEval;
-import dev.rage2e.rag.BeamSearch;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.train.TrainConfig;
 import dev.rage2e.train.Trainer;
@@ -54,7 +53,7 @@ public final class ModeRunner {
     public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, Options opt) throws IOException, InterruptedException {
         int curveEvery = opt.curveEvery(), sameStepsAt = opt.sameStepsAt();
         ObjectNode result = Json.MAPPER.createObjectNode();
-        result.put("mode", cfg.mode);
+        result.put("mode", cfg.mode.label());
         try (TrainingRun run = TrainingRun.open(cfg, runDir, false); NDManager m = NDManager.newBaseManager()) {
             Trainer t = run.trainer();
             if (opt.before() != null) result.set("before", opt.before());
@@ -142,7 +141,7 @@ public final class ModeRunner {
     ObjectNode evaluate(TrainingRun run, NDManager m, EvalSets sets, Path predictions, boolean full, boolean withSeen) throws IOException {
         TrainConfig cfg = run.cfg;
         ObjectNode o = Json.MAPPER.createObjectNode();
-        RagDecoder decoder = new RagDecoder(run.model(), new BeamSearch.Options(cfg.numBeams, cfg.maxAnswerLength, 1, 1.0f, true),
+        RagDecoder decoder = new RagDecoder(run.model(), new RagDecoder.Options(cfg.numBeams, cfg.maxAnswerLength),
                 RagDecoder.defaultMode(run.model().settings.kind()));
         int[] ks = cfg.nDocs >= 5 ? new int[] {1, 5} : new int[] {1};
         AnswerEval.Report a = AnswerEval.run(run.model(), decoder, run.retriever(), sets.answerSample(), 8, ks, predictions, m, null);

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.eval.AnswerEval;
 import dev.rage2e.qa.QaExample;
-import dev.rage2e.rag.BeamSearch;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.reader.SpanReader;
 import dev.rage2e.train.Checkpoints;
@@ -40,7 +39,7 @@ public final class ReaderStage {
      */
     public Result run(TrainConfig cfg, Path dir, List<QaExample> goldEval) throws IOException, InterruptedException {
         cfg.readerOnly = true;
-        cfg.mode = "original";
+        cfg.mode = TrainConfig.Mode.ORIGINAL;
         cfg.evalQuestions = 0;
         String key = Json.write(Json.MAPPER.valueToTree(cfg)) + "|eval=" + goldEval.size() + ":" + (goldEval.isEmpty() ? "" : goldEval.get(0).id());
         Result cached = cached(dir, key);
@@ -55,8 +54,8 @@ public final class ReaderStage {
         ObjectNode report = Json.MAPPER.createObjectNode();
         try (TrainingRun run = TrainingRun.open(cfg, runDir, false); NDManager m = NDManager.newBaseManager()) {
             run.run(Integer.MAX_VALUE);
-            RagDecoder decoder = new RagDecoder(run.model(), new BeamSearch.Options(cfg.numBeams, cfg.maxAnswerLength, 1, 1f, true),
-                    RagDecoder.defaultMode(run.model().settings.kind()), SpanReader.SpanScore.parse(cfg.spanScore));
+            RagDecoder decoder = new RagDecoder(run.model(), new RagDecoder.Options(cfg.numBeams, cfg.maxAnswerLength),
+                    RagDecoder.defaultMode(run.model().settings.kind()), cfg.spanScore);
             AnswerEval.Report r = AnswerEval.run(run.model(), decoder, run.retriever(), goldEval, 32, new int[0],
                     dir.resolve("predictions-gold.jsonl"), m, null, true);
             report.put("em", r.em());
@@ -110,7 +109,7 @@ public final class ReaderStage {
         c.batchSize = 16;
         c.lr = 1e-4f;
         c.warmupSteps = 100;
-        c.scheduler = "constant";
+        c.scheduler = dev.rage2e.train.LrSchedule.Kind.CONSTANT;
         c.weightDecay = 0.01f;
         c.maxGradNorm = 1f;
         c.maxCombinedLength = 256;

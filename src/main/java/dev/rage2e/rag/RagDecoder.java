@@ -4,7 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.rage2e.model.GenerationConfig;
 import dev.rage2e.model.Seq2SeqModel;
+import dev.rage2e.model.generate.BeamSearch;
 import dev.rage2e.model.TextTokenizer;
 import dev.rage2e.reader.SpanReader;
 import java.util.ArrayList;
@@ -21,17 +23,25 @@ import java.util.Map;
 public final class RagDecoder {
     public enum Mode { TOKEN, THOROUGH, FAST }
 
+    /** Beam width and maximum answer length in tokens (decoder start token included, as HF's max_length). */
+    public record Options(int beams, int maxLength) {
+        public Options {
+            if (beams < 1) throw new IllegalArgumentException("num-beams must be >= 1");
+            if (maxLength < 1) throw new IllegalArgumentException("max-length must be >= 1");
+        }
+    }
+
     private final RagModel rag;
-    private final BeamSearch.Options options;
+    private final Options options;
     private final Mode mode;
     private final SpanReader.SpanScore spanScore;
 
-    public RagDecoder(RagModel rag, BeamSearch.Options options, Mode mode) {
+    public RagDecoder(RagModel rag, Options options, Mode mode) {
         this(rag, options, mode, SpanReader.SpanScore.MAX);
     }
 
     /** {@code spanScore}: how a span reader combines the spans of one answer string in a passage (ignored by generators). */
-    public RagDecoder(RagModel rag, BeamSearch.Options options, Mode mode, SpanReader.SpanScore spanScore) {
+    public RagDecoder(RagModel rag, Options options, Mode mode, SpanReader.SpanScore spanScore) {
         this.rag = rag;
         this.options = options;
         this.mode = mode;
@@ -140,32 +150,33 @@ public final class RagDecoder {
         NDArray prior = docLp.repeat(0, beams).expandDims(2); // [batch*beams, n, 1]
         BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
             @Override
-            public NDArray next(NDManager sub, NDArray last) {
-                NDArray logits = g.step(state[0], last.repeat(0, n));
+            public float[] next(long[][] seqs, int len, NDManager sub) {
+                NDArray logits = g.step(state[0], sub.create(lastTokens(seqs, len)).repeat(0, n));
                 long v = logits.getShape().get(1);
                 NDArray lp = logits.logSoftmax(1).reshape(-1, n, v).add(prior);
-                return RagLoss.logSumExp(lp, 1);
+                return RagLoss.logSumExp(lp, 1).toFloatArray();
             }
 
             @Override
-            public void reorder(NDArray beamRows) {
-                long[] br = beamRows.toLongArray();
-                long[] docRows = new long[br.length * n];
-                for (int i = 0; i < br.length; i++) for (int j = 0; j < n; j++) docRows[i * n + j] = br[i] * n + j;
+            public void reorder(int[] beamRows, NDManager sub) {
+                long[] docRows = new long[beamRows.length * n];
+                for (int i = 0; i < beamRows.length; i++) for (int j = 0; j < n; j++) docRows[i * n + j] = (long) beamRows[i] * n + j;
                 Seq2SeqModel.DecoderState old = state[0];
                 state[0] = old.reorder(m.create(docRows));
                 old.close();
             }
         };
-        List<List<BeamSearch.Hypothesis>> hyps = BeamSearch.run(m, batch, g.decoderStartTokenId(), g.eosTokenId(), options, scorer);
+        GenerationConfig cfg = generationConfig(g);
+        List<List<BeamSearch.Hypothesis>> hyps = BeamSearch.run(cfg, g.vocabSize(), batch, scorer, m);
         List<long[]> out = new ArrayList<>();
-        for (List<BeamSearch.Hypothesis> h : hyps) out.add(h.isEmpty() ? new long[0] : h.get(0).tokens());
+        for (List<BeamSearch.Hypothesis> h : hyps) out.add(h.get(0).sequence(cfg));
         return out;
     }
 
     private List<long[]> ragSequence(NDManager m, RagModel rag, List<String> questions, RagModel.Output r) {
         Seq2SeqModel g = rag.generator;
         int n = rag.settings.nDocs(), beams = options.beams();
+        GenerationConfig cfg = generationConfig(g);
         TextTokenizer.Batch ctx = rag.contextInputs(m, questions, r.passages());
         NDArray enc = g.encode(ctx.ids(), ctx.mask(), false);
         List<long[]> out = new ArrayList<>();
@@ -176,24 +187,27 @@ public final class RagDecoder {
             Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc, ctx.mask(), ctx.ids()).reorder(m.create(rows))};
             BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
                 @Override
-                public NDArray next(NDManager sub, NDArray last) {
-                    return g.step(state[0], last).logSoftmax(1);
+                public float[] next(long[][] seqs, int len, NDManager sub) {
+                    return g.step(state[0], sub.create(lastTokens(seqs, len))).logSoftmax(1).toFloatArray();
                 }
 
                 @Override
-                public void reorder(NDArray beamRows) {
+                public void reorder(int[] beamRows, NDManager sub) {
+                    long[] idx = new long[beamRows.length];
+                    for (int i = 0; i < idx.length; i++) idx[i] = beamRows[i];
                     Seq2SeqModel.DecoderState old = state[0];
-                    state[0] = old.reorder(beamRows);
+                    state[0] = old.reorder(m.create(idx));
                     old.close();
                 }
             };
-            List<List<BeamSearch.Hypothesis>> perDoc = BeamSearch.run(m, n, g.decoderStartTokenId(), g.eosTokenId(), options, scorer);
+            List<List<BeamSearch.Hypothesis>> perDoc = BeamSearch.run(cfg, g.vocabSize(), n, scorer, m);
             Map<String, long[]> candidates = new LinkedHashMap<>();
             Map<String, boolean[]> producedBy = new LinkedHashMap<>();
             for (int j = 0; j < n; j++) {
                 for (BeamSearch.Hypothesis h : perDoc.get(j)) {
-                    String key = java.util.Arrays.toString(h.tokens());
-                    candidates.putIfAbsent(key, h.tokens());
+                    long[] seq = h.sequence(cfg);
+                    String key = java.util.Arrays.toString(seq);
+                    candidates.putIfAbsent(key, seq);
                     producedBy.computeIfAbsent(key, x -> new boolean[n])[j] = true;
                 }
             }
@@ -238,5 +252,20 @@ public final class RagDecoder {
             out.add(cands.get(bestIdx));
         }
         return out;
+    }
+
+    /**
+     * HF's defaults for the generator's special tokens with this decoder's beams and length, early stopping on: the
+     * generator's own generation_config.json (forced BOS, n-gram bans) is not applied, as it never was here.
+     */
+    private GenerationConfig generationConfig(Seq2SeqModel g) {
+        return GenerationConfig.defaults(g).withNumBeams(options.beams()).withMaxLength(options.maxLength())
+                .withEarlyStopping(GenerationConfig.EarlyStopping.TRUE);
+    }
+
+    private static long[] lastTokens(long[][] seqs, int len) {
+        long[] last = new long[seqs.length];
+        for (int r = 0; r < seqs.length; r++) last[r] = seqs[r][len - 1];
+        return last;
     }
 }

@@ -23,8 +23,18 @@ import dev.rage2e.model.Scalars;
 public final class RagLoss {
     private RagLoss() {}
 
-    public enum Kind {
+    public enum Kind implements dev.rage2e.util.Choice {
         TOKEN, SEQUENCE;
+
+        @Override
+        public String label() {
+            return this == TOKEN ? "rag-token" : "rag-sequence";
+        }
+
+        @Override
+        public String toString() {
+            return label();
+        }
 
         public static Kind parse(String s) {
             return switch (s) {

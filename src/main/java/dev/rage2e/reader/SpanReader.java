@@ -19,15 +19,16 @@ import java.util.Map;
  */
 public final class SpanReader implements AutoCloseable {
     /** How one passage's spans of the same text combine into its score for that text. */
-    public enum SpanScore {
+    public enum SpanScore implements dev.rage2e.util.Choice {
         MAX, SUM;
 
         public static SpanScore parse(String s) {
-            return switch (s) {
-                case "max" -> MAX;
-                case "sum" -> SUM;
-                default -> throw new IllegalArgumentException("span score must be max or sum, got '" + s + "'");
-            };
+            return dev.rage2e.util.Choice.parse(SpanScore.class, "span score", s);
+        }
+
+        @Override
+        public String toString() {
+            return label();
         }
     }
 

@@ -23,7 +23,6 @@ import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.model.Seq2SeqModel;
 import dev.rage2e.model.Seq2SeqModels;
-import dev.rage2e.rag.BeamSearch;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.rag.RagExample;
 import dev.rage2e.rag.RagModel;
@@ -87,6 +86,10 @@ public final class TrainingRun implements AutoCloseable {
         return new TrainingRun(cfg, runDir, latest);
     }
 
+    /**
+     * Opens the run: the run folder brought to the checkpoint's (or a fresh start's) state, the models loaded, the trainer
+     * built, then the hooks that evaluate and, end to end, refresh the KB.
+     */
     private TrainingRun(TrainConfig cfg, Path runDir, Path checkpoint) throws IOException {
         this.cfg = cfg;
         this.runDir = runDir;
@@ -94,9 +97,28 @@ public final class TrainingRun implements AutoCloseable {
         this.evalSet = loadEvalData(cfg);
         Path kbDir = Path.of(cfg.kb);
         KnowledgeBase kb = KnowledgeBase.open(kbDir);
+        TrainerState state = checkpoint == null ? null : Checkpoints.readState(checkpoint);
+        prepareRunFolder(kbDir, checkpoint, state);
+        this.manager = NDManager.newBaseManager();
+        this.retriever = KbRetriever.open(kb, cfg.indexType);
+        this.rag = loadModel(kb, checkpoint);
+        if (checkpoint == null) cfg.save(runDir.resolve("config.yaml"));
+        this.trainer = new Trainer(cfg, runDir, rag, retriever, data, manager, state);
+        if (checkpoint != null) {
+            Checkpoints.loadOptimizers(checkpoint, trainer.optimizers());
+            trainer.loadedFrom(checkpoint);
+        }
+        addEvaluationHooks();
+        if (cfg.trainsContextEncoder()) addKbRefresh(kbDir, data, checkpoint);
+    }
+
+    /**
+     * Leftovers of a killed attempt go (temp folders, incomplete checkpoints, metrics past the step resumed from), and the
+     * KB's current version becomes the one the next step trains on: the checkpoint's, or the version a fresh run started on.
+     */
+    private void prepareRunFolder(Path kbDir, Path checkpoint, TrainerState state) throws IOException {
         Files.createDirectories(runDir);
         Checkpoints.cleanup(runDir, Integer.MAX_VALUE);
-        TrainerState state = checkpoint == null ? null : Checkpoints.readState(checkpoint);
         removeTempDirs(kbDir);
         if (checkpoint != null) {
             // resume against the index the checkpoint's next step uses (complete: versions are renamed into place)
@@ -118,8 +140,10 @@ public final class TrainingRun implements AutoCloseable {
             if (v != null && Files.isRegularFile(kbDir.resolve(v).resolve(Embeddings.META))) KbVersions.publish(kbDir, v);
             else AtomicFiles.writeString(start, KbVersions.requireCurrent(kbDir) + "\n");
         }
-        this.manager = NDManager.newBaseManager();
-        this.retriever = KbRetriever.open(kb, cfg.indexType);
+    }
+
+    /** Question encoder, context encoder (end to end only) and reader/generator: the checkpoint's, else the configured ones. */
+    private RagModel loadModel(KnowledgeBase kb, Path checkpoint) {
         Path src = checkpoint;
         EncoderModel q = EncoderModel.load(src != null ? src.resolve("question_encoder") : Path.of(cfg.questionEncoder), manager);
         if (retriever.dim() != q.dim()) {
@@ -135,13 +159,11 @@ public final class TrainingRun implements AutoCloseable {
         AutoCloseable g = Readers.load(src != null ? src.resolve("generator") : Path.of(cfg.generator), manager);
         RagSettings settings = cfg.ragSettings(q.settings.normalize());
         cfg.docScoreScale = settings.docScoreScale(); // the resolved value goes into config.yaml and every checkpoint
-        this.rag = RagModel.of(q, c, g, settings);
-        if (checkpoint == null) cfg.save(runDir.resolve("config.yaml"));
-        this.trainer = new Trainer(cfg, runDir, rag, retriever, data, manager, state);
-        if (checkpoint != null) {
-            Checkpoints.loadOptimizers(checkpoint, trainer.optimizers());
-            trainer.loadedFrom(checkpoint);
-        }
+        return RagModel.of(q, c, g, settings);
+    }
+
+    /** Periodic evaluation (every N minutes of charged time and/or every N steps), not charged to the budget. */
+    private void addEvaluationHooks() {
         if (cfg.evalEveryMinutes > 0) {
             double[] next = {cfg.evalEveryMinutes * 60};
             trainer.addHook((step, t) -> {
@@ -162,53 +184,61 @@ public final class TrainingRun implements AutoCloseable {
                 }
             });
         }
-        if (cfg.trainsContextEncoder()) {
-            int probeN = Math.min(REFRESH_PROBE_QUESTIONS, data.size());
-            List<String> probe = new ArrayList<>();
-            for (int i = 0; i < probeN; i++) probe.add(data.get(i).question());
-            float[][] probeVectors = RefreshHook.probeVectors(trainer, manager, probe);
-            // passages are encoded to the same length as training re-embeds them (RagModel.embedPassages)
-            EmbeddingsWriter.Options enc = new EmbeddingsWriter.Options(cfg.refreshBatch, c.settings.maxLength(), 0, 1, null);
-            // file work (current pointer, deleting replaced versions) off the training thread; keep what checkpoints name
-            MetricsLog log = trainer.metrics();
-            Path startFile = runDir.resolve(START_VERSION);
-            String startVersion = Files.isRegularFile(startFile) ? Files.readString(startFile).strip() : "";
-            this.janitor = new KbJanitor(kbDir, v -> RunVersions.namedByCheckpoints(runDir).contains(v)
-                    || (v.equals(startVersion) && Checkpoints.latestOrNull(runDir) == null), retriever::openVersions, msg -> {
-                System.err.println("rag: warning: " + msg);
-                ObjectNode o = log.event("kb_file_error");
-                o.put("error", msg);
-                log.write(o);
-            });
-            retriever.useJanitor(janitor);
-            janitor.candidates(RunVersions.owned(kbDir, runDir)); // what a killed attempt left and pruned checkpoints named
-            KbIndexBuilder builder = new KbIndexBuilder(retriever, cfg.indexType, REFRESH_HNSW, enc);
-            if (cfg.refresh.equals("spark")) {
-                this.distributedEncoder = dev.rage2e.kb.DistributedEncoder.open("spark", cfg.sparkMaster, cfg.refreshShards);
-                System.err.println("rag: KB refreshes encoded by " + distributedEncoder.describe());
-                builder.encodeWith(distributedEncoder);
-            }
-            Path ctxDir = c.dir();
-            ai.djl.Device device = refreshDevice(cfg.refreshDevice);
-            String owner = RunVersions.ownerTag(runDir);
-            this.refresher = new AsyncKbRefresher(builder, weights -> EncoderModel.fromWeights(ctxDir, weights, device), log,
-                    cfg.refreshThreads, probeVectors, cfg.nDocs, step -> "context-encoder@step-" + step + owner);
-            RefreshHook hook = this.refreshHook = new RefreshHook(refresher, trainer, cfg.indexingFreq, cfg.refreshPublishLag, !cfg.noFinalRefresh, probe);
-            trainer.addHook(hook);
-            trainer.addFinishHook((step, t) -> hook.finish(t));
-            trainer.addBeforeUpdate(hook::beforeUpdate);
-            trainer.addCheckpointListener(hook);
-            trainer.addCheckpointListener(new Trainer.CheckpointListener() {
-                @Override
-                public void writeExtras(Path tmp) {}
+    }
 
-                @Override
-                public void saved(Path cp) {
-                    janitor.collect(); // versions only pruned checkpoints named can go now
-                }
-            });
-            if (checkpoint != null) hook.resume(checkpoint, trainer);
+    /**
+     * End to end: the background refresher (a snapshot of the context encoder re-encodes and re-indexes the KB every
+     * indexing-freq steps, locally or by a Spark job), its hook into the training loop, and the janitor that deletes
+     * versions no checkpoint names.
+     */
+    private void addKbRefresh(Path kbDir, List<RagExample> data, Path checkpoint) throws IOException {
+        EncoderModel c = rag.contextEncoder;
+        int probeN = Math.min(REFRESH_PROBE_QUESTIONS, data.size());
+        List<String> probe = new ArrayList<>();
+        for (int i = 0; i < probeN; i++) probe.add(data.get(i).question());
+        float[][] probeVectors = RefreshHook.probeVectors(trainer, manager, probe);
+        // passages are encoded to the same length as training re-embeds them (RagModel.embedPassages)
+        EmbeddingsWriter.Options enc = new EmbeddingsWriter.Options(cfg.refreshBatch, c.settings.maxLength(), 0, 1, null);
+        // file work (current pointer, deleting replaced versions) off the training thread; keep what checkpoints name
+        MetricsLog log = trainer.metrics();
+        Path startFile = runDir.resolve(START_VERSION);
+        String startVersion = Files.isRegularFile(startFile) ? Files.readString(startFile).strip() : "";
+        this.janitor = new KbJanitor(kbDir, v -> RunVersions.namedByCheckpoints(runDir).contains(v)
+                || (v.equals(startVersion) && Checkpoints.latestOrNull(runDir) == null), retriever::openVersions, msg -> {
+            System.err.println("rag: warning: " + msg);
+            ObjectNode o = log.event("kb_file_error");
+            o.put("error", msg);
+            log.write(o);
+        });
+        retriever.useJanitor(janitor);
+        janitor.candidates(RunVersions.owned(kbDir, runDir)); // what a killed attempt left and pruned checkpoints named
+        KbIndexBuilder builder = new KbIndexBuilder(retriever, cfg.indexType, REFRESH_HNSW, enc);
+        if (cfg.refresh == TrainConfig.Refresh.SPARK) {
+            this.distributedEncoder = dev.rage2e.kb.DistributedEncoder.open("spark", cfg.sparkMaster, cfg.refreshShards);
+            System.err.println("rag: KB refreshes encoded by " + distributedEncoder.describe());
+            builder.encodeWith(distributedEncoder);
         }
+        Path ctxDir = c.dir();
+        ai.djl.Device device = refreshDevice(cfg.refreshDevice);
+        String owner = RunVersions.ownerTag(runDir);
+        this.refresher = new AsyncKbRefresher(builder, weights -> EncoderModel.fromWeights(ctxDir, weights, device), log,
+                cfg.refreshThreads, probeVectors, cfg.nDocs, step -> "context-encoder@step-" + step + owner);
+        RefreshHook hook = this.refreshHook = new RefreshHook(refresher, trainer, cfg.indexingFreq, cfg.refreshPublishLag, !cfg.noFinalRefresh,
+                probe);
+        trainer.addHook(hook);
+        trainer.addFinishHook((step, t) -> hook.finish(t));
+        trainer.addBeforeUpdate(hook::beforeUpdate);
+        trainer.addCheckpointListener(hook);
+        trainer.addCheckpointListener(new Trainer.CheckpointListener() {
+            @Override
+            public void writeExtras(Path tmp) {}
+
+            @Override
+            public void saved(Path cp) {
+                janitor.collect(); // versions only pruned checkpoints named can go now
+            }
+        });
+        if (checkpoint != null) hook.resume(checkpoint, trainer);
     }
 
     /** The refresher's device: {@code cpu}, or {@code gpu:N} when the engine sees that GPU (a CUDA libtorch build). */
@@ -248,14 +278,14 @@ public final class TrainingRun implements AutoCloseable {
 
     public ObjectNode evaluate(String event, int step) throws IOException {
         if (evalSet.isEmpty()) return null;
-        RagDecoder decoder = new RagDecoder(rag, new BeamSearch.Options(cfg.numBeams, cfg.maxAnswerLength, 1, 1.0f, true),
-                RagDecoder.defaultMode(rag.settings.kind()), SpanReader.SpanScore.parse(cfg.spanScore));
+        RagDecoder decoder = new RagDecoder(rag, new RagDecoder.Options(cfg.numBeams, cfg.maxAnswerLength),
+                RagDecoder.defaultMode(rag.settings.kind()), cfg.spanScore);
         int[] ks = cfg.nDocs >= 5 ? new int[] {1, 5, cfg.nDocs} : new int[] {1, cfg.nDocs};
         ks = java.util.Arrays.stream(ks).distinct().toArray();
         Path preds = runDir.resolve("predictions-step" + step + ".jsonl");
         // a reader stage is judged on gold passages (what it trained on); RAG training on retrieved ones
         AnswerEval.Report r = AnswerEval.run(rag, decoder, retriever, evalSet, cfg.readerOnly ? EVAL_BATCH_GOLD : EVAL_BATCH_RETRIEVED, ks, preds, manager,
-                null, cfg.readerOnly, cfg.goldContext.equals("paragraph"));
+                null, cfg.readerOnly, cfg.goldContext == TrainConfig.GoldContext.PARAGRAPH);
         ObjectNode o = trainer.metrics().event(event);
         o.put("step", step);
         o.put("train_minutes", trainer.chargedSeconds() / 60);
@@ -283,7 +313,7 @@ public final class TrainingRun implements AutoCloseable {
         List<RagExample> out = new ArrayList<>(qs.size());
         int noGold = 0;
         for (QaExample e : qs) {
-            Retriever.Passage gold = GoldPassages.of(e, cfg.goldContext.equals("paragraph"));
+            Retriever.Passage gold = GoldPassages.of(e, cfg.goldContext == TrainConfig.GoldContext.PARAGRAPH);
             if (cfg.readerOnly && gold == null) {
                 noGold++;
                 continue;
@@ -298,8 +328,8 @@ public final class TrainingRun implements AutoCloseable {
     static List<QaExample> loadEvalData(TrainConfig cfg) {
         if (cfg.split == null || cfg.evalQuestions <= 0) return List.of();
         List<QaExample> qs = questions(cfg.train, cfg.split, cfg.evalPart);
-        if (cfg.evalSample.equals("stride")) return stride(qs, cfg.evalQuestions);
-        return sample(qs, cfg.evalQuestions, cfg.evalSample.equals("spread"));
+        if (cfg.evalSample == TrainConfig.EvalSample.STRIDE) return stride(qs, cfg.evalQuestions);
+        return sample(qs, cfg.evalQuestions, cfg.evalSample == TrainConfig.EvalSample.SPREAD);
     }
 
     /** Every k-th question from the first, k = size / n, at most n (the reader anchors' test sample: {@code test[::k][:n]}). */

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.index.KbRetriever;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.Seq2SeqModels;
-import dev.rage2e.rag.BeamSearch;
 import dev.rage2e.train.RagCheckpoint;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.reader.SpanReader;
@@ -53,14 +52,14 @@ public final class RagBackend implements QaBackend {
         final FileTime stamp;
         final int step;
         final RagModel rag;
-        final BeamSearch.Options beams;
+        final RagDecoder.Options beams;
         final RagDecoder.Mode mode;
         final SpanReader.SpanScore spanScore;
         final NDManager manager;
         final Instant loadedAt = Instant.now();
         private final Map<Integer, RagDecoder> decoders = new ConcurrentHashMap<>();
 
-        Bundle(Path dir, FileTime stamp, int step, RagModel rag, BeamSearch.Options beams, RagDecoder.Mode mode, SpanReader.SpanScore spanScore,
+        Bundle(Path dir, FileTime stamp, int step, RagModel rag, RagDecoder.Options beams, RagDecoder.Mode mode, SpanReader.SpanScore spanScore,
                 NDManager manager) {
             this.spanScore = spanScore;
             this.dir = dir;
@@ -161,8 +160,8 @@ public final class RagBackend implements QaBackend {
             if (beams < 1) throw new UserException("beams must be >= 1, got " + beams);
             if (maxLen < 2 || maxLen > limit) throw new UserException("max answer length must be in 2.." + limit + ", got " + maxLen);
             RagDecoder.Mode mode = o.mode() != null ? o.mode() : RagDecoder.defaultMode(l.model().settings.kind());
-            return new Bundle(l.dir(), stamp, l.state().step, l.model(), new BeamSearch.Options(beams, maxLen, 1, 1.0f, true), mode,
-                    SpanReader.SpanScore.parse(cfg.spanScore), m);
+            return new Bundle(l.dir(), stamp, l.state().step, l.model(), new RagDecoder.Options(beams, maxLen), mode,
+                    cfg.spanScore, m);
         } catch (RuntimeException e) {
             m.close();
             throw e;

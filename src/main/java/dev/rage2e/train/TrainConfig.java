@@ -9,7 +9,9 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dev.rage2e.rag.RagLoss;
 import dev.rage2e.rag.RagSettings;
+import dev.rage2e.reader.SpanReader;
 import dev.rage2e.util.AtomicFiles;
+import dev.rage2e.util.Choice;
 import dev.rage2e.util.UserException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -23,13 +25,59 @@ import picocli.CommandLine.Option;
  */
 public final class TrainConfig {
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory().disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER))
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(com.fasterxml.jackson.databind.SerializationFeature.WRITE_ENUMS_USING_TO_STRING)
+            .enable(DeserializationFeature.READ_ENUMS_USING_TO_STRING);
+
+    /** original RAG (frozen passage encoder and index) or end-to-end RAG. */
+    public enum Mode implements Choice {
+        ORIGINAL, END2END;
+
+        @Override
+        public String toString() {
+            return label();
+        }
+    }
+
+    /** How an end-to-end run re-encodes the KB: in a background thread, by a Spark job, or not at all (query side only). */
+    public enum Refresh implements Choice {
+        ASYNC, SPARK, NONE;
+
+        @Override
+        public String toString() {
+            return label();
+        }
+    }
+
+    /** Which questions periodic evaluation takes from its part. */
+    public enum EvalSample implements Choice {
+        HEAD, SPREAD, STRIDE;
+
+        @Override
+        public String toString() {
+            return label();
+        }
+    }
+
+    /** What "the gold passage" of a SQuAD question is for the reader stage: its KB passage or its whole paragraph. */
+    public enum GoldContext implements Choice {
+        PASSAGE, PARAGRAPH;
+
+        @Override
+        public String toString() {
+            return label();
+        }
+    }
+
+    /** Every closed choice of the config, for the CLI's converters. */
+    public static final java.util.List<Class<? extends Enum<?>>> CHOICES = java.util.List.of(Mode.class, Refresh.class, EvalSample.class,
+            GoldContext.class, LrSchedule.Kind.class, RagLoss.Kind.class, SpanReader.SpanScore.class);
 
     // --- what to train
     @JsonProperty("mode") @Option(names = "--mode", description = "original (frozen passage encoder) or end2end.")
-    public String mode = "original";
+    public Mode mode = Mode.ORIGINAL;
     @JsonProperty("model-type") @Option(names = "--model-type", description = "rag-token or rag-sequence.")
-    public String modelType = "rag-token";
+    public RagLoss.Kind modelType = RagLoss.Kind.TOKEN;
     @JsonProperty("question-encoder") @Option(names = "--question-encoder", description = "Question encoder model dir.")
     public String questionEncoder;
     @JsonProperty("context-encoder") @Option(names = "--context-encoder", description = "Initial context encoder (default: the KB's encoder).")
@@ -58,7 +106,7 @@ public final class TrainConfig {
     public int evalQuestions = 100;
     @JsonProperty("eval-sample") @Option(names = "--eval-sample", description = "head (the first eval-questions of the part) or spread "
             + "(evenly spaced over the part, so every article contributes) or stride (every k-th from the first, as the reader anchors).")
-    public String evalSample = "head";
+    public EvalSample evalSample = EvalSample.HEAD;
 
     // --- model shape
     @JsonProperty("n-docs") @Option(names = "--n-docs", description = "Passages retrieved per question.")
@@ -88,7 +136,7 @@ public final class TrainConfig {
     @JsonProperty("warmup-steps") @Option(names = "--warmup-steps")
     public int warmupSteps = 0;
     @JsonProperty("scheduler") @Option(names = "--scheduler", description = "linear, polynomial or constant (after warmup).")
-    public String scheduler = "linear";
+    public LrSchedule.Kind scheduler = LrSchedule.Kind.LINEAR;
     @JsonProperty("batch-size") @Option(names = "--batch-size")
     public int batchSize = 4;
     @JsonProperty("grad-accum") @Option(names = "--grad-accum")
@@ -117,10 +165,10 @@ public final class TrainConfig {
     @JsonProperty("gold-context") @Option(names = "--gold-context", description = "What a gold passage is: passage (the KB's "
             + "100-word passage of the paragraph holding the answer, default) or paragraph (the whole SQuAD paragraph, cut to the "
             + "input length, as Hugging Face's SQuAD readers see it).")
-    public String goldContext = "passage";
+    public GoldContext goldContext = GoldContext.PASSAGE;
     @JsonProperty("span-score") @Option(names = "--span-score", description = "Span reader decoding: an answer string scores "
             + "sum_z p(z|x) * (max or sum) of the probabilities of its spans in z (default max).")
-    public String spanScore = "max";
+    public SpanReader.SpanScore spanScore = SpanReader.SpanScore.MAX;
 
     // --- bookkeeping
     @JsonProperty("log-every") @Option(names = "--log-every")
@@ -145,7 +193,7 @@ public final class TrainConfig {
     @JsonProperty("refresh") @Option(names = "--refresh", description = "async (train the context encoder, re-encode the KB in the background), "
             + "spark (the same, the KB re-encoded by a Spark job: --spark-master; needs the rag-e2e-scaleout jar) or none (query-side only: "
             + "context encoder frozen).")
-    public String refresh = "async";
+    public Refresh refresh = Refresh.ASYNC;
     @JsonProperty("spark-master") @Option(names = "--spark-master", description = "With --refresh spark: local[N], spark://HOST:PORT, yarn, ... "
             + "(the KB folder must be at the same path on every executor).")
     public String sparkMaster = "local[*]";
@@ -182,8 +230,10 @@ public final class TrainConfig {
             throw UserException.at(yaml, e.getLocation() == null ? -1 : e.getLocation().getLineNr(),
                     "unknown config key '" + e.getPropertyName() + "'");
         } catch (InvalidFormatException e) {
+            Class<?> t = e.getTargetType();
             throw UserException.at(yaml, e.getLocation() == null ? -1 : e.getLocation().getLineNr(),
-                    "bad value " + e.getValue() + " for '" + e.getPath().get(0).getFieldName() + "'");
+                    "bad value " + e.getValue() + " for '" + e.getPath().get(0).getFieldName() + "'"
+                            + (t != null && t.isEnum() ? ": expected " + Choice.labels(t) : ""));
         } catch (com.fasterxml.jackson.databind.exc.MismatchedInputException e) {
             int line = e.getLocation() == null ? -1 : e.getLocation().getLineNr();
             if (e.getPath().isEmpty()) throw UserException.at(yaml, line, "expected a mapping of config keys (key: value lines)");
@@ -201,7 +251,7 @@ public final class TrainConfig {
     }
 
     public boolean end2end() {
-        return mode.equals("end2end");
+        return mode == Mode.END2END;
     }
 
     /**
@@ -209,7 +259,7 @@ public final class TrainConfig {
      * query-side-only alternative (Atlas): the context encoder stays frozen, like original RAG.
      */
     public boolean trainsContextEncoder() {
-        return end2end() && (refresh.equals("async") || refresh.equals("spark")) && !readerOnly;
+        return end2end() && refresh != Refresh.NONE && !readerOnly;
     }
 
     public float retrieverLr() {
@@ -227,11 +277,15 @@ public final class TrainConfig {
 
     /** Checks values before any work starts; names the offending key. */
     public void validate() {
-        check(mode.equals("original") || mode.equals("end2end"), "mode", mode, "original or end2end");
-        check(modelType.equals("rag-token") || modelType.equals("rag-sequence"), "model-type", modelType, "rag-token or rag-sequence");
-        check(scheduler.equals("linear") || scheduler.equals("polynomial") || scheduler.equals("constant"), "scheduler", scheduler,
-                "linear, polynomial or constant");
-        check(refresh.equals("async") || refresh.equals("spark") || refresh.equals("none"), "refresh", refresh, "async, spark or none");
+        // closed choices (mode, model-type, scheduler, refresh, eval-sample, gold-context, span-score) are enums: a bad value
+        // fails when the YAML or the flag is parsed; only null (an explicit empty value) reaches here
+        check(mode != null, "mode", null, Choice.labels(Mode.class));
+        check(modelType != null, "model-type", null, Choice.labels(RagLoss.Kind.class));
+        check(scheduler != null, "scheduler", null, Choice.labels(LrSchedule.Kind.class));
+        check(refresh != null, "refresh", null, Choice.labels(Refresh.class));
+        check(evalSample != null, "eval-sample", null, Choice.labels(EvalSample.class));
+        check(goldContext != null, "gold-context", null, Choice.labels(GoldContext.class));
+        check(spanScore != null, "span-score", null, Choice.labels(SpanReader.SpanScore.class));
         check(refreshDevice.equals("cpu") || refreshDevice.matches("gpu:\\d+"), "refresh-device", refreshDevice, "cpu or gpu:N");
         check(precision.equals("auto") || precision.equals("fp32") || precision.equals("bf16"), "precision", precision, "auto, fp32 or bf16");
         check(indexType.equals("flat") || indexType.equals("hnsw") || dev.rage2e.index.RemoteIndex.isRemote(indexType), "index-type", indexType,
@@ -246,8 +300,6 @@ public final class TrainConfig {
         check(gradAccum >= 1, "grad-accum", gradAccum, ">= 1");
         check(maxSteps >= 0, "max-steps", maxSteps, ">= 0");
         check(maxMinutes >= 0, "max-minutes", maxMinutes, ">= 0");
-        check(evalSample.equals("head") || evalSample.equals("spread") || evalSample.equals("stride"), "eval-sample", evalSample,
-                "head, spread or stride");
         check(epochs >= 1 || maxSteps > 0, "epochs", epochs, ">= 1");
         check(warmupSteps >= 0, "warmup-steps", warmupSteps, ">= 0");
         check(maxGradNorm >= 0, "max-grad-norm", maxGradNorm, ">= 0 (0 disables clipping)");
@@ -256,9 +308,7 @@ public final class TrainConfig {
         check(rerank == 0 || rerank >= nDocs, "rerank", rerank, "0 or >= n-docs");
         check(rerank == 0 || trainsContextEncoder(), "rerank", rerank,
                 "0 unless mode is end2end with refresh async (re-ranking rescores with the trained context encoder)");
-        check(goldContext.equals("passage") || goldContext.equals("paragraph"), "gold-context", goldContext, "passage or paragraph");
         check(docScoreScale == null || (docScoreScale > 0 && Float.isFinite(docScoreScale)), "doc-score-scale", docScoreScale, "> 0");
-        check(spanScore.equals("max") || spanScore.equals("sum"), "span-score", spanScore, "max or sum");
         check(!readerOnly || train != null, "reader-only", readerOnly, "false unless --train is SQuAD JSON (gold passages come from its paragraphs)");
         check(keepCheckpoints >= 1, "keep-checkpoints", keepCheckpoints, ">= 1");
         check(numBeams >= 1, "num-beams", numBeams, ">= 1");
@@ -276,7 +326,7 @@ public final class TrainConfig {
     /** {@code normalizedQuestions}: whether the question encoder L2-normalises (decides the automatic doc-score scale). */
     public RagSettings ragSettings(boolean normalizedQuestions) {
         float scale = docScoreScale != null ? docScoreScale : normalizedQuestions ? AUTO_NORMALIZED_SCALE : 1f;
-        return new RagSettings(RagLoss.Kind.parse(modelType), nDocs, maxQuestionLength, maxCombinedLength, maxTargetLength,
+        return new RagSettings(modelType, nDocs, maxQuestionLength, maxCombinedLength, maxTargetLength,
                 labelSmoothing, excludeBosScore, trainsContextEncoder(), rerank, scale);
     }
 }

@@ -85,8 +85,8 @@ public final class Trainer {
             this.state = new TrainerState();
             state.seed = cfg.seed;
             state.kb = cfg.kb;
-            state.mode = cfg.mode;
-            state.modelType = cfg.modelType;
+            state.mode = cfg.mode.label();
+            state.modelType = cfg.modelType.label();
         }
     }
 

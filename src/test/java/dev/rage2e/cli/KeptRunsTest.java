@@ -29,7 +29,7 @@ class KeptRunsTest {
     private static TrainConfig config(long seed, String mode, String kb, float lr) {
         TrainConfig c = new TrainConfig();
         c.seed = seed;
-        c.mode = mode;
+        c.mode = dev.rage2e.util.Choice.parse(TrainConfig.Mode.class, "mode", mode);
         c.kb = kb;
         c.lr = lr;
         return c;

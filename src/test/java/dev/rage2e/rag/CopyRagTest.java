@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import dev.rage2e.eval.AnswerEval;
+import dev.rage2e.model.GenerationConfig;
 import dev.rage2e.model.PointerGenerator;
+import dev.rage2e.model.TextTokenizer;
+import dev.rage2e.model.generate.Generation;
 import dev.rage2e.testutil.TinyRag;
 import dev.rage2e.train.Checkpoints;
 import dev.rage2e.train.TrainConfig;
@@ -48,7 +51,7 @@ class CopyRagTest {
                 assertArrayEquals(e.getValue().asF32().toFloats(), loaded.get(e.getKey()).toFloats(), "reloaded " + e.getKey());
             }
             for (RagDecoder.Mode mode : RagDecoder.Mode.values()) {
-                RagDecoder dec = new RagDecoder(run.model(), new BeamSearch.Options(2, 12, 1, 1f, true), mode);
+                RagDecoder dec = new RagDecoder(run.model(), new RagDecoder.Options(2, 12), mode);
                 AnswerEval.Report r = AnswerEval.run(run.model(), dec, run.retriever(), tiny.questions.subList(0, 8), 4, new int[] {1},
                         tmp.resolve("pred-" + mode + ".jsonl"), m, null);
                 assertEquals(8, r.questions());
@@ -59,7 +62,40 @@ class CopyRagTest {
                 // 80 steps of a random 64-wide model: the loss has fallen but few answers are right yet
                 if (mode == RagDecoder.Mode.TOKEN) assertTrue(r.f1() > 0, "RAG-token answers overlap the truth: F1 " + r.f1());
             }
+            ragTokenOnOnePassageIsPlainGeneration(run.model(), run.retriever(), m);
         }
+    }
+
+    /**
+     * With one passage and p(z|x) = 1, RAG-token's marginalised beam search is the generator's own beam search on
+     * that passage: the same tokens as {@link Generation#generate} (HF semantics), since both run the one
+     * {@link dev.rage2e.model.generate.BeamSearch}.
+     */
+    private void ragTokenOnOnePassageIsPlainGeneration(RagModel rag, Retriever retriever, NDManager m) throws Exception {
+        RagDecoder dec = new RagDecoder(rag, new RagDecoder.Options(2, 12), RagDecoder.Mode.TOKEN);
+        GenerationConfig cfg = GenerationConfig.defaults(rag.generator).withNumBeams(2).withMaxLength(12)
+                .withEarlyStopping(GenerationConfig.EarlyStopping.TRUE);
+        int nonEmpty = 0;
+        for (int i = 0; i < 6; i++) {
+            String q = tiny.questions.get(i).question();
+            Retriever.Passage p;
+            try (Retriever.Snapshot snap = retriever.acquire()) {
+                p = rag.retrieve(m, List.of(q), rag.embedQuestions(m, List.of(q), false), snap, false, null).passages().get(0).get(0);
+            }
+            long[] viaRag = strip(dec.answerFromPassages(m, List.of(q), List.of(p)).get(0).tokens(), rag.generator.eosTokenId());
+            TextTokenizer.Batch in = rag.contextInputs(m, List.of(q), List.of(List.of(p)));
+            long[] plain = Generation.generate(rag.generator, in.ids(), in.mask(), cfg).tokens(0, rag.generator.eosTokenId());
+            assertArrayEquals(plain, viaRag, "question " + i + ": RAG-token on one passage vs plain beam search");
+            if (plain.length > 0) nonEmpty++;
+        }
+        assertTrue(nonEmpty > 0, "some answers are not empty");
+    }
+
+    /** Tokens without the decoder start token, cut at EOS. */
+    private static long[] strip(long[] seq, long eos) {
+        int end = 1;
+        while (end < seq.length && seq[end] != eos) end++;
+        return java.util.Arrays.copyOfRange(seq, 1, end);
     }
 
     private TinyRag tiny;
@@ -74,7 +110,7 @@ class CopyRagTest {
         TrainConfig c = tiny.config();
         c.generator = root.resolve("generator").toString();
         c.maxSteps = 80;
-        c.modelType = "rag-token";
+        c.modelType = dev.rage2e.rag.RagLoss.Kind.TOKEN;
         c.nDocs = 2;
         return c;
     }

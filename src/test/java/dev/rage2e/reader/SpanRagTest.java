@@ -10,7 +10,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import dev.rage2e.eval.AnswerEval;
 import dev.rage2e.model.BertForQuestionAnswering;
-import dev.rage2e.rag.BeamSearch;
 import dev.rage2e.train.RagCheckpoint;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.rag.RagExample;
@@ -53,7 +52,7 @@ class SpanRagTest {
     private TrainConfig config(String mode) {
         TrainConfig c = tiny.config();
         c.generator = reader.toString();
-        c.mode = mode;
+        c.mode = dev.rage2e.util.Choice.parse(TrainConfig.Mode.class, "mode", mode);
         c.indexingFreq = 1000;
         c.batchSize = 6;
         c.maxCombinedLength = 160;
@@ -122,7 +121,7 @@ class SpanRagTest {
             org.junit.jupiter.api.Assertions.assertArrayEquals(before,
                     run.model().questionEncoder.params.parameters().values().iterator().next().toFloatArray(), "encoders stay frozen in the reader stage");
             for (String score : new String[] {"max", "sum"}) {
-                RagDecoder dec = new RagDecoder(run.model(), new BeamSearch.Options(1, 12, 1, 1f, true), RagDecoder.Mode.TOKEN,
+                RagDecoder dec = new RagDecoder(run.model(), new RagDecoder.Options(1, 12), RagDecoder.Mode.TOKEN,
                         SpanReader.SpanScore.parse(score));
                 AnswerEval.Report r = AnswerEval.run(run.model(), dec, run.retriever(), tiny.questions, 4, new int[] {1},
                         tmp.resolve("gold-" + score + ".jsonl"), m, null, true);
@@ -196,7 +195,7 @@ class SpanRagTest {
     }
 
     private List<String> answers(RagModel rag, Retriever retriever, NDManager m) {
-        RagDecoder dec = new RagDecoder(rag, new BeamSearch.Options(1, 12, 1, 1f, true), RagDecoder.Mode.TOKEN);
+        RagDecoder dec = new RagDecoder(rag, new RagDecoder.Options(1, 12), RagDecoder.Mode.TOKEN);
         List<String> qs = new ArrayList<>();
         for (var q : tiny.questions) qs.add(q.question());
         List<String> out = new ArrayList<>();

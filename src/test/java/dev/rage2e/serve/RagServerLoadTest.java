@@ -1,5 +1,6 @@
 package dev.rage2e.serve;
 
+import dev.rage2e.testutil.TinyRag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -24,14 +25,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Admission control (503), concurrent requests on one shared model, and hot reload under load, over HTTP. */
 class RagServerLoadTest {
-    static TinyRag.Built fx;
+    static TinyRag.Trained fx;
 
     @TempDir
     Path tmp;
 
     @BeforeAll
     static void fixture() throws Exception {
-        fx = TinyRag.get();
+        fx = TinyRag.trained();
     }
 
     /** The real retrieval backend behind a gate, so that a request stays in flight until the test lets it go. */
@@ -228,7 +229,7 @@ class RagServerLoadTest {
             long heapBefore = rt.totalMemory() - rt.freeMemory();
             waitFor(() -> answered.get() >= 12);
             // what the trainer does: a new embeddings version published, then a new checkpoint and its `latest` pointer
-            String newVersion = TinyRag.encodeAndPublish(kb, fx.encoder());
+            String newVersion = TinyRag.encode(kb, fx.encoder(), 64);
             AtomicFiles.writeString(run.resolve(Checkpoints.LATEST), Checkpoints.name(4) + "\n");
             Http.Response r = http.post("api/reload", "");
             assertEquals(200, r.status(), r.body());

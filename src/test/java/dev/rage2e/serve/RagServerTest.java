@@ -1,5 +1,6 @@
 package dev.rage2e.serve;
 
+import dev.rage2e.testutil.TinyRag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,7 +12,6 @@ import dev.rage2e.index.KbRetriever;
 import dev.rage2e.kb.KbVersions;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.kb.Passage;
-import dev.rage2e.rag.BeamSearch;
 import dev.rage2e.train.RagCheckpoint;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.rag.Retriever;
@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 
 /** The HTTP API over a real trained (tiny) RAG checkpoint and over retrieval only, on a loopback port. */
 class RagServerTest {
-    static TinyRag.Built fx;
+    static TinyRag.Trained fx;
     static RagBackend rag;
     static RagServer ragServer;
     static Http ragHttp;
@@ -36,7 +36,7 @@ class RagServerTest {
 
     @BeforeAll
     static void start() throws Exception {
-        fx = TinyRag.get();
+        fx = TinyRag.trained();
         rag = RagBackend.open(fx.run(), null, RagBackend.Options.defaults());
         ragServer = new RagServer(rag, 2, 8).start("127.0.0.1", 0);
         ragHttp = new Http(ragServer.port());
@@ -64,7 +64,7 @@ class RagServerTest {
         assertEquals(fx.checkpoint(4).toString(), h.get("checkpoint").asText());
         assertEquals(KnowledgeBase.open(fx.kb()).size(), h.get("passages").asInt());
         assertEquals(KbVersions.requireCurrent(fx.kb()), h.get("embeddings_version").asText());
-        assertEquals(TinyRag.N_DOCS, h.get("default_k").asInt());
+        assertEquals(TinyRag.SERVED_N_DOCS, h.get("default_k").asInt());
         assertEquals(1, h.get("models_open").asInt());
         JsonNode rh = retrievalHttp.get("api/health").json();
         assertEquals("retrieval", rh.get("mode").asText());
@@ -99,7 +99,7 @@ class RagServerTest {
             assertTrue(a.get("timings").get(t).asDouble() >= 0, "timing " + t);
         }
         // k omitted: the checkpoint's n-docs
-        assertEquals(TinyRag.N_DOCS, ragHttp.ask(q, null).json().get("passages").size());
+        assertEquals(TinyRag.SERVED_N_DOCS, ragHttp.ask(q, null).json().get("passages").size());
     }
 
     /** The server's answer equals decoding the same checkpoint directly, without any serving code. */
@@ -108,16 +108,16 @@ class RagServerTest {
         List<String> qs = fx.questions().subList(0, 3);
         try (NDManager m = NDManager.newBaseManager(); KbRetriever kr = KbRetriever.open(KnowledgeBase.open(fx.kb()), "auto")) {
             RagCheckpoint.Loaded l = RagCheckpoint.load(fx.run(), m);
-            RagDecoder dec = new RagDecoder(l.model(), new BeamSearch.Options(2, 8, 1, 1.0f, true), RagDecoder.defaultMode(l.model().settings.kind()));
+            RagDecoder dec = new RagDecoder(l.model(), new RagDecoder.Options(2, 8), RagDecoder.defaultMode(l.model().settings.kind()));
             List<RagDecoder.Answer> direct;
             try (Retriever.Snapshot s = kr.acquire()) {
                 direct = dec.answer(m, qs, s);
             }
             l.model().close();
             for (int i = 0; i < qs.size(); i++) {
-                JsonNode a = ragHttp.ask(qs.get(i), TinyRag.N_DOCS).json();
+                JsonNode a = ragHttp.ask(qs.get(i), TinyRag.SERVED_N_DOCS).json();
                 assertEquals(direct.get(i).answer(), a.get("answer").asText(), "answer to " + qs.get(i));
-                for (int j = 0; j < TinyRag.N_DOCS; j++) {
+                for (int j = 0; j < TinyRag.SERVED_N_DOCS; j++) {
                     JsonNode p = a.get("passages").get(j);
                     assertEquals(direct.get(i).passages().get(j).id(), p.get("id").asInt());
                     assertEquals(direct.get(i).docPosterior()[j], p.get("posterior").asDouble(), 1e-5);
@@ -136,10 +136,10 @@ class RagServerTest {
                 RagCheckpoint.Loaded l = RagCheckpoint.load(fx.run(), m);
                 RagDecoder.Answer direct;
                 try (Retriever.Snapshot s = kr.acquire()) {
-                    direct = new RagDecoder(l.model(), new BeamSearch.Options(2, 8, 1, 1.0f, true), mode).answer(m, List.of(q), s).get(0);
+                    direct = new RagDecoder(l.model(), new RagDecoder.Options(2, 8), mode).answer(m, List.of(q), s).get(0);
                 }
                 l.model().close();
-                JsonNode a = b.answer(q, TinyRag.N_DOCS);
+                JsonNode a = b.answer(q, TinyRag.SERVED_N_DOCS);
                 assertEquals(mode.name().toLowerCase(), a.get("decoding").asText());
                 assertEquals(direct.answer(), a.get("answer").asText(), mode + " answer");
                 assertEquals(direct.passages().get(0).id(), a.get("passages").get(0).get("id").asInt());

@@ -1,5 +1,6 @@
 package dev.rage2e.serve;
 
+import dev.rage2e.testutil.TinyRag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -32,7 +33,7 @@ class RetrievalBatchingTest {
         Path kb = dir.resolve("kb");
         KbBuilder.build(List.of(squad), kb, 100);
         Path enc = TinyWordPieceTokenizer.tinyEncoder(dir.resolve("enc"), "{\"pooling\": \"mean\", \"normalize\": true, \"max_length\": 64}");
-        TinyRag.encodeAndPublish(kb, enc);
+        TinyRag.encode(kb, enc, 64);
         List<String> questions = new ArrayList<>();
         for (QaExample e : SquadReader.read(squad)) if (questions.size() < 48) questions.add(e.question()); // mixed lengths: padding
         int k = 5, clients = 24;

@@ -1,5 +1,6 @@
 package dev.rage2e.serve;
 
+import dev.rage2e.testutil.TinyRag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -55,7 +56,7 @@ class ServePageBrowserTest {
     @Test
     void pageShowsAnswerAndPassages() throws Exception {
         Path chromium = chromium();
-        TinyRag.Built fx = TinyRag.get();
+        TinyRag.Trained fx = TinyRag.trained();
         String question = fx.questions().get(1);
         try (RagBackend rag = RagBackend.open(fx.run(), null, RagBackend.Options.defaults());
                 RagServer server = new RagServer(rag, 2, 8).start("127.0.0.1", 0)) {

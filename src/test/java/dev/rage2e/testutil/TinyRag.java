@@ -16,6 +16,10 @@ import dev.rage2e.train.TrainConfig;
 import dev.rage2e.util.Json;
 import dev.rage2e.weights.HostTensor;
 import dev.rage2e.weights.Safetensors;
+import dev.rage2e.cli.Main;
+import dev.rage2e.qa.SquadReader;
+import dev.rage2e.util.AtomicFiles;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,11 +28,14 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * A small but real RAG setup for training tests: a tiny randomly initialised BERT with the real BERT
+ * The tests' RAG fixtures. {@link #create}: a small but real RAG setup for training tests: a tiny randomly initialised BERT with the real BERT
  * uncased tokenizer as question/context encoder, a BERT2BERT generator warm-started from it, and a
- * KB built and encoded through the real kb code from SQuAD paragraphs.
+ * KB built and encoded through the real kb code from SQuAD paragraphs. {@link #trained()}: one trained run,
+ * shared by the serving tests.
  */
 public final class TinyRag {
     public final Path root;
@@ -125,9 +132,14 @@ public final class TinyRag {
 
     /** Encodes and publishes a new embeddings version of {@code kb} with the encoder at {@code dir}. */
     public static String encode(Path kbDir, Path encoderDir) throws Exception {
+        return encode(kbDir, encoderDir, 128);
+    }
+
+    /** As above, passages cut at {@code maxTokens}; returns the version's name. */
+    public static String encode(Path kbDir, Path encoderDir, int maxTokens) throws IOException {
         try (NDManager m = NDManager.newBaseManager(); EncoderModel e = EncoderModel.load(encoderDir, m)) {
             KnowledgeBase kb = KnowledgeBase.open(kbDir);
-            var r = EmbeddingsWriter.encode(kb, e, EncoderIdentity.ofDirectory(e), new EmbeddingsWriter.Options(32, 128, 0, 1, null));
+            var r = EmbeddingsWriter.encode(kb, e, EncoderIdentity.ofDirectory(e), new EmbeddingsWriter.Options(32, maxTokens, 0, 1, null));
             KbVersions.publish(kbDir, r.version());
             return r.version();
         }
@@ -146,12 +158,85 @@ public final class TinyRag {
         c.maxTargetLength = 16;
         c.lr = 1e-3f;
         c.warmupSteps = 0;
-        c.scheduler = "constant";
+        c.scheduler = dev.rage2e.train.LrSchedule.Kind.CONSTANT;
         c.evalQuestions = 0;
         c.logEvery = 0;
         c.numBeams = 1;
         c.maxAnswerLength = 12;
         c.seed = 5;
         return c;
+    }
+    // --- the trained run the serving tests share
+
+    /** Passages per question of {@link #trained()}'s run. */
+    public static final int SERVED_N_DOCS = 3;
+
+    /** A trained run: its data, KB, models and run folder (checkpoints at steps 2 and 4). */
+    public record Trained(Path root, Path squad, Path kb, Path encoder, Path generator, Path run, List<String> questions) {
+        public Path checkpoint(int step) {
+            return run.resolve(String.format("checkpoint-%06d", step));
+        }
+    }
+
+    private static Trained trained;
+
+    /**
+     * A tiny but real trained RAG run for the serving tests, built once per test JVM (a few seconds): a KB from two
+     * of the repo's SQuAD demo articles, encoded by the fixture BERT (vocab 1000, hidden 64) with a small real
+     * WordPiece tokenizer; a BERT2BERT generator warm-started from the same BERT; four training steps through
+     * {@code rag train}. Random-weight models: it tests the serving mechanics, not answer quality.
+     */
+    public static synchronized Trained trained() throws Exception {
+        if (trained != null) return trained;
+        Path bert = Fixtures.hf("bert"); // skips the test when ../shared is absent
+        Path squad = Path.of("data/demo/squad-demo.json").toAbsolutePath();
+        Path root = Files.createTempDirectory("rag-serve-test");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                AtomicFiles.deleteTree(root);
+            } catch (IOException ignored) {
+                // best effort
+            }
+        }));
+        long t0 = System.nanoTime();
+        // two of the six demo articles keep the KB small (a few dozen passages)
+        Path small = root.resolve("squad-small.json");
+        var json = dev.rage2e.util.Json.read(squad);
+        var data = (com.fasterxml.jackson.databind.node.ArrayNode) json.get("data");
+        while (data.size() > 2) data.remove(data.size() - 1);
+        Files.writeString(small, dev.rage2e.util.Json.write(json));
+
+        Path kbDir = root.resolve("kb");
+        KbBuilder.build(List.of(small), kbDir, 100);
+        Path enc = TinyWordPieceTokenizer.tinyEncoder(root.resolve("enc"), "{\"pooling\": \"mean\", \"normalize\": true, \"max_length\": 64}");
+        assertEquals("bert", bert.getFileName().toString());
+        encode(kbDir, enc, 64);
+        Path gen = root.resolve("gen");
+        Bert2BertWarmStart.initGenerator(enc, gen, 1, 0);
+        Path run = root.resolve("run");
+        int rc = Main.run("train", "--kb", kbDir.toString(), "--question-encoder", enc.toString(), "--generator", gen.toString(), "--train",
+                small.toString(), "--out", run.toString(), "--max-steps", "4", "--checkpoint-every", "2", "--keep-checkpoints", "4",
+                "--batch-size", "2", "--n-docs", String.valueOf(SERVED_N_DOCS), "--max-combined-length", "96", "--max-target-length", "10",
+                "--num-beams", "2", "--max-answer-length", "8", "--log-every", "0", "--lr", "1e-3");
+        assertEquals(0, rc, "rag train failed");
+        List<String> questions = new ArrayList<>();
+        for (QaExample e : SquadReader.read(small)) {
+            if (questions.size() < 16) questions.add(e.question());
+        }
+        trained = new Trained(root, small, kbDir, enc, gen, run, questions);
+        System.err.printf("TinyRag trained run: %d passages, run %s (%.1f s)%n", KnowledgeBase.open(kbDir).size(), run, (System.nanoTime() - t0) / 1e9);
+        return trained;
+    }
+
+    /** A private copy of a folder tree (so a test may move pointers or add versions without disturbing others). */
+    public static Path copyTree(Path src, Path dst) throws IOException {
+        try (Stream<Path> s = Files.walk(src)) {
+            for (Path p : s.toList()) {
+                Path t = dst.resolve(src.relativize(p).toString());
+                if (Files.isDirectory(p)) Files.createDirectories(t);
+                else Files.copy(p, t);
+            }
+        }
+        return dst;
     }
 }

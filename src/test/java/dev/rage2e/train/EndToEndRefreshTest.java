@@ -51,7 +51,7 @@ class EndToEndRefreshTest {
         String initial = KbVersions.requireCurrent(t.kb);
         float[][] initialRows = rows(Embeddings.open(KnowledgeBase.open(t.kb), initial)); // replaced versions are deleted
         TrainConfig c = t.config();
-        c.mode = "end2end";
+        c.mode = TrainConfig.Mode.END2END;
         c.maxSteps = 12;
         c.indexingFreq = 2;
         c.batchSize = 4;

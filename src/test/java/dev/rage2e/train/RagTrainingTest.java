@@ -18,7 +18,6 @@ import dev.rage2e.index.KbRetriever;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.model.Seq2SeqModels;
-import dev.rage2e.rag.BeamSearch;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.rag.RagExample;
 import dev.rage2e.rag.RagModel;
@@ -44,11 +43,11 @@ class RagTrainingTest {
         TinyRag t = TinyRag.create(tmp, 32, 16, 0.0f);
         TrainConfig c = t.config();
         c.maxSteps = 240;
-        c.modelType = "rag-token";
+        c.modelType = dev.rage2e.rag.RagLoss.Kind.TOKEN;
         long t0 = System.nanoTime();
         try (TrainingRun run = TrainingRun.open(c, tmp.resolve("run"), false)) {
             run.run(Integer.MAX_VALUE);
-            RagDecoder dec = new RagDecoder(run.model(), new BeamSearch.Options(1, 12, 1, 1f, true), RagDecoder.Mode.TOKEN);
+            RagDecoder dec = new RagDecoder(run.model(), new RagDecoder.Options(1, 12), RagDecoder.Mode.TOKEN);
             try (NDManager m = NDManager.newBaseManager()) {
                 AnswerEval.Report r = AnswerEval.run(run.model(), dec, run.retriever(), t.questions, 16, new int[] {1, 2}, null, m, null);
                 double secs = (System.nanoTime() - t0) / 1e9;
@@ -68,7 +67,7 @@ class RagTrainingTest {
         c.maxSteps = 6;
         c.checkpointEvery = 3;
         c.batchSize = 4;
-        c.scheduler = "linear";
+        c.scheduler = LrSchedule.Kind.LINEAR;
         c.warmupSteps = 2;
         List<Float> full;
         try (TrainingRun run = TrainingRun.open(c, tmp.resolve("full"), false)) {
@@ -123,7 +122,7 @@ class RagTrainingTest {
     void retrieverWarmupFreezesBothEncodersAndDefersRefreshes() throws Exception {
         TinyRag t = TinyRag.create(tmp, 8, 4, 0.0f);
         TrainConfig c = t.config();
-        c.mode = "end2end";
+        c.mode = TrainConfig.Mode.END2END;
         c.maxSteps = 8;
         c.retrieverWarmupSteps = 4;
         c.indexingFreq = 2; // due at steps 2 and 4 (warm-up: not started), 6 (started), 8 (end of training: the final refresh)

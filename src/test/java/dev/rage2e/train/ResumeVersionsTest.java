@@ -30,7 +30,7 @@ class ResumeVersionsTest {
 
     private static TrainConfig e2e(TinyRag t) {
         TrainConfig c = t.config();
-        c.mode = "end2end";
+        c.mode = TrainConfig.Mode.END2END;
         c.maxSteps = 8;
         c.indexingFreq = 2;
         c.refreshPublishLag = 1;

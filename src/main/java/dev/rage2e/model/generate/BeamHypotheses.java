@@ -61,6 +61,14 @@ final class BeamHypotheses {
         };
     }
 
+    /** All hypotheses, best first; among equal scores the one added later first (so the first is {@link #best()}). */
+    List<Hyp> bestFirst() {
+        List<Hyp> out = new ArrayList<>(beams);
+        java.util.Collections.reverse(out);
+        out.sort((x, y) -> Double.compare(y.score(), x.score())); // stable: ties stay later-added first
+        return out;
+    }
+
     /** The best hypothesis; among equal scores the one added last (HF's stable sort, then pop()). */
     Hyp best() {
         Hyp best = null;

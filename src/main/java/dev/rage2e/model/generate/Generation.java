@@ -8,13 +8,13 @@ import ai.djl.ndarray.types.Shape;
 import dev.rage2e.model.Seq2SeqModel;
 import dev.rage2e.model.TextTokenizer;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Greedy and beam-search decoding with the semantics of HF transformers v4.40's {@code generate()}
  * for encoder-decoders (no sampling): sequences start with the decoder start token and hold at most
- * {@code max_length} ids; finished rows are padded; beam search follows HF's {@code BeamSearchScorer}
- * (2 x num_beams candidates per step, EOS candidates kept only within the top num_beams, length-normalised
- * hypothesis scores, early_stopping true/false/never) so that sequences and {@code sequences_scores} match.
+ * {@code max_length} ids; finished rows are padded; beam search is the project's one {@link BeamSearch} (HF's {@code BeamSearchScorer}), so that sequences and
+ * {@code sequences_scores} match.
  *
  * <p>Each step feeds one token per row through {@link Seq2SeqModel#step} (key/value cache); the token
  * choice and bookkeeping run on the host over the copied scores. With {@code use_cache=false} every step
@@ -251,130 +251,32 @@ public final class Generation {
     }
 
     private static Result beamSearch(Seq2SeqModel model, GenerationConfig cfg, Stepper stepper, int batch, NDManager m) {
-        int vocab = model.vocabSize();
-        int nb = cfg.numBeams();
-        int rows = batch * nb;
-        int keep = 2 * nb; // HF keeps max(2, 1 + #eos) * num_beams candidates
-        long eos = cfg.eosTokenId();
-        long[][] seqs = startSequences(rows, cfg.maxLength(), cfg.decoderStartTokenId());
-        float[] beamScores = new float[rows];
-        for (int r = 0; r < rows; r++) beamScores[r] = r % nb == 0 ? 0f : -1e9f; // only the first beam is live at step 1
-        BeamHypotheses[] hyps = new BeamHypotheses[batch];
-        for (int b = 0; b < batch; b++) hyps[b] = new BeamHypotheses(nb, cfg.lengthPenalty(), cfg.earlyStopping(), cfg.maxLength());
-        boolean[] done = new boolean[batch];
-        int len = 1;
-        float[] candScore = new float[keep];
-        int[] candFlat = new int[keep];
-        while (true) {
-            float[] logp;
-            try (NDManager sm = m.newSubManager()) {
-                logp = stepper.next(seqs, len, true, sm);
+        BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
+            @Override
+            public float[] next(long[][] seqs, int len, NDManager sm) {
+                return stepper.next(seqs, len, true, sm);
             }
-            for (int r = 0; r < rows; r++) {
-                int off = r * vocab;
-                LogitsProcessors.apply(cfg, logp, off, vocab, seqs[r], len);
-                float bs = beamScores[r];
-                for (int v = 0; v < vocab; v++) logp[off + v] += bs; // float32 sums, as HF's tensors
+
+            @Override
+            public void reorder(int[] rows, NDManager sm) {
+                stepper.reorder(rows, sm);
             }
-            int curLen = len + 1;
-            float[] nextScores = new float[rows];
-            long[] nextTokens = new long[rows];
-            int[] nextRows = new int[rows];
-            for (int b = 0; b < batch; b++) {
-                if (done[b]) {
-                    // HF points finished rows at row 0; keeping them in place is equivalent (their beams are never
-                    // read again) and lets the cache keep sharing cross-attention keys/values
-                    for (int j = 0; j < nb; j++) {
-                        nextScores[b * nb + j] = 0f;
-                        nextTokens[b * nb + j] = cfg.padTokenId();
-                        nextRows[b * nb + j] = b * nb + j;
-                    }
-                    continue;
-                }
-                topK(logp, b * nb * vocab, nb * vocab, keep, candScore, candFlat);
-                int beamIdx = 0;
-                for (int rank = 0; rank < keep && beamIdx < nb; rank++) {
-                    int beam = candFlat[rank] / vocab;
-                    long tok = candFlat[rank] % vocab;
-                    int src = b * nb + beam;
-                    if (eos >= 0 && tok == eos) {
-                        if (rank >= nb) continue; // an EOS outside the top num_beams does not finish a hypothesis
-                        hyps[b].add(Arrays.copyOf(seqs[src], len), candScore[rank], curLen - 1);
-                    } else {
-                        nextScores[b * nb + beamIdx] = candScore[rank];
-                        nextTokens[b * nb + beamIdx] = tok;
-                        nextRows[b * nb + beamIdx] = src;
-                        beamIdx++;
-                    }
-                }
-                if (beamIdx < nb) throw new IllegalStateException("beam search found fewer than num_beams continuations");
-                done[b] = hyps[b].isDone(candScore[0], curLen);
-            }
-            long[][] next = new long[rows][];
-            boolean identity = true;
-            for (int r = 0; r < rows; r++) {
-                next[r] = seqs[nextRows[r]].clone();
-                next[r][len] = nextTokens[r];
-                identity &= nextRows[r] == r;
-            }
-            seqs = next;
-            beamScores = nextScores;
-            len++;
-            boolean allDone = true;
-            for (boolean d : done) allDone &= d;
-            if (allDone || len >= cfg.maxLength()) break;
-            if (!identity) {
-                try (NDManager sm = m.newSubManager()) {
-                    stepper.reorder(nextRows, sm);
-                }
-            }
-        }
-        // finalize: open beams of unfinished rows become hypotheses of full length
-        for (int b = 0; b < batch; b++) {
-            if (done[b]) continue;
-            for (int j = 0; j < nb; j++) {
-                int r = b * nb + j;
-                hyps[b].add(Arrays.copyOf(seqs[r], len), beamScores[r], len - 1);
-            }
-        }
-        BeamHypotheses.Hyp[] best = new BeamHypotheses.Hyp[batch];
+        };
+        List<List<BeamSearch.Hypothesis>> hyps = BeamSearch.run(cfg, model.vocabSize(), batch, scorer, m);
+        // HF pads the best hypotheses to one width: the longest plus its EOS, at most max_length
         int maxSent = 0;
-        for (int b = 0; b < batch; b++) {
-            best[b] = hyps[b].best();
-            maxSent = Math.max(maxSent, best[b].tokens().length);
-        }
+        for (List<BeamSearch.Hypothesis> h : hyps) maxSent = Math.max(maxSent, h.get(0).tokens().length);
         int width = Math.min(maxSent + 1, cfg.maxLength());
         long[][] out = new long[batch][width];
         float[] scores = new float[batch];
         for (int b = 0; b < batch; b++) {
-            long[] t = best[b].tokens();
+            BeamSearch.Hypothesis best = hyps.get(b).get(0);
+            long[] t = best.tokens();
             Arrays.fill(out[b], cfg.padTokenId());
             System.arraycopy(t, 0, out[b], 0, t.length);
-            if (t.length < width) out[b][t.length] = eos;
-            scores[b] = (float) best[b].score();
+            if (t.length < width) out[b][t.length] = cfg.eosTokenId();
+            scores[b] = (float) best.score();
         }
         return new Result(out, scores);
-    }
-
-    /**
-     * The {@code k} largest of {@code x[off, off + n)} in descending order (ties: lower index first), as
-     * positions relative to {@code off}.
-     */
-    static void topK(float[] x, int off, int n, int k, float[] outScore, int[] outIdx) {
-        int filled = 0;
-        for (int i = 0; i < n; i++) {
-            float v = x[off + i];
-            if (filled == k && !(v > outScore[k - 1])) continue;
-            if (filled < k && Float.isNaN(v)) continue;
-            int pos = filled < k ? filled++ : k - 1;
-            while (pos > 0 && v > outScore[pos - 1]) {
-                outScore[pos] = outScore[pos - 1];
-                outIdx[pos] = outIdx[pos - 1];
-                pos--;
-            }
-            outScore[pos] = v;
-            outIdx[pos] = i;
-        }
-        if (filled < k) throw new IllegalStateException("fewer than " + k + " candidates");
     }
 }

@@ -162,7 +162,7 @@ class GenerationTest {
         float[] x = {1f, 5f, 3f, 5f, Float.NEGATIVE_INFINITY, 4f};
         float[] s = new float[3];
         int[] idx = new int[3];
-        Generation.topK(x, 0, x.length, 3, s, idx);
+        BeamSearch.topK(x, 0, x.length, 3, s, idx);
         assertArrayEquals(new int[] {1, 3, 5}, idx);
         assertArrayEquals(new float[] {5f, 5f, 4f}, s);
     }
