@@ -76,6 +76,14 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "4", description = "Questions per step (default ${DEFAULT-VALUE}).")
     int batchSize;
 
+    @Option(names = "--preset", description = "YAML preset of the demo's fixed settings (default: the shipped presets/demo.yaml; copy "
+            + "and edit it). The options above are set on top of it.")
+    String preset;
+
+    @Option(names = "--reader-stage-preset", description = "YAML preset of the span reader's stage (default: the shipped "
+            + "presets/span-reader-stage.yaml).")
+    String readerStagePreset;
+
     @Option(names = "--fresh", description = "Rebuild KB and generator even when the work folder has them.")
     boolean fresh;
 
@@ -118,7 +126,7 @@ public final class DemoCommand implements Callable<Integer> {
             // the reader learns to read first (gold passages, encoders frozen); evaluated before and after like the RAG run
             TrainConfig st = baseConfig(enc, gen, kb.toString(), trainJson, models.span());
             if (models.span()) {
-                ReaderStage.spanRecipe(st);
+                ReaderStage.spanRecipe(st, readerStagePreset);
                 // the anchor's 100 warm-up steps are longer than this whole stage (~60 steps in 2.5 min): warm up for the
                 // first ~third instead (a rule of thumb, not tuned on validation)
                 st.warmupSteps = 20;
@@ -210,18 +218,13 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     private TrainConfig baseConfig(Path enc, Path gen, String kb, Path trainJson, boolean span) {
-        TrainConfig c = new TrainConfig();
+        TrainConfig c = new TrainConfig().overlay(preset != null ? preset : "demo");
         c.precision = precisionOption.precision;
         c.questionEncoder = enc.toString();
         c.generator = gen.toString();
         c.kb = kb;
         c.train = trainJson.toString();
-        c.numBeams = 1;
-        c.maxAnswerLength = 12;
-        c.logEvery = 5;
-        c.maxCombinedLength = span ? 256 : 160;
-        c.evalQuestions = 0;
-        c.keepCheckpoints = 1;
+        c.maxCombinedLength = span ? 256 : 160; // depends on the reader, so it is not in the preset
         return c;
     }
 

@@ -75,6 +75,14 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
             + "gold passages for M minutes first (cached, shared by both modes and all seeds; 0: off; default ${DEFAULT-VALUE}).")
     double readerStageMinutes;
 
+    @Option(names = "--preset", description = "YAML preset of the RAG runs' fixed recipe (default: the shipped presets/experiment.yaml; "
+            + "copy and edit it). The options above are set on top of it.")
+    String preset;
+
+    @Option(names = "--reader-stage-preset", description = "YAML preset of the span reader's stage (default: the shipped "
+            + "presets/span-reader-stage.yaml).")
+    String readerStagePreset;
+
     @Option(names = "--validation", description = "Recipe mode: train on the 'fit' part and judge on 'validation' (both carved from "
             + "the training articles: every 10th article is validation), never touching test questions.")
     boolean validation;
@@ -139,7 +147,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         ObjectNode readerGold = null;
         if (readerStageMinutes > 0) {
             TrainConfig st = config("original", seeds.get(0), enc, gen, kb, trainJson);
-            if (models.span()) ReaderStage.spanRecipe(st);
+            if (models.span()) ReaderStage.spanRecipe(st, readerStagePreset);
             else {
                 st.batchSize = 16;
                 st.maxSteps = 1_000_000;
@@ -248,7 +256,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     }
 
     private TrainConfig config(String mode, long seed, Path enc, Path gen, Path kb, Path trainJson) {
-        TrainConfig c = new TrainConfig();
+        TrainConfig c = new TrainConfig().overlay(preset != null ? preset : "experiment");
         c.precision = precisionOption.precision;
         c.mode = dev.rage2e.util.Choice.parse(TrainConfig.Mode.class, "mode", mode);
         c.seed = seed;
@@ -256,10 +264,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         c.generator = gen.toString();
         c.kb = kb.toString();
         c.train = trainJson.toString();
-        c.maxSteps = 1_000_000; // the budget ends training; a constant schedule does not depend on the step count
         c.maxMinutes = budgetMinutes;
-        c.scheduler = dev.rage2e.train.LrSchedule.Kind.CONSTANT;
-        c.warmupSteps = 10;
         c.batchSize = batchSize;
         c.nDocs = nDocs;
         c.lr = lr != null ? lr : models.span() ? 1e-4f : 3e-4f;
@@ -268,10 +273,6 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         c.maxCombinedLength = maxCombinedLength != null ? maxCombinedLength : models.span() ? 256 : 160;
         c.indexingFreq = indexingFreq;
         c.numBeams = numBeams;
-        c.maxAnswerLength = 12;
-        c.evalQuestions = 0;
-        c.logEvery = 10;
-        c.keepCheckpoints = 1;
         return c;
     }
 
@@ -285,6 +286,8 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         if (lr != null) b.append(" --lr ").append(lr);
         b.append(" --reader-stage-minutes ").append(readerStageMinutes);
         if (validation) b.append(" --validation");
+        if (preset != null) b.append(" --preset ").append(preset);
+        if (readerStagePreset != null) b.append(" --reader-stage-preset ").append(readerStagePreset);
         b.append(" --lr-retriever ").append(lrRetriever)
                 .append(" --retriever-warmup-steps ").append(retrieverWarmupSteps).append(" --indexing-freq ").append(indexingFreq);
         if (maxCombinedLength != null) b.append(" --max-combined-length ").append(maxCombinedLength);

@@ -104,18 +104,11 @@ public final class ReaderStage {
         }
     }
 
-    /** The recipe of the span reader anchor (HF BertForQuestionAnswering on SQuAD): batch 16, lr 1e-4, 100 warm-up steps. */
-    public static void spanRecipe(TrainConfig c) {
-        c.batchSize = 16;
-        c.lr = 1e-4f;
-        c.warmupSteps = 100;
-        c.scheduler = dev.rage2e.train.LrSchedule.Kind.CONSTANT;
-        c.weightDecay = 0.01f;
-        c.maxGradNorm = 1f;
-        c.maxCombinedLength = 256;
-        c.maxSteps = 1_000_000;
-        c.epochs = 100;
-        c.logEvery = 20;
-        c.keepCheckpoints = 1;
+    /**
+     * The span reader's stage recipe: {@code preset} (a file), else the shipped {@code presets/span-reader-stage.yaml} (the span
+     * reader anchor's: HF BertForQuestionAnswering on SQuAD, batch 16, lr 1e-4, 100 warm-up steps).
+     */
+    public static void spanRecipe(TrainConfig c, String preset) {
+        c.overlay(preset != null ? preset : "span-reader-stage");
     }
 }

@@ -223,9 +223,48 @@ public final class TrainConfig {
     public static final float AUTO_NORMALIZED_SCALE = 20f;
 
     public static TrainConfig load(Path yaml) {
+        byte[] bytes;
         try {
-            TrainConfig c = YAML.readValue(Files.readAllBytes(yaml), TrainConfig.class);
-            return c == null ? new TrainConfig() : c;
+            bytes = Files.readAllBytes(yaml);
+        } catch (IOException e) {
+            throw new UserException(yaml + ": cannot read: " + e.getMessage());
+        }
+        TrainConfig c = parse(yaml, bytes, YAML.readerFor(TrainConfig.class));
+        return c == null ? new TrainConfig() : c;
+    }
+
+    /** The presets shipped in the jar ({@code src/main/resources/presets/NAME.yaml}). */
+    public static final java.util.List<String> SHIPPED_PRESETS = java.util.List.of("experiment", "span-reader-stage", "demo");
+
+    /**
+     * Sets the keys of a YAML preset on this config; keys it does not name keep their values. {@code preset} is a file,
+     * or the name of a shipped preset ({@link #SHIPPED_PRESETS}). Errors name the file and line, as {@link #load}'s.
+     */
+    public TrainConfig overlay(String preset) {
+        Path file = Path.of(preset);
+        byte[] bytes;
+        try {
+            if (Files.isRegularFile(file)) {
+                bytes = Files.readAllBytes(file);
+            } else {
+                try (java.io.InputStream in = TrainConfig.class.getResourceAsStream("/presets/" + preset + ".yaml")) {
+                    if (in == null) {
+                        throw new UserException(preset + ": no such preset file (shipped presets: " + String.join(", ", SHIPPED_PRESETS) + ")");
+                    }
+                    bytes = in.readAllBytes();
+                    file = Path.of("presets", preset + ".yaml");
+                }
+            }
+        } catch (IOException e) {
+            throw new UserException(preset + ": cannot read: " + e.getMessage());
+        }
+        parse(file, bytes, YAML.readerForUpdating(this));
+        return this;
+    }
+
+    private static TrainConfig parse(Path yaml, byte[] bytes, com.fasterxml.jackson.databind.ObjectReader reader) {
+        try {
+            return reader.readValue(bytes);
         } catch (UnrecognizedPropertyException e) {
             throw UserException.at(yaml, e.getLocation() == null ? -1 : e.getLocation().getLineNr(),
                     "unknown config key '" + e.getPropertyName() + "'");
