@@ -70,7 +70,7 @@ public final class IndexCommand implements Runnable {
             }
             ObjectNode meta = Indexes.build(emb, ty, new HnswIndex.Params(m, efConstruction, efSearch, t));
             if (RemoteIndex.isRemote(ty) && KbVersions.current(k.dir()).filter(v::equals).isPresent()) {
-                RemoteIndex.engine(ty).publish(emb, RemoteIndex.target(ty)); // the cluster's readers follow the KB's current version
+                RemoteIndex.engine(ty).publish(emb, RemoteIndex.target(ty), true); // the cluster's readers follow the KB's current version
                 meta.put("published", true);
             }
             System.out.println(Json.pretty(meta));

@@ -107,7 +107,9 @@ public final class KbIndexBuilder implements IndexBuilder {
     @Override
     public void publish(Built built) throws IOException {
         if (RemoteIndex.isRemote(indexType)) { // the cluster's readers first: if that fails, nothing here has moved
-            RemoteIndex.engine(indexType).publish(Embeddings.open(retriever.kb(), built.version()), RemoteIndex.target(indexType));
+            // with a janitor, old collections go with their local versions (KbJanitor's deletion hook), never one a checkpoint names
+            RemoteIndex.engine(indexType).publish(Embeddings.open(retriever.kb(), built.version()), RemoteIndex.target(indexType),
+                    !janitor && deleteOld);
         }
         if (janitor) {
             retriever.publishOpened(built.opened());

@@ -29,6 +29,7 @@ public final class KbJanitor implements AutoCloseable {
     private final Predicate<String> keep;
     private final Supplier<Set<String>> open;
     private final Consumer<String> onError;
+    private volatile VersionDeletion alsoDelete = v -> { };
     private final Set<String> candidates = ConcurrentHashMap.newKeySet();
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "kb-janitor");
@@ -41,6 +42,20 @@ public final class KbJanitor implements AutoCloseable {
         this.keep = keep;
         this.open = open;
         this.onError = onError;
+    }
+
+    /** What else goes with a deleted version (its search-cluster collection); run before the local files go. */
+    public interface VersionDeletion {
+        void delete(String version) throws IOException;
+    }
+
+    /**
+     * Deletes {@code d}'s part of a version before the version's local files (so a failure leaves both, and the next
+     * collection retries).
+     */
+    public KbJanitor alsoDelete(VersionDeletion d) {
+        this.alsoDelete = d;
+        return this;
     }
 
     /** Writes {@code current} = version (in order with earlier calls), then collects. */
@@ -79,6 +94,7 @@ public final class KbJanitor implements AutoCloseable {
         Set<String> inUse = open.get();
         for (String v : Set.copyOf(candidates)) {
             if (v.equals(current) || inUse.contains(v) || keep.test(v)) continue;
+            if (java.nio.file.Files.isDirectory(kbDir.resolve(v))) alsoDelete.delete(v);
             KbVersions.delete(kbDir, v);
             candidates.remove(v);
         }

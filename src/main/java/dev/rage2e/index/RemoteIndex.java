@@ -27,8 +27,12 @@ public final class RemoteIndex {
         /** Searches the index of exactly this version (so a search never mixes two versions). */
         VectorIndex open(Embeddings emb, String target) throws IOException;
 
-        /** Makes this version's index the one the cluster's readers see (atomic on the cluster). */
-        void publish(Embeddings emb, String target) throws IOException;
+        /**
+         * Makes this version's index the one the cluster's readers see (atomic on the cluster). With {@code deleteOlder},
+         * indexes of versions older than both this one and the one it replaces go too; a training run passes false and
+         * leaves deletion to its janitor, which keeps every version a checkpoint names (a resumed run searches it).
+         */
+        void publish(Embeddings emb, String target, boolean deleteOlder) throws IOException;
 
         /** Removes the index of a version nothing reads any more. */
         void delete(Embeddings emb, String target) throws IOException;

@@ -210,6 +210,14 @@ public final class TrainingRun implements AutoCloseable {
             o.put("error", msg);
             log.write(o);
         });
+        if (dev.rage2e.index.RemoteIndex.isRemote(cfg.indexType)) {
+            // a cluster collection goes with its local version: never while a checkpoint names it (resume searches it)
+            String type = cfg.indexType;
+            janitor.alsoDelete(v -> {
+                if (!Files.isRegularFile(kbDir.resolve(v).resolve(Embeddings.META))) return; // never complete: never indexed
+                dev.rage2e.index.RemoteIndex.engine(type).delete(Embeddings.open(retriever.kb(), v), dev.rage2e.index.RemoteIndex.target(type));
+            });
+        }
         retriever.useJanitor(janitor);
         janitor.candidates(RunVersions.owned(kbDir, runDir)); // what a killed attempt left and pruned checkpoints named
         KbIndexBuilder builder = new KbIndexBuilder(retriever, cfg.indexType, REFRESH_HNSW, enc);

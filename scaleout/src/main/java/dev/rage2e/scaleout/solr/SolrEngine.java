@@ -132,12 +132,13 @@ public final class SolrEngine implements RemoteIndex.Engine {
     }
 
     @Override
-    public void publish(Embeddings emb, String target) throws IOException {
+    public void publish(Embeddings emb, String target, boolean deleteOlder) throws IOException {
         SolrClient c = client(target);
         String alias = alias(emb), coll = collection(emb);
         call(target, () -> {
             String previous = aliased(c, alias);
             CollectionAdminRequest.createAlias(alias, coll).process(c); // atomic: a search resolves to the old or the new collection
+            if (!deleteOlder) return null;
             // keep the new and the previous collection (searches that resolved the alias just before the swap) and any newer build
             // not yet published; versions older than both are read by no one any more
             long keepFrom = Math.min(versionNumber(coll), previous == null ? Long.MAX_VALUE : versionNumber(previous));

@@ -22,4 +22,8 @@ public final class SolrEngineAccess {
     public static String aliased(SolrClient c, String alias) throws Exception {
         return SolrEngine.aliased(c, alias);
     }
+
+    public static java.util.List<String> collections(SolrClient c) throws Exception {
+        return SolrEngine.collections(c);
+    }
 }

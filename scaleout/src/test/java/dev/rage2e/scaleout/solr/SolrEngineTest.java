@@ -100,7 +100,7 @@ class SolrEngineTest {
         HnswIndex.Params p = new HnswIndex.Params(16, 100, 100, 2);
         engine.build(v1, url, p);
         engine.build(v2, url, p);
-        engine.publish(v1, url);
+        engine.publish(v1, url, true);
         float[][] q = new float[8][];
         for (int i = 0; i < q.length; i++) q[i] = v1.row(i * 7);
         SolrClient c = SolrEngine.client(url);
@@ -133,7 +133,7 @@ class SolrEngineTest {
             }));
         }
         Thread.sleep(1500);
-        engine.publish(v2, url);
+        engine.publish(v2, url, true);
         assertEquals(SolrEngine.collection(v2), SolrEngine.aliased(c, alias));
         Thread.sleep(1500);
         stop.set(true);
