@@ -116,10 +116,24 @@ public final class SquadKbReport {
         return sum / nodes.size();
     }
 
+    /** "SQuAD-KB" for the preset split, else the data files the command named (a user's own domain). */
+    static String dataName(JsonNode setup) {
+        String cmd = setup.path("command").asText();
+        int i = cmd.indexOf("--data ");
+        if (i < 0) return "SQuAD-KB";
+        List<String> files = new java.util.ArrayList<>();
+        for (String w : cmd.substring(i + 7).split(" ")) {
+            if (w.startsWith("--")) break;
+            String name = java.nio.file.Path.of(w).getFileName().toString();
+            files.add(name.endsWith(".json") ? name.substring(0, name.length() - 5) : name);
+        }
+        return String.join(" + ", files);
+    }
+
     static String markdown(JsonNode doc) {
         JsonNode s = doc.path("setup");
         StringBuilder b = new StringBuilder();
-        b.append("# SQuAD-KB: original vs end-to-end RAG at CPU scale\n\n");
+        b.append("# ").append(dataName(s)).append(": original vs end-to-end RAG at CPU scale\n\n");
         b.append("Command: `").append(s.path("command").asText()).append("`\n\n");
         b.append(String.format("KB: %d passages (100 words, with titles). Training questions: %d. EM/F1: %d test questions (%s). "
                 + "Recall@k: all %d test questions. Budget: %.2f training minutes per mode and seed (evaluation excluded). Machine: %d "
@@ -184,7 +198,7 @@ public final class SquadKbReport {
     }
 
     static void plot(JsonNode doc, Path png) throws IOException {
-        CurvePlot p = new CurvePlot("SQuAD-KB test sample: original (blue) vs end-to-end (red) RAG");
+        CurvePlot p = new CurvePlot(dataName(doc.path("setup")) + " test sample: original (blue) vs end-to-end (red) RAG");
         for (JsonNode r : doc.path("runs")) {
             boolean e2e = r.path("mode").asText().equals("end2end");
             JsonNode c = r.path("curve");
