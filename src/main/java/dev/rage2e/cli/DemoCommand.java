@@ -1,5 +1,6 @@
 package dev.rage2e.cli;
 
+import dev.rage2e.train.LrSchedule;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.qa.QaExample;
@@ -157,7 +158,7 @@ public final class DemoCommand implements Callable<Integer> {
         // encoders are pretrained; a large rate on this little data made retrieval worse (recall@5 0.92 -> 0.80 at 1e-5 x 3 with the
         // generator of an earlier demo)
         cfg.lrRetriever = lrRetriever != null ? lrRetriever : 1e-5f;
-        cfg.scheduler = dev.rage2e.train.LrSchedule.Kind.CONSTANT;
+        cfg.scheduler = LrSchedule.Kind.CONSTANT;
         cfg.warmupSteps = Math.min(5, steps / 10);
         cfg.indexingFreq = indexingFreq;
         Path runDir = workDir.resolve("run");

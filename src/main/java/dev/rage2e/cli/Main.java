@@ -1,5 +1,6 @@
 package dev.rage2e.cli;
 
+import dev.rage2e.util.Choice;
 import dev.rage2e.util.UserException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -45,9 +46,9 @@ public final class Main implements Runnable {
     private static void registerChoice(CommandLine cl, Class type) {
         cl.registerConverter(type, s -> {
             try {
-                return dev.rage2e.util.Choice.parse(type, "value", s);
+                return Choice.parse(type, "value", s);
             } catch (IllegalArgumentException e) {
-                throw new CommandLine.TypeConversionException("expected " + dev.rage2e.util.Choice.labels(type) + ", got '" + s + "'");
+                throw new CommandLine.TypeConversionException("expected " + Choice.labels(type) + ", got '" + s + "'");
             }
         });
     }

@@ -1,5 +1,6 @@
 package dev.rage2e.cli;
 
+import dev.rage2e.util.Choice;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -258,7 +259,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     private TrainConfig config(String mode, long seed, Path enc, Path gen, Path kb, Path trainJson) {
         TrainConfig c = new TrainConfig().overlay(preset != null ? preset : "experiment");
         c.precision = precisionOption.precision;
-        c.mode = dev.rage2e.util.Choice.parse(TrainConfig.Mode.class, "mode", mode);
+        c.mode = Choice.parse(TrainConfig.Mode.class, "mode", mode);
         c.seed = seed;
         c.questionEncoder = enc.toString();
         c.generator = gen.toString();

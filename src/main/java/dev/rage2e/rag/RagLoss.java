@@ -1,5 +1,6 @@
 package dev.rage2e.rag;
 
+import dev.rage2e.util.Choice;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -23,7 +24,7 @@ import dev.rage2e.model.Scalars;
 public final class RagLoss {
     private RagLoss() {}
 
-    public enum Kind implements dev.rage2e.util.Choice {
+    public enum Kind implements Choice {
         TOKEN, SEQUENCE;
 
         @Override

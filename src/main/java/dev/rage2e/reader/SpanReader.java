@@ -1,5 +1,6 @@
 package dev.rage2e.reader;
 
+import dev.rage2e.util.Choice;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -19,11 +20,11 @@ import java.util.Map;
  */
 public final class SpanReader implements AutoCloseable {
     /** How one passage's spans of the same text combine into its score for that text. */
-    public enum SpanScore implements dev.rage2e.util.Choice {
+    public enum SpanScore implements Choice {
         MAX, SUM;
 
         public static SpanScore parse(String s) {
-            return dev.rage2e.util.Choice.parse(SpanScore.class, "span score", s);
+            return Choice.parse(SpanScore.class, "span score", s);
         }
 
         @Override

@@ -1,5 +1,6 @@
 package dev.rage2e.run;
 
+import dev.rage2e.index.RemoteIndex;
 import dev.rage2e.train.TrainConfig;
 import dev.rage2e.train.MetricsLog;
 import dev.rage2e.train.Trainer;
@@ -210,12 +211,12 @@ public final class TrainingRun implements AutoCloseable {
             o.put("error", msg);
             log.write(o);
         });
-        if (dev.rage2e.index.RemoteIndex.isRemote(cfg.indexType)) {
+        if (RemoteIndex.isRemote(cfg.indexType)) {
             // a cluster collection goes with its local version: never while a checkpoint names it (resume searches it)
             String type = cfg.indexType;
             janitor.alsoDelete(v -> {
                 if (!Files.isRegularFile(kbDir.resolve(v).resolve(Embeddings.META))) return; // never complete: never indexed
-                dev.rage2e.index.RemoteIndex.engine(type).delete(Embeddings.open(retriever.kb(), v), dev.rage2e.index.RemoteIndex.target(type));
+                RemoteIndex.engine(type).delete(Embeddings.open(retriever.kb(), v), RemoteIndex.target(type));
             });
         }
         retriever.useJanitor(janitor);
