@@ -139,10 +139,10 @@ class ResumeVersionsTest {
         try (TrainingRun r = TrainingRun.open(c, run, false)) {
             r.run(2);
         }
-        // pretend the first run had used 9.99 of 10 minutes
+        // pretend the first run had used all but a microsecond of 10 minutes (a tiny step on an idle box can take < 0.1 s)
         Path state = run.resolve(Checkpoints.name(2)).resolve(Checkpoints.STATE);
         ObjectNode s = (ObjectNode) Json.read(state);
-        s.put("budgetSeconds", 599.9);
+        s.put("budgetSeconds", 599.999999);
         AtomicFiles.writeString(state, Json.write(s));
         c.maxMinutes = 10;
         try (TrainingRun r = TrainingRun.open(c, run, true)) {
