@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -19,8 +19,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * The packages of the main code form layers (LAYERS, lowest first) with no cycles: each can be read knowing only the ones below it
- * (util, weights, engine -> model -> ... -> train -> train.refresh -> run -> experiment, serve -> cli).
+ * The packages of the main code form layers (LAYERS, lowest first) with no cycles: each can be read knowing only the
+ * ones below it (util, weights, engine -> model -> ... -> train -> train.refresh -> run -> experiment, serve -> cli).
  */
 class PackageCyclesTest {
     private static final Path MAIN = Path.of("src/main/java/dev/rage2e");
@@ -28,8 +28,26 @@ class PackageCyclesTest {
     private static final Pattern REF = Pattern.compile("dev\\.rage2e\\.([a-z][a-z0-9.]*)\\.([A-Z]\\w*)");
 
     /** The layers, lowest first, as the README's architecture table and each package-info.java state them. */
-    static final List<String> LAYERS = List.of("util", "weights", "engine", "model", "model.generate", "convert", "qa", "kb", "text",
-            "reader", "rag", "index", "eval", "train", "train.refresh", "run", "experiment", "serve", "cli");
+    static final List<String> LAYERS = List.of(
+            "util",
+            "weights",
+            "engine",
+            "model",
+            "model.generate",
+            "convert",
+            "qa",
+            "kb",
+            "text",
+            "reader",
+            "rag",
+            "index",
+            "eval",
+            "train",
+            "train.refresh",
+            "run",
+            "experiment",
+            "serve",
+            "cli");
 
     @Test
     void everyPackageUsesOnlyLowerLayers() throws IOException {
@@ -62,7 +80,8 @@ class PackageCyclesTest {
         List<String> inCycles = new ArrayList<>();
         for (var a : deps.entrySet()) {
             for (var b : a.getValue().entrySet()) {
-                if (reaches(deps, b.getKey(), a.getKey())) inCycles.add(a.getKey() + " -> " + b.getKey() + " " + b.getValue());
+                if (reaches(deps, b.getKey(), a.getKey()))
+                    inCycles.add(a.getKey() + " -> " + b.getKey() + " " + b.getValue());
             }
         }
         assertEquals(List.of(), inCycles, "package dependencies that close a cycle");
@@ -76,11 +95,14 @@ class PackageCyclesTest {
                 String pkg = MAIN.relativize(f.getParent()).toString().replace('/', '.');
                 String cls = f.getFileName().toString().replace(".java", "");
                 String src = Files.readString(f);
-                assertTrue(!WILDCARD.matcher(src).find(), f + ": wildcard import of a project package (this test reads imports)");
+                assertTrue(
+                        !WILDCARD.matcher(src).find(),
+                        f + ": wildcard import of a project package (this test reads imports)");
                 Matcher m = REF.matcher(src);
                 while (m.find()) {
                     if (m.group(1).equals(pkg)) continue;
-                    deps.computeIfAbsent(pkg, k -> new TreeMap<>()).computeIfAbsent(m.group(1), k -> new TreeSet<>())
+                    deps.computeIfAbsent(pkg, k -> new TreeMap<>())
+                            .computeIfAbsent(m.group(1), k -> new TreeSet<>())
                             .add(cls + "->" + m.group(2));
                 }
             }

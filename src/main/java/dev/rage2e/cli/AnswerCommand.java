@@ -12,9 +12,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code rag answer}: what {@code rag serve} answers, for questions on the command line. */
-@Command(name = "answer", mixinStandardHelpOptions = true,
-        description = "Answer questions with a trained RAG checkpoint (or a run folder's latest) and print one JSON line per question: "
-                + "answer, passages (id, title, text, score, posterior p(z|x)), embeddings version, timings. Same code as rag serve.")
+@Command(
+        name = "answer",
+        mixinStandardHelpOptions = true,
+        description = "Answer questions with a trained RAG checkpoint (or a run folder's latest) and print one "
+                + "JSON line per question: "
+                + "answer, passages (id, title, text, score, posterior p(z|x)), embeddings version, timings. Same "
+                + "code as rag serve.")
 public final class AnswerCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, description = "Checkpoint folder or run folder.")
     Path checkpoint;
@@ -52,8 +56,10 @@ public final class AnswerCommand implements Callable<Integer> {
         if (k != null && k < 1) throw new UserException("-k must be >= 1, got " + k);
         Inference.setThreads(threads);
         int maxK = Math.max(20, k == null ? 0 : k);
-        try (RagBackend b = RagBackend.open(checkpoint, kb, new RagBackend.Options(beams, maxAnswerLength, ServeCommand.mode(decoding), index,
-                maxK))) {
+        try (RagBackend b = RagBackend.open(
+                checkpoint,
+                kb,
+                new RagBackend.Options(beams, maxAnswerLength, ServeCommand.mode(decoding), index, maxK))) {
             for (String q : questions) {
                 if (q.isBlank()) throw new UserException("empty question");
                 System.out.println(Json.write(b.answer(q.strip(), k == null ? b.defaultK() : k)));

@@ -3,10 +3,19 @@ package dev.rage2e.cli;
 import picocli.CommandLine.Command;
 
 /** {@code rag bench}: throughput benchmarks (not tests); each subcommand prints one JSON result. */
-@Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks that print JSON: throughput and the fraction of this machine's matmul roofline reached.",
-        subcommands = {BenchEncodeCommand.class, BenchIndexCommand.class, BenchGenerateCommand.class, BenchServeCommand.class,
-            BenchTrainCommand.class, BenchRooflineCommand.class})
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = true,
+        description = "Benchmarks that print JSON: throughput and the fraction of this machine's matmul roofline "
+                + "reached.",
+        subcommands = {
+            BenchEncodeCommand.class,
+            BenchIndexCommand.class,
+            BenchGenerateCommand.class,
+            BenchServeCommand.class,
+            BenchTrainCommand.class,
+            BenchRooflineCommand.class
+        })
 public final class BenchCommand implements Runnable {
     /** Measured on the reference machine (2 cores): fp32 sgemm through libtorch and through OpenBLAS. */
     public static final double LIBTORCH_GFLOPS = 131, OPENBLAS_GFLOPS = 183;

@@ -20,7 +20,9 @@ import picocli.CommandLine.Option;
  * {@code rag bench encode}: inference throughput of a BERT encoder on full batches of random tokens
  * (no padding, so every token does the work a real one does), in passages/s and GFLOP/s.
  */
-@Command(name = "encode", mixinStandardHelpOptions = true,
+@Command(
+        name = "encode",
+        mixinStandardHelpOptions = true,
         description = "Passages/s and GFLOP/s of an encoder on batch x seq random tokens (eval mode, pooled output).")
 public final class BenchEncodeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model folder (models/NAME).")
@@ -29,7 +31,10 @@ public final class BenchEncodeCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "32", description = "Passages per batch (default ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--seq", defaultValue = "128", description = "Tokens per passage, [CLS] and [SEP] included (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--seq",
+            defaultValue = "128",
+            description = "Tokens per passage, [CLS] and [SEP] included (default ${DEFAULT-VALUE}).")
     int seq;
 
     @Option(names = "--iters", defaultValue = "5", description = "Timed batches (default ${DEFAULT-VALUE}).")
@@ -44,10 +49,13 @@ public final class BenchEncodeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         precisionOption.apply();
-        if (batch <= 0 || seq < 2 || iters <= 0 || warmup < 0) throw new UserException("--batch, --seq (>= 2), --iters must be positive");
-        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(model, root)) {
+        if (batch <= 0 || seq < 2 || iters <= 0 || warmup < 0)
+            throw new UserException("--batch, --seq (>= 2), --iters must be positive");
+        try (NDManager root = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(model, root)) {
             if (seq > enc.config.maxPositionEmbeddings()) {
-                throw new UserException("--seq " + seq + " exceeds the model's max_position_embeddings " + enc.config.maxPositionEmbeddings());
+                throw new UserException("--seq " + seq + " exceeds the model's max_position_embeddings "
+                        + enc.config.maxPositionEmbeddings());
             }
             long[][] ids = randomBatch(enc.config, batch, seq, 42);
             double[] secs = new double[iters];
@@ -60,10 +68,12 @@ public final class BenchEncodeCommand implements Callable<Integer> {
                 }
                 double s = (System.nanoTime() - t0) / 1e9;
                 if (i >= 0) secs[i] = s;
-                System.err.printf("rag: bench encode %s %d/%d: %.3f s%n", i < 0 ? "warmup" : "batch", i < 0 ? i + warmup + 1 : i + 1,
-                        i < 0 ? warmup : iters, s);
+                System.err.printf(
+                        "rag: bench encode %s %d/%d: %.3f s%n",
+                        i < 0 ? "warmup" : "batch", i < 0 ? i + warmup + 1 : i + 1, i < 0 ? warmup : iters, s);
             }
-            ObjectNode o = result("djl-pytorch", model.toString(), enc.config, batch, seq, secs, enc.bert.pooler != null);
+            ObjectNode o =
+                    result("djl-pytorch", model.toString(), enc.config, batch, seq, secs, enc.bert.pooler != null);
             o.put("engine_version", Engine.getInstance().getVersion());
             o.put("cpus", Runtime.getRuntime().availableProcessors());
             dev.rage2e.engine.Roofline.report(o, o.get("gflops").asDouble());
@@ -100,7 +110,8 @@ public final class BenchEncodeCommand implements Callable<Integer> {
         return flops;
     }
 
-    public static ObjectNode result(String runtime, String model, BertConfig c, int batch, int seq, double[] secs, boolean pooler) {
+    public static ObjectNode result(
+            String runtime, String model, BertConfig c, int batch, int seq, double[] secs, boolean pooler) {
         double[] sorted = secs.clone();
         Arrays.sort(sorted);
         double median = sorted[sorted.length / 2];

@@ -1,24 +1,23 @@
 package dev.rage2e.cli;
 
-import dev.rage2e.engine.Torch;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.engine.Torch;
 import dev.rage2e.model.Bert2BertWarmStart;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.model.EncoderDecoderConfig;
 import dev.rage2e.model.EncoderDecoderModel;
+import dev.rage2e.model.GenerationConfig;
 import dev.rage2e.model.ParamStore;
 import dev.rage2e.model.Seq2SeqFlops;
 import dev.rage2e.model.Seq2SeqLoss;
 import dev.rage2e.model.Seq2SeqModel;
 import dev.rage2e.model.Seq2SeqModels;
 import dev.rage2e.model.generate.Generation;
-import dev.rage2e.model.GenerationConfig;
 import dev.rage2e.train.AdamW;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
@@ -37,38 +36,66 @@ import picocli.CommandLine.Option;
  * built in memory (throughput does not depend on the weights; EOS is blocked so every row runs to
  * max_length).
  */
-@Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Generator throughput: encode, greedy and beam decoding (KV cache), training step; JSON lines on stdout.")
+@Command(
+        name = "generate",
+        mixinStandardHelpOptions = true,
+        description = "Generator throughput: encode, greedy and beam decoding (KV cache), training step; JSON "
+                + "lines on stdout.")
 public final class BenchGenerateCommand implements Callable<Integer> {
     @Option(names = "--model", description = "Generator directory; default: a random BERT2BERT of --size.")
     Path model;
 
-    @Option(names = "--size", defaultValue = "small", description = "Random model size without --model: tiny (h128 L2), small "
-            + "(e5-small-v2 shape: h384 L12), base (bert-base shape: h768 L12) (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--size",
+            defaultValue = "small",
+            description = "Random model size without --model: tiny (h128 "
+                    + "L2), small "
+                    + "(e5-small-v2 shape: h384 L12), base (bert-base shape: h768 L12) (default ${DEFAULT-VALUE}).")
     String size;
 
     @Option(names = "--decoder-layers", description = "Decoder depth of the random model (default: the encoder's).")
     Integer decoderLayers;
 
-    @Option(names = "--batch", defaultValue = "8", description = "Inputs per generation batch (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--batch",
+            defaultValue = "8",
+            description = "Inputs per generation batch (default ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--source-len", defaultValue = "128", description = "Encoder tokens per input (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--source-len",
+            defaultValue = "128",
+            description = "Encoder tokens per input (default ${DEFAULT-VALUE}).")
     int sourceLen;
 
-    @Option(names = "--max-length", defaultValue = "32", description = "Output length incl. start token (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-length",
+            defaultValue = "32",
+            description = "Output length incl. start token (default ${DEFAULT-VALUE}).")
     int maxLength;
 
-    @Option(names = "--beams", defaultValue = "4", description = "Beam width for the beam run (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--beams",
+            defaultValue = "4",
+            description = "Beam width for the beam run (default ${DEFAULT-VALUE}).")
     int beams;
 
-    @Option(names = "--train-batch", defaultValue = "8", description = "Examples per training step (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--train-batch",
+            defaultValue = "8",
+            description = "Examples per training step (default ${DEFAULT-VALUE}).")
     int trainBatch;
 
-    @Option(names = "--target-len", defaultValue = "16", description = "Target tokens per training example (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--target-len",
+            defaultValue = "16",
+            description = "Target tokens per training example (default ${DEFAULT-VALUE}).")
     int targetLen;
 
-    @Option(names = "--iters", defaultValue = "3", description = "Timed repetitions of each measurement (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--iters",
+            defaultValue = "3",
+            description = "Timed repetitions of each measurement (default ${DEFAULT-VALUE}).")
     int iters;
 
     @Option(names = "--threads", description = "libtorch intra-op threads (default: the engine's).")
@@ -80,8 +107,11 @@ public final class BenchGenerateCommand implements Callable<Integer> {
     @Option(names = "--skip-train", description = "Skip the training-step measurement.")
     boolean skipTrain;
 
-    @Option(names = "--roofline-gflops", description = "fp32 matmul rate to compare with (default: libtorch sgemm on the reference machine, "
-            + BenchCommand.LIBTORCH_GFLOPS + ").")
+    @Option(
+            names = "--roofline-gflops",
+            description = "fp32 matmul rate to compare with (default: libtorch sgemm "
+                    + "on the reference machine, "
+                    + BenchCommand.LIBTORCH_GFLOPS + ").")
     double roofline = BenchCommand.LIBTORCH_GFLOPS;
 
     @picocli.CommandLine.Mixin
@@ -94,7 +124,8 @@ public final class BenchGenerateCommand implements Callable<Integer> {
             throw new UserException("sizes must be positive (source/target/max length >= 2)");
         }
         if (threads != null) Torch.setIntraOpThreads(threads);
-        try (NDManager root = NDManager.newBaseManager(); Seq2SeqModel m = model != null ? Seq2SeqModels.load(model, root) : randomModel(root)) {
+        try (NDManager root = NDManager.newBaseManager();
+                Seq2SeqModel m = model != null ? Seq2SeqModels.load(model, root) : randomModel(root)) {
             Seq2SeqFlops flops = Seq2SeqFlops.of(m);
             if (sourceLen > Seq2SeqModels.maxEncoderPositions(m) || maxLength > Seq2SeqModels.maxDecoderPositions(m)) {
                 throw new UserException("--source-len/--max-length exceed the model's positions");
@@ -110,7 +141,8 @@ public final class BenchGenerateCommand implements Callable<Integer> {
             head.put("vocab", flops.vocab());
             head.put("threads", Torch.intraOpThreads());
             head.put("omp_wait_policy", String.valueOf(System.getenv("OMP_WAIT_POLICY")));
-            head.put("load_average", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+            head.put(
+                    "load_average", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
             System.out.println(Json.write(head));
 
             long[][] src = randomIds(batch, sourceLen, m.vocabSize(), 1);
@@ -124,8 +156,12 @@ public final class BenchGenerateCommand implements Callable<Integer> {
             report("encode", t, (double) batch * sourceLen, batch * flops.encode(sourceLen), "input_tokens_per_s");
 
             // EOS blocked until max_length so every row generates max_length - 1 tokens
-            GenerationConfig base = m.generationConfig().withMaxLength(maxLength).withMinLength(maxLength).withForcedEosTokenId(-1)
-                    .withForcedBosTokenId(-1).withNoRepeatNgramSize(0);
+            GenerationConfig base = m.generationConfig()
+                    .withMaxLength(maxLength)
+                    .withMinLength(maxLength)
+                    .withForcedEosTokenId(-1)
+                    .withForcedBosTokenId(-1)
+                    .withNoRepeatNgramSize(0);
             long generated = (long) batch * (maxLength - 1);
             for (int nb : beams > 1 ? new int[] {1, beams} : new int[] {1}) {
                 GenerationConfig cfg = base.withNumBeams(nb);
@@ -169,10 +205,14 @@ public final class BenchGenerateCommand implements Callable<Integer> {
                 long t0 = System.nanoTime(), t1, t2;
                 try (NDManager sm = root.newSubManager()) {
                     var b = dev.rage2e.model.TextTokenizer.pad(sm, src, m.padTokenId());
-                    NDArray di = sm.create(decIn, new Shape(trainBatch, targetLen)), lb = sm.create(labels, new Shape(trainBatch, targetLen));
+                    NDArray di = sm.create(decIn, new Shape(trainBatch, targetLen)),
+                            lb = sm.create(labels, new Shape(trainBatch, targetLen));
                     opt.zeroGrad();
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        NDArray loss = Seq2SeqLoss.crossEntropy(m.decode(di, null, m.encode(b.ids(), b.mask(), true), b.mask(), b.ids(), true), lb, 0.1f);
+                        NDArray loss = Seq2SeqLoss.crossEntropy(
+                                m.decode(di, null, m.encode(b.ids(), b.mask(), true), b.mask(), b.ids(), true),
+                                lb,
+                                0.1f);
                         loss.getFloat();
                         t1 = System.nanoTime();
                         gc.backward(loss);
@@ -195,8 +235,12 @@ public final class BenchGenerateCommand implements Callable<Integer> {
                 upd[i] = lastSplit[2];
                 System.err.printf("rag: bench train step %d/%d: %.2f s%n", i + 1, iters, total[i]);
             }
-            ObjectNode o = report("train_step", stats(total), (double) trainBatch * (sourceLen + targetLen),
-                    trainBatch * flops.trainStep(sourceLen, targetLen), "tokens_per_s");
+            ObjectNode o = report(
+                    "train_step",
+                    stats(total),
+                    (double) trainBatch * (sourceLen + targetLen),
+                    trainBatch * flops.trainStep(sourceLen, targetLen),
+                    "tokens_per_s");
             o.put("target_tokens_per_s", trainBatch * targetLen / stats(total)[0]);
             o.put("batch", trainBatch);
             o.put("source_len", sourceLen);
@@ -215,16 +259,21 @@ public final class BenchGenerateCommand implements Callable<Integer> {
     private Seq2SeqModel randomModel(NDManager root) {
         BertConfig c = switch (size) {
             case "tiny" -> new BertConfig(30522, 128, 2, 2, 512, "gelu", 0.1f, 0.1f, 512, 2, 1e-12f, 0, false, false);
-            case "small" -> new BertConfig(30522, 384, 12, 12, 1536, "gelu", 0.1f, 0.1f, 512, 2, 1e-12f, 0, false, false);
-            case "base" -> new BertConfig(30522, 768, 12, 12, 3072, "gelu", 0.1f, 0.1f, 512, 2, 1e-12f, 0, false, false);
+            case "small" ->
+                new BertConfig(30522, 384, 12, 12, 1536, "gelu", 0.1f, 0.1f, 512, 2, 1e-12f, 0, false, false);
+            case "base" ->
+                new BertConfig(30522, 768, 12, 12, 3072, "gelu", 0.1f, 0.1f, 512, 2, 1e-12f, 0, false, false);
             default -> throw new UserException("--size must be tiny, small or base, got '" + size + "'");
         };
         int n = decoderLayers == null ? c.numHiddenLayers() : decoderLayers;
-        if (n < 1 || n > c.numHiddenLayers()) throw new UserException("--decoder-layers must be between 1 and " + c.numHiddenLayers());
+        if (n < 1 || n > c.numHiddenLayers())
+            throw new UserException("--decoder-layers must be between 1 and " + c.numHiddenLayers());
         int[] from = new int[n];
         for (int i = 0; i < n; i++) from[i] = i;
-        var tensors = Bert2BertWarmStart.build(c, Bert2BertWarmStart.randomBert(c, 0.02f, 0), "random BERT", from, 0.02f, 1);
-        EncoderDecoderConfig cfg = EncoderDecoderConfig.create(c, c.withLayers(n).asDecoder(), 101, 102, 0);
+        var tensors =
+                Bert2BertWarmStart.build(c, Bert2BertWarmStart.randomBert(c, 0.02f, 0), "random BERT", from, 0.02f, 1);
+        EncoderDecoderConfig cfg =
+                EncoderDecoderConfig.create(c, c.withLayers(n).asDecoder(), 101, 102, 0);
         return new EncoderDecoderModel(cfg, ParamStore.fromHost(root, tensors, "random " + size), null, null);
     }
 

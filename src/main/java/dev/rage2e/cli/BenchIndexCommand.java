@@ -29,29 +29,41 @@ import picocli.CommandLine.Option;
  * for synthetic data, separate random unit vectors saved next to the data, so that
  * {@code bench/faiss_bench.py} measures FAISS on exactly the same vectors.
  */
-@Command(name = "index", mixinStandardHelpOptions = true,
+@Command(
+        name = "index",
+        mixinStandardHelpOptions = true,
         description = "Measure flat (exact) and HNSW indexes: build seconds, queries/s at k for batches, HNSW recall@k "
                 + "against exact. Prints JSON.")
 public final class BenchIndexCommand implements Callable<Integer> {
     @Option(names = "--kb", description = "Knowledge base directory (its current embeddings, or --version).")
     Path kb;
 
-    @Option(names = "--embeddings-version", description = "Embeddings version, e.g. emb-00003 (--version is the program's version) (default: current).")
+    @Option(
+            names = "--embeddings-version",
+            description = "Embeddings version, e.g. emb-00003 (--version is the program's version) (default: current).")
     String version;
 
     @Option(names = "--synthetic", description = "Instead of a KB: this many random unit vectors (written to --out).")
     Integer synthetic;
 
-    @Option(names = "--dim", defaultValue = "384", description = "Dimension of synthetic vectors (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--dim",
+            defaultValue = "384",
+            description = "Dimension of synthetic vectors (default ${DEFAULT-VALUE}).")
     int dim;
 
     @Option(names = "--out", description = "Folder for synthetic embeddings.f32 / queries.f32 (reused when present).")
     Path out;
 
-    @Option(names = "--queries", description = "Query vectors, float32 little-endian rows of the embeddings' dimension.")
+    @Option(
+            names = "--queries",
+            description = "Query vectors, float32 little-endian rows of the embeddings' dimension.")
     Path queriesFile;
 
-    @Option(names = "--num-queries", defaultValue = "1024", description = "Queries when none are given (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--num-queries",
+            defaultValue = "1024",
+            description = "Queries when none are given (default ${DEFAULT-VALUE}).")
     int numQueries;
 
     @Option(names = "-k", defaultValue = "20", description = "Neighbours per query (default ${DEFAULT-VALUE}).")
@@ -63,16 +75,26 @@ public final class BenchIndexCommand implements Callable<Integer> {
     @Option(names = "--m", defaultValue = "32", description = "HNSW M (default ${DEFAULT-VALUE}).")
     int m;
 
-    @Option(names = "--ef-construction", defaultValue = "100", description = "HNSW efConstruction (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--ef-construction",
+            defaultValue = "100",
+            description = "HNSW efConstruction (default ${DEFAULT-VALUE}).")
     int efConstruction;
 
-    @Option(names = "--ef-search", split = ",", defaultValue = "20,40,100,200", description = "HNSW candidate lists to measure.")
+    @Option(
+            names = "--ef-search",
+            split = ",",
+            defaultValue = "20,40,100,200",
+            description = "HNSW candidate lists to measure.")
     int[] efSearch;
 
     @Option(names = "--threads", description = "HNSW build threads (default: available processors).")
     Integer threads;
 
-    @Option(names = "--repeat", defaultValue = "3", description = "Timed passes over the queries; the best is reported.")
+    @Option(
+            names = "--repeat",
+            defaultValue = "3",
+            description = "Timed passes over the queries; the best is reported.")
     int repeat;
 
     @Option(names = "--seed", defaultValue = "1", description = "Seed of synthetic data (default ${DEFAULT-VALUE}).")
@@ -94,18 +116,26 @@ public final class BenchIndexCommand implements Callable<Integer> {
             result.put("data", emb.dir().toString());
             scratch = emb.dir();
         } else {
-            if (out == null) throw new UserException("--synthetic needs --out DIR for the vectors (FAISS reads them too)");
+            if (out == null)
+                throw new UserException("--synthetic needs --out DIR for the vectors (FAISS reads them too)");
             emb = synthetic(out);
             result.put("data", out.resolve(Embeddings.DATA).toString());
             scratch = out;
         }
-        float[][] queries = queriesFile != null ? readRows(queriesFile, emb.dim()) : kb != null ? strideRows(emb, numQueries) : null;
+        float[][] queries = queriesFile != null
+                ? readRows(queriesFile, emb.dim())
+                : kb != null ? strideRows(emb, numQueries) : null;
         if (queries == null) queries = readRows(out.resolve("queries.f32"), emb.dim());
         result.put("count", emb.count());
         result.put("dim", emb.dim());
         result.put("queries", queries.length);
-        result.put("queries_from", queriesFile != null ? queriesFile.toString() : kb != null ? "embedding rows i*(count/num_queries)"
-                : out.resolve("queries.f32").toString());
+        result.put(
+                "queries_from",
+                queriesFile != null
+                        ? queriesFile.toString()
+                        : kb != null
+                                ? "embedding rows i*(count/num_queries)"
+                                : out.resolve("queries.f32").toString());
         result.put("k", k);
         result.put("batch", batch);
         result.put("cpus", Runtime.getRuntime().availableProcessors());
@@ -195,13 +225,18 @@ public final class BenchIndexCommand implements Callable<Integer> {
         Path q = dir.resolve("queries.f32");
         if (Files.exists(meta) && Files.exists(q)) {
             Embeddings e = Embeddings.open(dir);
-            if (e.count() == synthetic && e.dim() == dim && e.meta().path("seed").asLong() == seed) return e;
+            if (e.count() == synthetic
+                    && e.dim() == dim
+                    && e.meta().path("seed").asLong() == seed) return e;
         }
         System.err.println("bench: writing " + synthetic + " random unit vectors of dimension " + dim + " to " + data);
         Files.deleteIfExists(meta);
         Random rq = new Random(seed + 1);
         EmbeddingsWriter.writeRaw(dir.resolve("queries-tmp"), numQueries, dim, i -> unit(rq, dim), null);
-        Files.move(dir.resolve("queries-tmp").resolve(Embeddings.DATA), q, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(
+                dir.resolve("queries-tmp").resolve(Embeddings.DATA),
+                q,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         AtomicFiles.deleteTree(dir.resolve("queries-tmp"));
         Random r = new Random(seed);
         ObjectNode extra = Json.MAPPER.createObjectNode();
@@ -233,7 +268,8 @@ public final class BenchIndexCommand implements Callable<Integer> {
 
     private static float[][] readRows(Path file, int dim) throws IOException {
         MappedFile f = new MappedFile(file);
-        if (f.size() % (4L * dim) != 0) throw new UserException(file + ": size " + f.size() + " is not a multiple of 4*" + dim);
+        if (f.size() % (4L * dim) != 0)
+            throw new UserException(file + ": size " + f.size() + " is not a multiple of 4*" + dim);
         float[][] out = new float[(int) (f.size() / (4L * dim))][dim];
         for (int i = 0; i < out.length; i++) f.readFloats(4L * i * dim, out[i], 0, dim);
         return out;

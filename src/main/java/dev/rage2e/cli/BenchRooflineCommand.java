@@ -10,9 +10,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code rag bench roofline}: this machine's fp32 and bf16-precision matmul GFLOP/s, measured once and cached. */
-@Command(name = "roofline", mixinStandardHelpOptions = true,
-        description = {"fp32 and bf16-precision matmul GFLOP/s through libtorch (2048^3 and 4096x384x1536).",
-            "Measured once per CPU/threads/libtorch and cached (~/.cache/rag-e2e/roofline.json); the other benches report their share of it."})
+@Command(
+        name = "roofline",
+        mixinStandardHelpOptions = true,
+        description = {
+            "fp32 and bf16-precision matmul GFLOP/s through libtorch (2048^3 and 4096x384x1536).",
+            "Measured once per CPU/threads/libtorch and cached (~/.cache/rag-e2e/roofline.json); the other benches "
+                    + "report their share of it."
+        })
 public final class BenchRooflineCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Measure again even when a cached result exists.")
     boolean force;

@@ -1,7 +1,7 @@
 package dev.rage2e.cli;
 
-import dev.rage2e.engine.Torch;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.engine.Torch;
 import dev.rage2e.qa.QaExample;
 import dev.rage2e.qa.SquadReader;
 import dev.rage2e.serve.Inference;
@@ -20,15 +20,23 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code rag bench serve}: latency percentiles and throughput of the HTTP server under concurrent loopback clients. */
-@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Load-test rag serve (in-process on 127.0.0.1, or --url of one already running on this machine).",
-            "Loads POST /api/answer with --clients concurrent closed-loop clients, at most --requests requests and --duration seconds.",
-            "Prints JSON: p50/p95/p99 latency at the client, requests/s, status counts, mean server-side timings."})
+@Command(
+        name = "serve",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Load-test rag serve (in-process on 127.0.0.1, or --url of one already running on this machine).",
+            "Loads POST /api/answer with --clients concurrent closed-loop clients, at most --requests requests and "
+                    + "--duration seconds.",
+            "Prints JSON: p50/p95/p99 latency at the client, requests/s, status counts, mean server-side timings."
+        })
 public final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", description = "Serve this checkpoint / run folder (full answers).")
     Path checkpoint;
 
-    @Option(names = "--kb", description = "KB (retrieval only with --encoder; with --checkpoint overrides its config's kb).")
+    @Option(
+            names = "--kb",
+            description = "KB (retrieval only with --encoder; with --checkpoint overrides its config's kb).")
     Path kb;
 
     @Option(names = "--encoder", description = "Question encoder for retrieval-only serving.")
@@ -37,17 +45,30 @@ public final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--url", description = "Load an already running server instead (loopback addresses only).")
     URI url;
 
-    @Option(names = "--workers", defaultValue = "2", description = "In-process server: workers (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--workers",
+            defaultValue = "2",
+            description = "In-process server: workers (default ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(names = "--queue", defaultValue = "16", description = "In-process server: queue (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--queue",
+            defaultValue = "16",
+            description = "In-process server: queue (default ${DEFAULT-VALUE}).")
     int queue;
 
-    @Option(names = "--threads", defaultValue = "0", description = "In-process server: intra-op threads per request (0: default).")
+    @Option(
+            names = "--threads",
+            defaultValue = "0",
+            description = "In-process server: intra-op threads per request (0: default).")
     int threads;
 
-    @Option(names = "--batch", defaultValue = "16", description = "In-process server, retrieval only: micro-batch per worker (1: off; "
-            + "default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--batch",
+            defaultValue = "16",
+            description = "In-process server, retrieval only: micro-batch "
+                    + "per worker (1: off; "
+                    + "default ${DEFAULT-VALUE}).")
     int batch;
 
     @Option(names = "--beams", description = "Beam size (default: the checkpoint's).")
@@ -56,20 +77,32 @@ public final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--clients", defaultValue = "4", description = "Concurrent clients (default ${DEFAULT-VALUE}).")
     int clients;
 
-    @Option(names = "--requests", defaultValue = "200", description = "Stop after this many requests (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--requests",
+            defaultValue = "200",
+            description = "Stop after this many requests (default ${DEFAULT-VALUE}).")
     int requests;
 
-    @Option(names = "--duration", defaultValue = "60", description = "Stop after this many seconds (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--duration",
+            defaultValue = "60",
+            description = "Stop after this many seconds (default ${DEFAULT-VALUE}).")
     double duration;
 
-    @Option(names = "--warmup", defaultValue = "4", description = "Unmeasured requests first (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--warmup",
+            defaultValue = "4",
+            description = "Unmeasured requests first (default ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "-k", description = "Passages per question (default: the server's).")
     Integer k;
 
-    @Option(names = "--questions", description = "SQuAD .json (its questions) or a text file with one question per line "
-            + "(default: data/demo/squad-demo.json).")
+    @Option(
+            names = "--questions",
+            description = "SQuAD .json (its questions) or a text file with one question per "
+                    + "line "
+                    + "(default: data/demo/squad-demo.json).")
     Path questionsFile;
 
     @picocli.CommandLine.Mixin
@@ -81,20 +114,44 @@ public final class BenchServeCommand implements Callable<Integer> {
         LoadGenerator.Options opt = new LoadGenerator.Options(clients, requests, duration, warmup, k);
         List<String> questions = questions();
         if (url != null) {
-            if (checkpoint != null || encoder != null) throw new UserException("--url loads a running server; drop --checkpoint/--encoder");
+            if (checkpoint != null || encoder != null)
+                throw new UserException("--url loads a running server; drop --checkpoint/--encoder");
             print(LoadGenerator.run(LoadGenerator.checkLoopback(url), questions, opt, System.err), null);
             return 0;
         }
         Inference.setThreads(threads);
-        try (QaBackend backend = ServeCommand.open(checkpoint, kb, encoder, "auto", null, Math.max(20, k == null ? 0 : k), beams, null, null,
-                batch, workers);
+        try (QaBackend backend = ServeCommand.open(
+                        checkpoint,
+                        kb,
+                        encoder,
+                        "auto",
+                        null,
+                        Math.max(20, k == null ? 0 : k),
+                        beams,
+                        null,
+                        null,
+                        batch,
+                        workers);
                 RagServer server = new RagServer(backend, workers, queue).start("127.0.0.1", 0)) {
-            ObjectNode r = LoadGenerator.run(URI.create("http://127.0.0.1:" + server.port() + "/"), questions, opt, System.err);
+            ObjectNode r = LoadGenerator.run(
+                    URI.create("http://127.0.0.1:" + server.port() + "/"), questions, opt, System.err);
             ObjectNode h = backend.health();
             ObjectNode s = Json.MAPPER.createObjectNode();
             s.put("mode", h.path("mode").asText());
-            for (String f : new String[] {"checkpoint", "step", "model_type", "decoding", "beams", "encoder", "passages", "embeddings_version",
-                "index", "default_k", "batch", "mean_batch"}) {
+            for (String f : new String[] {
+                "checkpoint",
+                "step",
+                "model_type",
+                "decoding",
+                "beams",
+                "encoder",
+                "passages",
+                "embeddings_version",
+                "index",
+                "default_k",
+                "batch",
+                "mean_batch"
+            }) {
                 if (h.has(f)) s.set(f, h.get(f));
             }
             s.put("workers", workers);
@@ -111,7 +168,8 @@ public final class BenchServeCommand implements Callable<Integer> {
         o.put("bench", "serve");
         if (server != null) o.set("server", server);
         o.setAll(result);
-        dev.rage2e.engine.Roofline.report(o, Double.NaN); // no FLOP count: precision, CPU flags and the machine's rate only
+        // no FLOP count: precision, CPU flags and the machine's rate only
+        dev.rage2e.engine.Roofline.report(o, Double.NaN);
         System.out.println(Json.write(o));
     }
 

@@ -1,13 +1,13 @@
 package dev.rage2e.cli;
 
-import dev.rage2e.engine.Torch;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.engine.Torch;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.model.Seq2SeqFlops;
 import dev.rage2e.rag.RagModel;
+import dev.rage2e.run.TrainingRun;
 import dev.rage2e.train.TrainConfig;
 import dev.rage2e.train.Trainer;
-import dev.rage2e.run.TrainingRun;
 import dev.rage2e.util.AtomicFiles;
 import dev.rage2e.util.Json;
 import java.nio.file.Files;
@@ -23,8 +23,12 @@ import picocli.CommandLine.Option;
  * rate reached. FLOPs are counted at the configured maximum lengths (questions, generator inputs, targets
  * and passages padded to them), so the fraction is an upper bound on useful work.
  */
-@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Training-loop benchmark: runs --warmup + --steps optimizer steps of `rag train` (same flags) in a temporary "
+@Command(
+        name = "train",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = "Training-loop benchmark: runs --warmup + --steps optimizer steps of `rag train` (same "
+                + "flags) in a temporary "
                 + "run folder and prints the per-step time split and GFLOP/s as JSON.")
 public final class BenchTrainCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "1", description = "Unmeasured steps first (default ${DEFAULT-VALUE}).")
@@ -33,8 +37,12 @@ public final class BenchTrainCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "3", description = "Measured steps (default ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--profile", paramLabel = "FILE", description = "Write libtorch's profiler trace of the measured steps "
-            + "(Chrome trace JSON; bench/profile-summary.py sums it per operator).")
+    @Option(
+            names = "--profile",
+            paramLabel = "FILE",
+            description = "Write libtorch's profiler trace of the "
+                    + "measured steps "
+                    + "(Chrome trace JSON; bench/profile-summary.py sums it per operator).")
     Path profile;
 
     @Mixin
@@ -45,7 +53,8 @@ public final class BenchTrainCommand implements Callable<Integer> {
         cfg.maxSteps = warmup + steps + 1; // one more than run, so no final checkpoint lands in the measured time
         cfg.evalQuestions = 0;
         cfg.logEvery = 0;
-        cfg.indexingFreq = Math.max(cfg.indexingFreq, cfg.maxSteps + 1); // the background refresh is benchmarked by rag bench encode
+        // the background refresh is benchmarked by rag bench encode
+        cfg.indexingFreq = Math.max(cfg.indexingFreq, cfg.maxSteps + 1);
         Path dir = Files.createTempDirectory("rag-bench-train");
         try (TrainingRun run = TrainingRun.open(cfg, dir.resolve("run"), false)) {
             Trainer t = run.trainer();
@@ -82,7 +91,9 @@ public final class BenchTrainCommand implements Callable<Integer> {
             o.put("gflops", round(flops / 1e9 / wall));
             o.put("fraction_of_libtorch_matmul", round(flops / 1e9 / wall / BenchCommand.LIBTORCH_GFLOPS));
             dev.rage2e.engine.Roofline.report(o, flops / 1e9 / wall);
-            o.put("flops_note", "matmuls at maximum lengths, backward = 2x forward; passage encoding counted in end2end only");
+            o.put(
+                    "flops_note",
+                    "matmuls at maximum lengths, backward = 2x forward; passage encoding counted in end2end only");
             System.out.println(Json.write(o));
         } finally {
             AtomicFiles.deleteTree(dir);
@@ -93,7 +104,11 @@ public final class BenchTrainCommand implements Callable<Integer> {
     private double stepFlops(RagModel rag) {
         int b = cfg.batchSize * cfg.gradAccum;
         double f = cfg.readerOnly ? 0 : 3 * encoderFlops(rag.questionEncoder.config, cfg.maxQuestionLength) * b;
-        if (cfg.end2end()) f += 3 * encoderFlops(rag.contextEncoder.config, Math.min(256, rag.contextEncoder.settings.maxLength())) * b * cfg.nDocs;
+        if (cfg.end2end())
+            f += 3
+                    * encoderFlops(rag.contextEncoder.config, Math.min(256, rag.contextEncoder.settings.maxLength()))
+                    * b
+                    * cfg.nDocs;
         int rows = cfg.readerOnly ? b : b * cfg.nDocs; // the reader stage reads one gold passage per question
         if (rag.spanReader != null) f += 3 * encoderFlops(rag.spanReader.model.config, cfg.maxCombinedLength) * rows;
         else f += Seq2SeqFlops.of(rag.generator).trainStep(cfg.maxCombinedLength, cfg.maxTargetLength) * rows;

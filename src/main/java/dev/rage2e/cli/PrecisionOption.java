@@ -5,8 +5,13 @@ import picocli.CommandLine.Option;
 
 /** {@code --precision auto|fp32|bf16} for every command that runs models (see {@link Precision}). */
 public final class PrecisionOption {
-    @Option(names = "--precision", defaultValue = "auto", description = "Matrix-math precision: auto (bf16 where the CPU has "
-            + "AMX-BF16/AVX512-BF16 and it measures faster, else fp32), fp32 or bf16 (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--precision",
+            defaultValue = "auto",
+            description = "Matrix-math precision: auto (bf16 where "
+                    + "the CPU has "
+                    + "AMX-BF16/AVX512-BF16 and it measures faster, else fp32), fp32 or bf16 (default "
+                    + "${DEFAULT-VALUE}).")
     public String precision = "auto";
 
     /** Applies the setting to libtorch and prints the decision on stderr (one line). */

@@ -17,8 +17,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code rag search}: top-k passages for questions. */
-@Command(name = "search", mixinStandardHelpOptions = true,
-        description = "Encode each question with the query encoder and print one JSON line per question with the top-k passages "
+@Command(
+        name = "search",
+        mixinStandardHelpOptions = true,
+        description = "Encode each question with the query encoder and print one JSON line per question with the "
+                + "top-k passages "
                 + "(id, title, text, score = inner product) of the KB's current embeddings version.")
 public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--kb", required = true, description = "Knowledge base directory.")
@@ -33,7 +36,10 @@ public final class SearchCommand implements Callable<Integer> {
     @Option(names = "--index", defaultValue = "auto", description = "auto (hnsw when built, else flat), flat or hnsw.")
     String index;
 
-    @Option(names = "--max-len", defaultValue = "256", description = "Truncate questions to this many tokens (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-len",
+            defaultValue = "256",
+            description = "Truncate questions to this many tokens (default ${DEFAULT-VALUE}).")
     int maxLen;
 
     @Parameters(arity = "1..*", paramLabel = "QUESTION", description = "Questions.")
@@ -47,7 +53,8 @@ public final class SearchCommand implements Callable<Integer> {
         precisionOption.apply();
         if (k <= 0) throw new UserException("-k must be positive, got " + k);
         KnowledgeBase kbase = KnowledgeBase.open(kb);
-        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoder, root);
+        try (NDManager root = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(encoder, root);
                 KbRetriever retriever = KbRetriever.open(kbase, index)) {
             float[][] q = enc.encodeTexts(questions, true, maxLen, 32);
             KbRetriever.Result r = retriever.searchPassages(q, k);

@@ -17,13 +17,21 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code rag serve}: the HTTP API and page over a trained checkpoint, or retrieval only. */
-@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Serve a trained RAG checkpoint (or a run folder's latest) over HTTP, with a page at /.",
-            "POST /api/answer {\"question\", \"k\"}, GET /api/health, POST /api/reload (admin: see --admin-token). With --kb and "
-                + "--encoder and no --checkpoint: retrieval only.",
-            "Prints one JSON line with the URL once listening; Ctrl-C stops."})
+@Command(
+        name = "serve",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Serve a trained RAG checkpoint (or a run folder's latest) over HTTP, with a page at /.",
+            "POST /api/answer {\"question\", \"k\"}, GET /api/health, POST /api/reload (admin: see --admin-token). "
+                    + "With --kb and "
+                    + "--encoder and no --checkpoint: retrieval only.",
+            "Prints one JSON line with the URL once listening; Ctrl-C stops."
+        })
 public final class ServeCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", description = "Checkpoint folder, or a run folder (serves its latest; reload follows it).")
+    @Option(
+            names = "--checkpoint",
+            description = "Checkpoint folder, or a run folder (serves its latest; reload follows it).")
     Path checkpoint;
 
     @Option(names = "--kb", description = "Knowledge base (default with --checkpoint: the kb in its config.yaml).")
@@ -35,24 +43,43 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default ${DEFAULT-VALUE}).")
     String host;
 
-    @Option(names = "--port", defaultValue = "8080", description = "Port (default ${DEFAULT-VALUE}; 0 picks a free one).")
+    @Option(
+            names = "--port",
+            defaultValue = "8080",
+            description = "Port (default ${DEFAULT-VALUE}; 0 picks a free one).")
     int port;
 
-    @Option(names = "--workers", defaultValue = "2", description = "Requests running model code at once (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--workers",
+            defaultValue = "2",
+            description = "Requests running model code at once (default ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(names = "--queue", defaultValue = "16", description = "Requests waiting for a worker before 503 (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--queue",
+            defaultValue = "16",
+            description = "Requests waiting for a worker before 503 (default ${DEFAULT-VALUE}).")
     int queue;
 
-    @Option(names = "--threads", defaultValue = "0", description = "libtorch intra-op threads per request (0: library default).")
+    @Option(
+            names = "--threads",
+            defaultValue = "0",
+            description = "libtorch intra-op threads per request (0: library default).")
     int threads;
 
-    @Option(names = "--batch", defaultValue = "16", description = "Retrieval only: questions of up to this many concurrent requests "
-            + "encoded together per worker (1: each alone; default ${DEFAULT-VALUE}). A worker runs one such batch, so up to "
-            + "workers x batch requests run and --queue more wait.")
+    @Option(
+            names = "--batch",
+            defaultValue = "16",
+            description = "Retrieval only: questions of up to this many "
+                    + "concurrent requests "
+                    + "encoded together per worker (1: each alone; default ${DEFAULT-VALUE}). A worker runs one such "
+                    + "batch, so up to "
+                    + "workers x batch requests run and --queue more wait.")
     int batch;
 
-    @Option(names = "--watch", description = "Poll the run folder's latest / the KB's current every SECONDS and reload.",
+    @Option(
+            names = "--watch",
+            description = "Poll the run folder's latest / the KB's current every SECONDS and reload.",
             paramLabel = "SECONDS")
     Double watch;
 
@@ -62,7 +89,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "-k", description = "Default passages per question (retrieval only; a checkpoint uses its n-docs).")
     Integer k;
 
-    @Option(names = "--max-k", defaultValue = "20", description = "Largest k a request may ask for (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--max-k",
+            defaultValue = "20",
+            description = "Largest k a request may ask for (default ${DEFAULT-VALUE}).")
     int maxK;
 
     @Option(names = "--beams", description = "Beam size (default: the checkpoint's num-beams).")
@@ -71,11 +101,19 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-answer-length", description = "Max answer tokens incl. start (default: the checkpoint's).")
     Integer maxAnswerLength;
 
-    @Option(names = "--decoding", description = "token (RAG-token beam), thorough or fast (RAG-sequence); default by model type.")
+    @Option(
+            names = "--decoding",
+            description = "token (RAG-token beam), thorough or fast (RAG-sequence); default by model type.")
     String decoding;
 
-    @Option(names = "--admin-token", paramLabel = "TOKEN", description = "Token that admin endpoints (POST /api/reload) require as "
-            + "'Authorization: Bearer TOKEN' (default: $RAG_ADMIN_TOKEN). Without one they are open on loopback and refused (401) beyond it.")
+    @Option(
+            names = "--admin-token",
+            paramLabel = "TOKEN",
+            description = "Token that admin endpoints (POST "
+                    + "/api/reload) require as "
+                    + "'Authorization: Bearer TOKEN' (default: $RAG_ADMIN_TOKEN). Without one they are open on "
+                    + "loopback "
+                    + "and refused (401) beyond it.")
     String adminToken;
 
     @picocli.CommandLine.Mixin
@@ -88,15 +126,19 @@ public final class ServeCommand implements Callable<Integer> {
         if (workers < 1 || queue < 0) throw new UserException("--workers must be >= 1 and --queue >= 0");
         Inference.setThreads(threads);
         String token = token();
-        try (QaBackend backend = open(checkpoint, kb, encoder, index, k, maxK, beams, maxAnswerLength, decoding, batch, workers);
-                RagServer server = new RagServer(backend, workers, queue).adminToken(token).start(host, port);
+        try (QaBackend backend = open(
+                        checkpoint, kb, encoder, index, k, maxK, beams, maxAnswerLength, decoding, batch, workers);
+                RagServer server =
+                        new RagServer(backend, workers, queue).adminToken(token).start(host, port);
                 ReloadWatcher watcher = watch == null ? null : new ReloadWatcher(backend, watch, System.err::println)) {
             ObjectNode o = backend.health();
             o.put("url", "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.port() + "/");
             o.put("workers", workers);
             o.put("queue", queue);
             if (watch != null) o.put("watch_seconds", watch);
-            o.put("admin", token != null ? "token" : RagServer.beyondLoopback(host) ? "off (no token)" : "open (loopback)");
+            o.put(
+                    "admin",
+                    token != null ? "token" : RagServer.beyondLoopback(host) ? "off (no token)" : "open (loopback)");
             System.out.println(Json.write(o));
             System.out.flush();
             CountDownLatch stop = new CountDownLatch(1);
@@ -112,17 +154,34 @@ public final class ServeCommand implements Callable<Integer> {
     }
 
     /** The backend for the flags: RAG over a checkpoint, or retrieval only over --kb with --encoder. */
-    static QaBackend open(Path checkpoint, Path kb, Path encoder, String index, Integer k, int maxK, Integer beams, Integer maxAnswerLength,
-            String decoding, int batch, int workers) {
+    static QaBackend open(
+            Path checkpoint,
+            Path kb,
+            Path encoder,
+            String index,
+            Integer k,
+            int maxK,
+            Integer beams,
+            Integer maxAnswerLength,
+            String decoding,
+            int batch,
+            int workers) {
         if (maxK < 1) throw new UserException("--max-k must be >= 1");
         if (checkpoint != null) {
-            if (encoder != null) throw new UserException("--encoder is for retrieval-only serving; a checkpoint has its own question encoder");
-            if (k != null) throw new UserException("-k is for retrieval-only serving; a checkpoint reads its n-docs passages by default");
-            return RagBackend.open(checkpoint, kb, new RagBackend.Options(beams, maxAnswerLength, mode(decoding), index, maxK));
+            if (encoder != null)
+                throw new UserException(
+                        "--encoder is for retrieval-only serving; a checkpoint has its own question encoder");
+            if (k != null)
+                throw new UserException(
+                        "-k is for retrieval-only serving; a checkpoint reads its n-docs passages by default");
+            return RagBackend.open(
+                    checkpoint, kb, new RagBackend.Options(beams, maxAnswerLength, mode(decoding), index, maxK));
         }
-        if (kb == null || encoder == null) throw new UserException("give --checkpoint DIR, or --kb KB_DIR --encoder models/NAME for retrieval only");
+        if (kb == null || encoder == null)
+            throw new UserException("give --checkpoint DIR, or --kb KB_DIR --encoder models/NAME for retrieval only");
         if (beams != null || maxAnswerLength != null || decoding != null) {
-            throw new UserException("--beams, --max-answer-length and --decoding need --checkpoint (retrieval only generates nothing)");
+            throw new UserException("--beams, --max-answer-length and --decoding need --checkpoint (retrieval only "
+                    + "generates nothing)");
         }
         return RetrievalBackend.open(kb, encoder, index, k == null ? 5 : k, maxK, batch, workers);
     }

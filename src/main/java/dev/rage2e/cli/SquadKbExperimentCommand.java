@@ -1,19 +1,19 @@
 package dev.rage2e.cli;
 
-import dev.rage2e.util.Choice;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.qa.QaExample;
-import dev.rage2e.qa.Split;
 import dev.rage2e.experiment.ModeRunner;
 import dev.rage2e.experiment.ReaderStage;
 import dev.rage2e.experiment.SquadKbReport;
 import dev.rage2e.experiment.Workspace;
 import dev.rage2e.kb.KnowledgeBase;
-import dev.rage2e.train.TrainConfig;
+import dev.rage2e.qa.QaExample;
+import dev.rage2e.qa.Split;
 import dev.rage2e.run.TrainingRun;
+import dev.rage2e.train.TrainConfig;
 import dev.rage2e.util.AtomicFiles;
+import dev.rage2e.util.Choice;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.nio.file.Files;
@@ -31,33 +31,61 @@ import picocli.CommandLine.Option;
  * in the background) start from the same weights, see the same questions in the same order with the
  * same hyper-parameters, and each trains for the same wall-clock budget.
  */
-@Command(name = "run", aliases = "squad-kb", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train original and end-to-end RAG under the same wall-clock budget on a split of SQuAD-format data (the "
-                + "SQuAD-KB split, or --data files split by article); evaluate before and after (EM/F1 on a fixed, evenly spaced "
-                + "sample of test questions; recall@1/5/20 on all of them); write report.md, results.json and curves.png into --out.",
-            "'rag experiment squad-kb' is the same command; give it --split ../shared/data/splits-squad-kb.json."})
+@Command(
+        name = "run",
+        aliases = "squad-kb",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Train original and end-to-end RAG under the same wall-clock budget on a split of "
+                    + "SQuAD-format data (the "
+                    + "SQuAD-KB split, or --data files split by article); evaluate before and after (EM/F1 on a fixed, "
+                    + "evenly spaced "
+                    + "sample of test questions; recall@1/5/20 on all of them); write report.md, results.json and "
+                    + "curves.png into --out.",
+            "'rag experiment squad-kb' is the same command; give it --split ../shared/data/splits-squad-kb.json."
+        })
 public final class SquadKbExperimentCommand implements Callable<Integer> {
     @Option(names = "--split", description = "Split file (e.g. ../shared/data/splits-squad-kb.json); or give --data.")
     Path split;
 
-    @Option(names = "--data", arity = "1..*", description = "SQuAD-format files of your domain: the KB is all their contexts; "
-            + "questions are split by article (--test-fraction) unless --split is given.")
+    @Option(
+            names = "--data",
+            arity = "1..*",
+            description = "SQuAD-format files of your domain: the KB is all "
+                    + "their contexts; "
+                    + "questions are split by article (--test-fraction) unless --split is given.")
     List<Path> data;
 
-    @Option(names = "--test-fraction", defaultValue = "0.2", description = "With --data and no --split: share of articles held out "
-            + "for test (every round(1/F)-th article in file order; default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--test-fraction",
+            defaultValue = "0.2",
+            description = "With --data and no --split: share of "
+                    + "articles held out "
+                    + "for test (every round(1/F)-th article in file order; default ${DEFAULT-VALUE}).")
     double testFraction;
 
-    @Option(names = "--budget-minutes", required = true, description = "Training wall-clock budget per mode and seed (evaluation excluded).")
+    @Option(
+            names = "--budget-minutes",
+            required = true,
+            description = "Training wall-clock budget per mode and seed (evaluation excluded).")
     double budgetMinutes;
 
-    @Option(names = "--seeds", defaultValue = "1", split = ",", description = "Seeds (data order, dropout), e.g. 1,2 (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--seeds",
+            defaultValue = "1",
+            split = ",",
+            description = "Seeds (data order, dropout), e.g. 1,2 (default ${DEFAULT-VALUE}).")
     List<Long> seeds;
 
     @Option(names = "--out", description = "Output folder (default runs/experiment-squad-kb).")
     Path out;
 
-    @Option(names = "--modes", defaultValue = "original,end2end", split = ",", description = "Modes to run (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--modes",
+            defaultValue = "original,end2end",
+            split = ",",
+            description = "Modes to run (default ${DEFAULT-VALUE}).")
     List<String> modes;
 
     @Mixin
@@ -69,51 +97,94 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "4", description = "Questions per step (default ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--lr", description = "Reader learning rate (default 1e-4 for a span reader, 3e-4 for a generator).")
+    @Option(
+            names = "--lr",
+            description = "Reader learning rate (default 1e-4 for a span reader, 3e-4 for a generator).")
     Float lr;
 
-    @Option(names = "--reader-stage-minutes", defaultValue = "10", description = "Train the reader alone on the training questions' "
-            + "gold passages for M minutes first (cached, shared by both modes and all seeds; 0: off; default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--reader-stage-minutes",
+            defaultValue = "10",
+            description = "Train the reader alone on the "
+                    + "training questions' "
+                    + "gold passages for M minutes first (cached, shared by both modes and all seeds; 0: off; default "
+                    + "${DEFAULT-VALUE}).")
     double readerStageMinutes;
 
-    @Option(names = "--preset", description = "YAML preset of the RAG runs' fixed recipe (default: the shipped presets/experiment.yaml; "
-            + "copy and edit it). The options above are set on top of it.")
+    @Option(
+            names = "--preset",
+            description = "YAML preset of the RAG runs' fixed recipe (default: the shipped "
+                    + "presets/experiment.yaml; "
+                    + "copy and edit it). The options above are set on top of it.")
     String preset;
 
-    @Option(names = "--reader-stage-preset", description = "YAML preset of the span reader's stage (default: the shipped "
-            + "presets/span-reader-stage.yaml).")
+    @Option(
+            names = "--reader-stage-preset",
+            description = "YAML preset of the span reader's stage (default: the "
+                    + "shipped "
+                    + "presets/span-reader-stage.yaml).")
     String readerStagePreset;
 
-    @Option(names = "--validation", description = "Recipe mode: train on the 'fit' part and judge on 'validation' (both carved from "
-            + "the training articles: every 10th article is validation), never touching test questions.")
+    @Option(
+            names = "--validation",
+            description = "Recipe mode: train on the 'fit' part and judge on 'validation' "
+                    + "(both carved from "
+                    + "the training articles: every 10th article is validation), never touching test questions.")
     boolean validation;
 
-    @Option(names = "--lr-retriever", defaultValue = "3e-5", description = "Question/context encoder learning rate (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--lr-retriever",
+            defaultValue = "3e-5",
+            description = "Question/context encoder learning rate (default ${DEFAULT-VALUE}).")
     float lrRetriever;
 
-    @Option(names = "--retriever-warmup-steps", defaultValue = "0", description = "Train only the generator for the first N steps "
-            + "(both modes; default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--retriever-warmup-steps",
+            defaultValue = "0",
+            description = "Train only the generator for the first N steps (both modes; default ${DEFAULT-VALUE}).")
     int retrieverWarmupSteps;
 
-    @Option(names = "--indexing-freq", defaultValue = "50", description = "End-to-end: start a KB refresh every N steps (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--indexing-freq",
+            defaultValue = "50",
+            description = "End-to-end: start a KB refresh every N steps (default ${DEFAULT-VALUE}).")
     int indexingFreq;
 
-    @Option(names = "--max-combined-length", description = "Reader input tokens (default 256 for a span reader, 160 for a generator).")
+    @Option(
+            names = "--max-combined-length",
+            description = "Reader input tokens (default 256 for a span reader, 160 for a generator).")
     Integer maxCombinedLength;
 
-    @Option(names = "--eval-questions", defaultValue = "100", description = "Test questions decoded for EM/F1 (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--eval-questions",
+            defaultValue = "100",
+            description = "Test questions decoded for EM/F1 (default ${DEFAULT-VALUE}).")
     int evalQuestions;
 
-    @Option(names = "--num-beams", defaultValue = "1", description = "Beams when decoding answers (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--num-beams",
+            defaultValue = "1",
+            description = "Beams when decoding answers (default ${DEFAULT-VALUE}).")
     int numBeams;
 
-    @Option(names = "--curve-every", defaultValue = "25", description = "Learning-curve point every N steps (0: before/after only).")
+    @Option(
+            names = "--curve-every",
+            defaultValue = "25",
+            description = "Learning-curve point every N steps (0: before/after only).")
     int curveEvery;
 
-    @Option(names = "--limit-train", hidden = true, defaultValue = "0", description = "Use only N (evenly spaced) training questions.")
+    @Option(
+            names = "--limit-train",
+            hidden = true,
+            defaultValue = "0",
+            description = "Use only N (evenly spaced) training questions.")
     int limitTrain;
 
-    @Option(names = "--limit-test", hidden = true, defaultValue = "0", description = "Use only N (evenly spaced) test questions.")
+    @Option(
+            names = "--limit-test",
+            hidden = true,
+            defaultValue = "0",
+            description = "Use only N (evenly spaced) test questions.")
     int limitTest;
 
     @picocli.CommandLine.Mixin
@@ -123,12 +194,15 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         precisionOption.apply();
         if (budgetMinutes <= 0) throw new UserException("--budget-minutes must be > 0");
-        for (String m : modes) if (!m.equals("original") && !m.equals("end2end")) throw new UserException("--modes: unknown mode '" + m + "'");
+        for (String m : modes)
+            if (!m.equals("original") && !m.equals("end2end"))
+                throw new UserException("--modes: unknown mode '" + m + "'");
         long t0 = System.nanoTime();
         Path home = Path.of(System.getProperty("rag.home", "."));
         Path dir = out != null ? out : home.resolve("runs/experiment-squad-kb");
         Files.createDirectories(dir);
-        if (split == null && (data == null || data.isEmpty())) throw new UserException("give --split FILE or --data FILE...");
+        if (split == null && (data == null || data.isEmpty()))
+            throw new UserException("give --split FILE or --data FILE...");
         if (split == null) split = Workspace.articleSplit(data, testFraction, dir.resolve("split.json"));
         Split s = Split.load(split);
         Workspace ws = new Workspace(System.err);
@@ -167,8 +241,10 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         setup.put("train_questions", train.size());
         setup.put("test_questions_recall", test.size());
         setup.put("test_questions_em", sample.size());
-        setup.put("em_sample", "every " + String.format("%.2f", (double) test.size() / sample.size())
-                + "-th test question in split order (fixed; evenly spaced, so every test article contributes)");
+        setup.put(
+                "em_sample",
+                "every " + String.format("%.2f", (double) test.size() / sample.size())
+                        + "-th test question in split order (fixed; evenly spaced, so every test article contributes)");
         setup.put("retriever", models.retriever);
         setup.put("generator", models.describeGenerator());
         setup.put("copy_mechanism", !models.span() && models.copy);
@@ -180,18 +256,24 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         setup.put("cores", Runtime.getRuntime().availableProcessors());
         setup.put("before", "evaluated once: every run starts from the same reader, encoders and KB embeddings");
         ArrayNode runs = results.putArray("runs");
-        List<JsonNode> kept = keptRuns(dir.resolve("results.json"), setup, config("original", 0, enc, gen, kb, trainJson));
+        List<JsonNode> kept =
+                keptRuns(dir.resolve("results.json"), setup, config("original", 0, enc, gen, kb, trainJson));
         double keptMinutes = 0;
-        // every run starts from the same reader, encoders and KB embeddings: one evaluation before training stands for all
+        // every run starts from the same reader, encoders and KB embeddings:
+        // one evaluation before training stands for all
         ObjectNode before = kept.isEmpty() ? null : (ObjectNode) kept.get(0).get("before");
         for (long seed : seeds) {
             int otherSteps = 0;
             for (String mode : modes) {
-                JsonNode done = kept.stream().filter(r -> r.path("seed").asLong() == seed && r.path("mode").asText().equals(mode))
-                        .findFirst().orElse(null);
+                JsonNode done = kept.stream()
+                        .filter(r -> r.path("seed").asLong() == seed
+                                && r.path("mode").asText().equals(mode))
+                        .findFirst()
+                        .orElse(null);
                 if (done != null) {
-                    System.err.printf("rag: === seed %d, %s: kept from %s (same setup; delete it to re-run) ===%n", seed, mode,
-                            dir.resolve("results.json"));
+                    System.err.printf(
+                            "rag: === seed %d, %s: kept from %s (same setup; delete it to re-run) ===%n",
+                            seed, mode, dir.resolve("results.json"));
                     runs.add(done);
                     keptMinutes += done.path("wall_minutes_with_evaluation").asDouble();
                     otherSteps = done.path("steps").asInt();
@@ -203,25 +285,40 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
                 TrainConfig cfg = config(mode, seed, enc, gen, Workspace.copyKb(kb, modeDir.resolve("kb")), trainJson);
                 if (!results.has("config")) results.set("config", Json.MAPPER.valueToTree(cfg));
                 System.err.printf("rag: === seed %d, %s: %.1f min budget ===%n", seed, mode, budgetMinutes);
-                // same-steps point: a later mode is also evaluated at the step count an earlier mode of this seed reached
-                ObjectNode r = new ModeRunner(System.err).run(cfg, runDir, sets, new ModeRunner.Options(curveEvery, otherSteps, before));
+                // same-steps point: a later mode is also evaluated at the step
+                // count an earlier mode of this seed reached
+                ObjectNode r = new ModeRunner(System.err)
+                        .run(cfg, runDir, sets, new ModeRunner.Options(curveEvery, otherSteps, before));
                 if (before == null) before = (ObjectNode) r.get("before");
                 r.put("seed", seed);
                 otherSteps = r.path("steps").asInt();
                 runs.add(r);
-                SquadKbReport.write(dir, results); // after every run, so an interrupted experiment keeps what it measured
+                // after every run, so an interrupted experiment keeps what it measured
+                SquadKbReport.write(dir, results);
             }
         }
         results.put("total_minutes", (System.nanoTime() - t0) / 6e10);
-        if (keptMinutes > 0) results.put("kept_runs_minutes", keptMinutes); // wall time of the kept runs, measured earlier
+        // wall time of the kept runs, measured earlier
+        if (keptMinutes > 0) results.put("kept_runs_minutes", keptMinutes);
         SquadKbReport.write(dir, results);
         System.out.println(Json.pretty(SquadKbReport.summary(results)));
         return 0;
     }
 
     /** Setup fields that must match for an earlier run's numbers to stand beside this invocation's. */
-    private static final String[] SAME_SETUP = {"split", "kb_passages", "train_questions", "test_questions_recall", "test_questions_em",
-            "retriever", "generator", "copy_mechanism", "parts", "reader_stage_minutes", "budget_minutes"};
+    private static final String[] SAME_SETUP = {
+        "split",
+        "kb_passages",
+        "train_questions",
+        "test_questions_recall",
+        "test_questions_em",
+        "retriever",
+        "generator",
+        "copy_mechanism",
+        "parts",
+        "reader_stage_minutes",
+        "budget_minutes"
+    };
 
     /**
      * Runs of an earlier invocation in the same folder whose setup and training configuration (seed, mode and KB
@@ -231,15 +328,18 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         if (!Files.exists(resultsFile)) return List.of();
         JsonNode old = Json.MAPPER.readTree(resultsFile.toFile());
         String differs = null;
-        for (String k : SAME_SETUP) if (differs == null && !old.path("setup").path(k).equals(setup.path(k))) differs = "setup '" + k + "'";
+        for (String k : SAME_SETUP)
+            if (differs == null && !old.path("setup").path(k).equals(setup.path(k))) differs = "setup '" + k + "'";
         // through text, as the stored file went: a float field in memory and its value read back compare equal
-        JsonNode was = comparable(old.path("config")), now = comparable(Json.MAPPER.readTree(Json.write(Json.MAPPER.valueToTree(probe))));
+        JsonNode was = comparable(old.path("config")),
+                now = comparable(Json.MAPPER.readTree(Json.write(Json.MAPPER.valueToTree(probe))));
         // a key added to the config since (absent there) counts as equal when it has its default value now
         JsonNode defaults = comparable(Json.MAPPER.readTree(Json.write(Json.MAPPER.valueToTree(new TrainConfig()))));
         for (var it = now.fieldNames(); differs == null && it.hasNext(); ) {
             String k = it.next();
             JsonNode then = was.has(k) ? was.get(k) : defaults.path(k);
-            if (!then.equals(now.path(k))) differs = "config '" + k + "' (" + was.path(k) + " there, " + now.path(k) + " now)";
+            if (!then.equals(now.path(k)))
+                differs = "config '" + k + "' (" + was.path(k) + " there, " + now.path(k) + " now)";
         }
         if (differs != null) {
             System.err.printf("rag: %s has another %s: its runs are not kept%n", resultsFile, differs);
@@ -278,19 +378,33 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     }
 
     private String commandLine() {
-        StringBuilder b = new StringBuilder(data != null && !data.isEmpty()
-                ? "./rag experiment run --data " + String.join(" ", data.stream().map(Path::toString).toList()) + " --test-fraction " + testFraction
-                : "./rag experiment squad-kb --split " + split);
+        StringBuilder b = new StringBuilder(
+                data != null && !data.isEmpty()
+                        ? "./rag experiment run "
+                                + "--data "
+                                + String.join(
+                                        " ", data.stream().map(Path::toString).toList()) + " "
+                                + "--test-fraction " + testFraction
+                        : "./rag experiment squad-kb --split " + split);
         b.append(" --budget-minutes ").append(budgetMinutes);
-        b.append(" --seeds ").append(String.join(",", seeds.stream().map(String::valueOf).toList()));
-        b.append(models.flags()).append(" --n-docs ").append(nDocs).append(" --batch-size ").append(batchSize);
+        b.append(" --seeds ")
+                .append(String.join(",", seeds.stream().map(String::valueOf).toList()));
+        b.append(models.flags())
+                .append(" --n-docs ")
+                .append(nDocs)
+                .append(" --batch-size ")
+                .append(batchSize);
         if (lr != null) b.append(" --lr ").append(lr);
         b.append(" --reader-stage-minutes ").append(readerStageMinutes);
         if (validation) b.append(" --validation");
         if (preset != null) b.append(" --preset ").append(preset);
         if (readerStagePreset != null) b.append(" --reader-stage-preset ").append(readerStagePreset);
-        b.append(" --lr-retriever ").append(lrRetriever)
-                .append(" --retriever-warmup-steps ").append(retrieverWarmupSteps).append(" --indexing-freq ").append(indexingFreq);
+        b.append(" --lr-retriever ")
+                .append(lrRetriever)
+                .append(" --retriever-warmup-steps ")
+                .append(retrieverWarmupSteps)
+                .append(" --indexing-freq ")
+                .append(indexingFreq);
         if (maxCombinedLength != null) b.append(" --max-combined-length ").append(maxCombinedLength);
         b.append(" --eval-questions ").append(evalQuestions);
         b.append(" --num-beams ").append(numBeams).append(" --curve-every ").append(curveEvery);

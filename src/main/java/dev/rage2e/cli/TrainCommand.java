@@ -1,8 +1,8 @@
 package dev.rage2e.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.train.TrainConfig;
 import dev.rage2e.run.TrainingRun;
+import dev.rage2e.train.TrainConfig;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.lang.reflect.Field;
@@ -15,10 +15,17 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code rag train}: original or end-to-end RAG training with checkpoints, metrics and resume. */
-@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train RAG: original (frozen passage encoder) or end2end (passage encoder trained too, KB re-indexed meanwhile).",
-            "In end2end mode the KB is re-encoded and re-indexed in the background every --indexing-freq steps. Every config key is also a flag; flags override",
-            "--config. Progress goes to stderr, events to RUN_DIR/metrics.jsonl, the final evaluation to stdout."})
+@Command(
+        name = "train",
+        mixinStandardHelpOptions = true,
+        sortOptions = false,
+        description = {
+            "Train RAG: original (frozen passage encoder) or end2end (passage encoder trained too, KB "
+                    + "re-indexed meanwhile).",
+            "In end2end mode the KB is re-encoded and re-indexed in the background every --indexing-freq steps. "
+                    + "Every config key is also a flag; flags override",
+            "--config. Progress goes to stderr, events to RUN_DIR/metrics.jsonl, the final evaluation to stdout."
+        })
 public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--config", description = "YAML file with config keys (same names as the flags).")
     Path config;
@@ -40,7 +47,8 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (resume != null && out != null && !resume.equals(out)) throw new UserException("--resume and --out name different folders");
+        if (resume != null && out != null && !resume.equals(out))
+            throw new UserException("--resume and --out name different folders");
         Path runDir = resume != null ? resume : out;
         if (runDir == null) throw new UserException("give --out RUN_DIR (or --resume RUN_DIR)");
         TrainConfig cfg;
@@ -69,7 +77,8 @@ public final class TrainCommand implements Callable<Integer> {
     /** Copies the options given on the command line over the config file's values. */
     private boolean applyFlags(TrainConfig cfg) throws IllegalAccessException {
         boolean any = false;
-        for (CommandLine.Model.OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
+        for (CommandLine.Model.OptionSpec o :
+                spec.commandLine().getParseResult().matchedOptions()) {
             if (o.userObject() instanceof Field f && f.getDeclaringClass() == TrainConfig.class) {
                 f.setAccessible(true);
                 f.set(cfg, f.get(flags));

@@ -1,9 +1,9 @@
 package dev.rage2e.convert;
 
-import dev.rage2e.weights.DType;
-import dev.rage2e.weights.HostTensor;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.util.UserException;
+import dev.rage2e.weights.DType;
+import dev.rage2e.weights.HostTensor;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -54,8 +54,8 @@ public final class BertLayout {
     }
 
     /** The config the tensors imply; heads, eps and activation are not visible in shapes and come from the caller. */
-    public static BertConfig deriveConfig(Map<String, HostTensor> t, int heads, float layerNormEps, String act, int padTokenId,
-            String origin) {
+    public static BertConfig deriveConfig(
+            Map<String, HostTensor> t, int heads, float layerNormEps, String act, int padTokenId, String origin) {
         long[] word = shape(t, "embeddings.word_embeddings.weight", 2, origin);
         long[] pos = shape(t, "embeddings.position_embeddings.weight", 2, origin);
         HostTensor types = t.get("embeddings.token_type_embeddings.weight");
@@ -64,15 +64,29 @@ public final class BertLayout {
             Matcher mt = LAYER.matcher(name);
             if (mt.find()) layers = Math.max(layers, Integer.parseInt(mt.group(1)) + 1);
         }
-        if (layers == 0) throw new UserException(origin + ": no encoder layers found (no tensor named encoder.layer.N.*)");
+        if (layers == 0)
+            throw new UserException(origin + ": no encoder layers found (no tensor named encoder.layer.N.*)");
         long[] inter = shape(t, "encoder.layer.0.intermediate.dense.weight", 2, origin);
         int hidden = (int) word[1];
         if (heads <= 0 || hidden % heads != 0) {
             throw new UserException(origin + ": " + heads + " attention heads do not divide hidden size " + hidden);
         }
         try {
-            return new BertConfig((int) word[0], hidden, layers, heads, (int) inter[0], act, 0.1f, 0.1f, (int) pos[0],
-                    types == null ? 0 : (int) types.shape()[0], layerNormEps, padTokenId, false, false);
+            return new BertConfig(
+                    (int) word[0],
+                    hidden,
+                    layers,
+                    heads,
+                    (int) inter[0],
+                    act,
+                    0.1f,
+                    0.1f,
+                    (int) pos[0],
+                    types == null ? 0 : (int) types.shape()[0],
+                    layerNormEps,
+                    padTokenId,
+                    false,
+                    false);
         } catch (IllegalArgumentException e) {
             throw new UserException(origin + ": " + e.getMessage());
         }
@@ -83,14 +97,16 @@ public final class BertLayout {
         for (Map.Entry<String, long[]> e : expectedShapes(c, withPooler).entrySet()) {
             HostTensor x = t.get(e.getKey());
             if (x == null) {
-                throw new UserException(origin + ": missing tensor '" + e.getKey() + "' (expected shape " + Arrays.toString(e.getValue()) + ")");
+                throw new UserException(origin + ": missing tensor '" + e.getKey() + "' (expected shape "
+                        + Arrays.toString(e.getValue()) + ")");
             }
             if (!Arrays.equals(x.shape(), e.getValue())) {
                 throw new UserException(origin + ": tensor '" + e.getKey() + "' has shape " + Arrays.toString(x.shape())
                         + " but the config implies " + Arrays.toString(e.getValue()));
             }
             if (x.dtype() != DType.F32 && x.dtype() != DType.F16 && x.dtype() != DType.BF16 && x.dtype() != DType.F64) {
-                throw new UserException(origin + ": tensor '" + e.getKey() + "' has dtype " + x.dtype() + ", expected a float type");
+                throw new UserException(origin + ": tensor '" + e.getKey() + "' has dtype " + x.dtype() + ", "
+                        + "expected a float type");
             }
         }
     }
@@ -98,7 +114,8 @@ public final class BertLayout {
     /** Only the tensors BertModel reads, as float32 (drops e.g. position_ids buffers and pre-training heads). */
     public static Map<String, HostTensor> select(Map<String, HostTensor> t, BertConfig c, boolean withPooler) {
         Map<String, HostTensor> out = new LinkedHashMap<>();
-        for (String name : expectedShapes(c, withPooler).keySet()) out.put(name, t.get(name).asF32());
+        for (String name : expectedShapes(c, withPooler).keySet())
+            out.put(name, t.get(name).asF32());
         return out;
     }
 
@@ -106,7 +123,8 @@ public final class BertLayout {
         HostTensor x = t.get(name);
         if (x == null) throw new UserException(origin + ": missing tensor '" + name + "'");
         if (x.shape().length != rank) {
-            throw new UserException(origin + ": tensor '" + name + "' has shape " + Arrays.toString(x.shape()) + ", expected rank " + rank);
+            throw new UserException(origin + ": tensor '" + name + "' has shape " + Arrays.toString(x.shape())
+                    + ", expected rank " + rank);
         }
         return x.shape();
     }

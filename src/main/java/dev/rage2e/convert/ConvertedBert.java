@@ -1,7 +1,7 @@
 package dev.rage2e.convert;
 
-import dev.rage2e.weights.HostTensor;
 import dev.rage2e.model.BertConfig;
+import dev.rage2e.weights.HostTensor;
 import java.util.Map;
 
 /**

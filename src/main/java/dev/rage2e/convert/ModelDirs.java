@@ -1,14 +1,14 @@
 package dev.rage2e.convert;
 
-import dev.rage2e.weights.Safetensors;
-import dev.rage2e.weights.TokenizerJson;
-import dev.rage2e.weights.HostTensor;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.model.EncoderSettings;
 import dev.rage2e.util.AtomicFiles;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
+import dev.rage2e.weights.HostTensor;
+import dev.rage2e.weights.Safetensors;
+import dev.rage2e.weights.TokenizerJson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,7 +34,8 @@ public final class ModelDirs {
     /** Writes config.json, model.safetensors, tokenizer.json and rag-e2e.json for a converted BERT. */
     public static void write(ConvertedBert m, EncoderSettings settings, Path out, boolean force) throws IOException {
         install(out, force, tmp -> {
-            Safetensors.write(tmp.resolve("model.safetensors"), m.tensors(), Map.of("format", "pt", "source", m.source()));
+            Safetensors.write(
+                    tmp.resolve("model.safetensors"), m.tensors(), Map.of("format", "pt", "source", m.source()));
             Json.writeFile(tmp.resolve("config.json"), m.config().toJson());
             AtomicFiles.writeString(tmp.resolve("tokenizer.json"), m.tokenizerJson());
             writeSettings(tmp, settings, m.source());
@@ -48,25 +49,31 @@ public final class ModelDirs {
      * The source's rag-e2e.json is kept unless {@code settings} is given.
      */
     public static BertConfig importHf(Path src, EncoderSettings settings, Path out, boolean force) throws IOException {
-        if (!Files.isDirectory(src)) throw new UserException(src + ": not a directory (--format hf expects an HF model folder)");
+        if (!Files.isDirectory(src))
+            throw new UserException(src + ": not a directory (--format hf expects an HF model folder)");
         Path weights = src.resolve("model.safetensors");
         if (!Files.exists(weights)) {
             if (Files.exists(src.resolve("pytorch_model.bin"))) {
-                throw new UserException(src + ": pytorch_model.bin (pickle) is not supported; convert it to model.safetensors first "
+                throw new UserException(src + ": pytorch_model.bin (pickle) is not supported; convert it to "
+                        + "model.safetensors first "
                         + "(in Python: model.save_pretrained(dir, safe_serialization=True))");
             }
             throw new UserException(src + ": no model.safetensors");
         }
         BertConfig config = BertConfig.load(src.resolve("config.json"));
         Map<String, HostTensor> tensors = Safetensors.read(weights);
-        String prefix = tensors.keySet().stream().filter(k -> k.endsWith("embeddings.word_embeddings.weight")).sorted()
-                .map(k -> k.substring(0, k.length() - "embeddings.word_embeddings.weight".length())).findFirst()
+        String prefix = tensors.keySet().stream()
+                .filter(k -> k.endsWith("embeddings.word_embeddings.weight"))
+                .sorted()
+                .map(k -> k.substring(0, k.length() - "embeddings.word_embeddings.weight".length()))
+                .findFirst()
                 .orElseThrow(() -> new UserException(weights + ": missing tensor 'embeddings.word_embeddings.weight'"));
         Map<String, HostTensor> bare = new java.util.LinkedHashMap<>();
         tensors.forEach((k, v) -> {
             if (k.startsWith(prefix)) bare.put(k.substring(prefix.length()), v);
         });
-        if (!config.isDecoder()) BertLayout.check(bare, config, bare.containsKey("pooler.dense.weight"), weights.toString());
+        if (!config.isDecoder())
+            BertLayout.check(bare, config, bare.containsKey("pooler.dense.weight"), weights.toString());
         Path tok = src.resolve("tokenizer.json");
         if (Files.exists(tok)) TokenizerJson.parse(Files.readString(tok), tok.toString());
         EncoderSettings effective = settings != null ? settings : EncoderSettings.load(src);

@@ -1,12 +1,12 @@
 package dev.rage2e.convert;
 
-import dev.rage2e.weights.DType;
-import dev.rage2e.weights.ModelFiles;
-import dev.rage2e.weights.TokenizerJson;
-import dev.rage2e.weights.OnnxGraph;
-import dev.rage2e.weights.HostTensor;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.util.UserException;
+import dev.rage2e.weights.DType;
+import dev.rage2e.weights.HostTensor;
+import dev.rage2e.weights.ModelFiles;
+import dev.rage2e.weights.OnnxGraph;
+import dev.rage2e.weights.TokenizerJson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,10 +32,12 @@ import java.util.regex.Pattern;
  */
 public final class OnnxImporter {
     /** An HF BertModel tensor name, possibly under a wrapper prefix ("bert.", "0.auto_model."). */
-    private static final Pattern HF_NAME = Pattern.compile("^(?:.*?\\.)?((?:embeddings|encoder\\.layer\\.\\d+|pooler)\\..+\\.(?:weight|bias))$");
+    private static final Pattern HF_NAME =
+            Pattern.compile("^(?:.*?\\.)?((?:embeddings|encoder\\.layer\\.\\d+|pooler)\\..+\\.(?:weight|bias))$");
     /** The Linear modules of a BertModel. */
-    private static final Pattern LINEAR = Pattern.compile("^(?:.*?\\.)?(encoder\\.layer\\.\\d+\\.(?:attention\\.self\\.(?:query|key|value)"
-            + "|attention\\.output\\.dense|intermediate\\.dense|output\\.dense)|pooler\\.dense)$");
+    private static final Pattern LINEAR =
+            Pattern.compile("^(?:.*?\\.)?(encoder\\.layer\\.\\d+\\.(?:attention\\.self\\.(?:query|key|value)"
+                    + "|attention\\.output\\.dense|intermediate\\.dense|output\\.dense)|pooler\\.dense)$");
 
     private OnnxImporter() {}
 
@@ -46,7 +48,9 @@ public final class OnnxImporter {
      */
     public static ConvertedBert fromPath(Path src, Path tokenizer, int headsHint) {
         try {
-            if (Files.isRegularFile(src) && !ModelFiles.isZip(src) && !src.getFileName().toString().endsWith(".onnx")) {
+            if (Files.isRegularFile(src)
+                    && !ModelFiles.isZip(src)
+                    && !src.getFileName().toString().endsWith(".onnx")) {
                 throw new UserException(src + ": expected an .onnx file, a folder holding one, or a jar/zip");
             }
         } catch (IOException e) {
@@ -55,9 +59,11 @@ public final class OnnxImporter {
         ModelFiles files = ModelFiles.open(src, n -> n.endsWith(".onnx") || n.endsWith("tokenizer.json"));
         String onnx = files.primary() != null && files.primary().endsWith(".onnx") ? files.primary() : null;
         if (onnx == null) {
-            List<String> all = files.names().stream().filter(n -> n.endsWith(".onnx")).toList();
+            List<String> all =
+                    files.names().stream().filter(n -> n.endsWith(".onnx")).toList();
             if (all.size() != 1) {
-                throw new UserException(src + ": " + (all.isEmpty() ? "no .onnx file" : "several .onnx files " + all) + "; give one .onnx file");
+                throw new UserException(src + ": " + (all.isEmpty() ? "no .onnx file" : "several .onnx files " + all)
+                        + "; give one .onnx file");
             }
             onnx = all.get(0);
         }
@@ -72,10 +78,16 @@ public final class OnnxImporter {
         } else {
             String dir = onnx.contains("/") ? onnx.substring(0, onnx.lastIndexOf('/') + 1) : "";
             String stem = onnx.substring(dir.length(), onnx.length() - ".onnx".length());
-            String up = dir.isEmpty() ? null : (dir.substring(0, dir.length() - 1).contains("/")
-                    ? dir.substring(0, dir.substring(0, dir.length() - 1).lastIndexOf('/') + 1) : "");
+            String up = dir.isEmpty()
+                    ? null
+                    : (dir.substring(0, dir.length() - 1).contains("/")
+                            ? dir.substring(
+                                    0, dir.substring(0, dir.length() - 1).lastIndexOf('/') + 1)
+                            : "");
             String found = null;
-            for (String c : new String[] {dir + stem + "-tokenizer.json", dir + "tokenizer.json", up == null ? null : up + "tokenizer.json"}) {
+            for (String c : new String[] {
+                dir + stem + "-tokenizer.json", dir + "tokenizer.json", up == null ? null : up + "tokenizer.json"
+            }) {
                 if (c != null && files.has(c)) {
                     found = c;
                     break;
@@ -92,7 +104,9 @@ public final class OnnxImporter {
                     }
                 }
             }
-            if (found == null) throw new UserException(src + ": no tokenizer.json found beside " + onnx + "; give one with --tokenizer");
+            if (found == null)
+                throw new UserException(
+                        src + ": no tokenizer.json found beside " + onnx + "; give one with --tokenizer");
             tokText = new String(files.bytes(found), StandardCharsets.UTF_8);
         }
         return convert(files.bytes(onnx), origin, tokText, headsHint);
@@ -107,22 +121,28 @@ public final class OnnxImporter {
         Map<String, String> linearOutputs = new HashMap<>();
         Map<String, HostTensor> tensors = hfTensors(g, linearOutputs);
         if (!tensors.containsKey("embeddings.word_embeddings.weight")) {
-            boolean quantized = g.nodes.stream().anyMatch(n -> n.opType().contains("Quantize") || n.opType().contains("Integer"));
+            boolean quantized = g.nodes.stream()
+                    .anyMatch(n -> n.opType().contains("Quantize") || n.opType().contains("Integer"));
             throw new UserException(origin + ": no tensor 'embeddings.word_embeddings.weight'; "
-                    + (quantized ? "quantized ONNX models are not supported" : "is this an ONNX export of a BERT model?"));
+                    + (quantized
+                            ? "quantized ONNX models are not supported"
+                            : "is this an ONNX export of a BERT model?"));
         }
         int hidden = (int) tensors.get("embeddings.word_embeddings.weight").shape()[1];
         int heads = heads(g, linearOutputs.get("encoder.layer.0.attention.self.query"), hidden);
         if (heads <= 0) heads = headsHint;
         if (heads <= 0) {
-            throw new UserException(origin + ": cannot read the number of attention heads from the graph; give it explicitly (--heads)");
+            throw new UserException(origin + ": cannot read the number of attention heads from the graph; give it "
+                    + "explicitly (--heads)");
         }
         Float eps = layerNormEps(g, tensors);
         TokenizerJson tok = TokenizerJson.parse(tokenizerJson, origin + " tokenizer");
-        BertConfig config = BertLayout.deriveConfig(tensors, heads, eps == null ? 1e-12f : eps, activation(g, origin), tok.padId(), origin);
+        BertConfig config = BertLayout.deriveConfig(
+                tensors, heads, eps == null ? 1e-12f : eps, activation(g, origin), tok.padId(), origin);
         boolean pooler = tensors.containsKey("pooler.dense.weight");
         BertLayout.check(tensors, config, pooler, origin);
-        if (eps == null) System.err.println("rag: " + origin + ": LayerNorm epsilon not found in the graph; using 1e-12");
+        if (eps == null)
+            System.err.println("rag: " + origin + ": LayerNorm epsilon not found in the graph; using 1e-12");
         return new ConvertedBert(config, BertLayout.select(tensors, config, pooler), tok.cleaned(), origin);
     }
 
@@ -146,7 +166,9 @@ public final class OnnxImporter {
             } else {
                 // MatMul(x, Transpose(W)) keeps the torch layout under the module's own name
                 OnnxGraph.Node t = g.producer(wValue);
-                if (t == null || !t.opType().equals("Transpose") || g.constant(t.inputs().get(0)) == null) continue;
+                if (t == null
+                        || !t.opType().equals("Transpose")
+                        || g.constant(t.inputs().get(0)) == null) continue;
                 w = g.constant(t.inputs().get(0));
                 outIn = !(gemm && attrInt(n, "transB", 0) == 1);
                 usedAsLinearWeight.add(t.inputs().get(0));
@@ -163,7 +185,9 @@ public final class OnnxImporter {
                 List<OnnxGraph.Node> cs = g.consumers(outputValue);
                 if (cs.size() == 1 && cs.get(0).opType().equals("Add")) {
                     OnnxGraph.Node add = cs.get(0);
-                    String other = add.inputs().get(0).equals(outputValue) ? add.inputs().get(1) : add.inputs().get(0);
+                    String other = add.inputs().get(0).equals(outputValue)
+                            ? add.inputs().get(1)
+                            : add.inputs().get(0);
                     HostTensor b = g.constant(other);
                     if (b != null && b.shape().length == 1) {
                         biasValue = other;
@@ -174,7 +198,8 @@ public final class OnnxImporter {
             String fromBias = biasValue == null ? null : linearBase(biasValue, ".bias");
             String fromNode = linearBase(nodePath(n.name()), "");
             if (fromBias != null && fromNode != null && !fromBias.equals(fromNode)) {
-                throw new UserException(g.origin() + ": node '" + n.name() + "' adds bias '" + biasValue + "' of module " + fromBias
+                throw new UserException(g.origin() + ": node '" + n.name() + "' adds bias '" + biasValue + "' of "
+                        + "module " + fromBias
                         + " but is named after module " + fromNode + "; refusing to guess");
             }
             String base = fromBias != null ? fromBias : fromNode;
@@ -184,7 +209,8 @@ public final class OnnxImporter {
             }
             HostTensor weight = outIn ? w : BertLayout.transpose(w);
             if (out.put(base + ".weight", weight) != null) {
-                throw new UserException(g.origin() + ": two MatMul/Gemm nodes map to module " + base + " (second: '" + n.name() + "')");
+                throw new UserException(g.origin() + ": two MatMul/Gemm nodes map to module " + base + " (second: "
+                        + "'" + n.name() + "')");
             }
             if (biasValue != null) out.put(base + ".bias", g.constant(biasValue));
             linearOutputs.put(base, outputValue);
@@ -227,7 +253,8 @@ public final class OnnxImporter {
     static int heads(OnnxGraph g, String queryOutput, int hidden) {
         for (OnnxGraph.Node n : g.nodes) {
             OnnxGraph.Attribute a = n.attr("num_heads");
-            if (a != null && (n.opType().equals("Attention") || n.opType().equals("MultiHeadAttention")) && a.i() > 0) return (int) a.i();
+            if (a != null && (n.opType().equals("Attention") || n.opType().equals("MultiHeadAttention")) && a.i() > 0)
+                return (int) a.i();
         }
         if (queryOutput == null) return 0;
         for (OnnxGraph.Node r : g.consumers(queryOutput)) {
@@ -276,7 +303,9 @@ public final class OnnxImporter {
                 return a == null ? 1e-5f : a.f();
             }
             if (!n.opType().equals("Mul")) continue;
-            String other = n.inputs().get(0).equals(gammaValue) ? n.inputs().get(1) : n.inputs().get(0);
+            String other = n.inputs().get(0).equals(gammaValue)
+                    ? n.inputs().get(1)
+                    : n.inputs().get(0);
             OnnxGraph.Node div = g.producer(other);
             if (div == null || !div.opType().equals("Div")) continue;
             OnnxGraph.Node sqrt = g.producer(div.inputs().get(1));
@@ -285,7 +314,8 @@ public final class OnnxImporter {
             if (add == null || !add.opType().equals("Add")) continue;
             for (String in : add.inputs()) {
                 HostTensor c = g.constant(in);
-                if (c != null && c.numel() == 1 && (c.dtype() == DType.F32 || c.dtype() == DType.F64)) return c.toFloats()[0];
+                if (c != null && c.numel() == 1 && (c.dtype() == DType.F32 || c.dtype() == DType.F64))
+                    return c.toFloats()[0];
             }
         }
         return null;
@@ -300,7 +330,7 @@ public final class OnnxImporter {
                 case "Erf", "Gelu" -> erf = true;
                 case "FastGelu" -> tanhGelu = true;
                 case "Tanh" -> tanhGelu |= n.name().contains("intermediate");
-                default -> { }
+                default -> {}
             }
         }
         if (erf) return "gelu";

@@ -1,13 +1,13 @@
 package dev.rage2e.convert;
 
-import dev.rage2e.weights.TfBundle;
-import dev.rage2e.weights.ModelFiles;
-import dev.rage2e.weights.TokenizerJson;
-import dev.rage2e.weights.HostTensor;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
+import dev.rage2e.weights.HostTensor;
+import dev.rage2e.weights.ModelFiles;
+import dev.rage2e.weights.TfBundle;
+import dev.rage2e.weights.TokenizerJson;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -42,13 +42,21 @@ public final class TfCheckpointImporter {
         try {
             if (Files.isRegularFile(src) && !ModelFiles.isZip(src)) {
                 if (!src.getFileName().toString().endsWith(".index")) {
-                    throw new UserException(src + ": expected a TF checkpoint .index file, a SavedModel/checkpoint folder, or a jar/zip");
+                    throw new UserException(src + ": expected a TF checkpoint .index file, a SavedModel/checkpoint "
+                            + "folder, or a jar/zip");
                 }
                 // a SavedModel keeps vocab.txt in assets/, beside variables/: open the SavedModel folder
                 Path dir = src.toAbsolutePath().getParent();
-                Path root = dir.getFileName() != null && dir.getFileName().toString().equals("variables") ? dir.getParent() : dir;
+                Path root = dir.getFileName() != null
+                                && dir.getFileName().toString().equals("variables")
+                        ? dir.getParent()
+                        : dir;
                 ModelFiles files = ModelFiles.open(root, TfCheckpointImporter::relevant);
-                return convert(files, src.toString(), headsHint, root.relativize(src.toAbsolutePath()).toString().replace('\\', '/'));
+                return convert(
+                        files,
+                        src.toString(),
+                        headsHint,
+                        root.relativize(src.toAbsolutePath()).toString().replace('\\', '/'));
             }
         } catch (java.io.IOException e) {
             throw new UserException(src + ": cannot read: " + e.getMessage());
@@ -59,16 +67,27 @@ public final class TfCheckpointImporter {
 
     private static boolean relevant(String name) {
         String base = name.substring(name.lastIndexOf('/') + 1);
-        return base.endsWith(".index") || base.contains(".data-") || base.equals("vocab.txt") || base.equals("bert_config.json")
-                || base.equals("saved_model.pb") || base.equals("model.json");
+        return base.endsWith(".index")
+                || base.contains(".data-")
+                || base.equals("vocab.txt")
+                || base.equals("bert_config.json")
+                || base.equals("saved_model.pb")
+                || base.equals("model.json");
     }
 
     static ConvertedBert convert(ModelFiles files, String origin, int headsHint, String preferredIndex) {
-        List<String> indexes = files.names().stream().filter(n -> n.endsWith(".index")).toList();
+        List<String> indexes =
+                files.names().stream().filter(n -> n.endsWith(".index")).toList();
         if (indexes.isEmpty()) throw new UserException(origin + ": no TensorFlow checkpoint (.index file) found");
-        String index = preferredIndex != null ? preferredIndex : indexes.size() == 1 ? indexes.get(0)
-                : indexes.stream().filter(n -> n.endsWith("variables/variables.index")).findFirst()
-                        .orElseThrow(() -> new UserException(origin + ": several checkpoints " + indexes + "; point at one .index file"));
+        String index = preferredIndex != null
+                ? preferredIndex
+                : indexes.size() == 1
+                        ? indexes.get(0)
+                        : indexes.stream()
+                                .filter(n -> n.endsWith("variables/variables.index"))
+                                .findFirst()
+                                .orElseThrow(() -> new UserException(origin + ": several checkpoints " + indexes + "; "
+                                        + "point at one .index file"));
         String prefix = index.substring(0, index.length() - ".index".length());
         String where = origin + (origin.endsWith(index) ? "" : "!" + index);
         TfBundle bundle = TfBundle.readIndex(files.get(index), where);
@@ -89,25 +108,32 @@ public final class TfCheckpointImporter {
 
         String dir = prefix.contains("/") ? prefix.substring(0, prefix.lastIndexOf('/') + 1) : "";
         String vocabName = find(files, dir, "vocab.txt", "assets/vocab.txt");
-        if (vocabName == null) throw new UserException(origin + ": no vocab.txt next to the checkpoint; the tokenizer needs it");
+        if (vocabName == null)
+            throw new UserException(origin + ": no vocab.txt next to the checkpoint; the tokenizer needs it");
         JsonNode bertConfig = read(files, find(files, dir, "bert_config.json"), origin);
         JsonNode easyBert = read(files, find(files, dir, "assets/model.json"), origin);
 
         int hidden = tensors.containsKey("embeddings.word_embeddings.weight")
-                ? (int) tensors.get("embeddings.word_embeddings.weight").shape()[1] : 0;
-        int heads = bertConfig != null && bertConfig.has("num_attention_heads") ? bertConfig.get("num_attention_heads").asInt() : headsHint;
+                ? (int) tensors.get("embeddings.word_embeddings.weight").shape()[1]
+                : 0;
+        int heads = bertConfig != null && bertConfig.has("num_attention_heads")
+                ? bertConfig.get("num_attention_heads").asInt()
+                : headsHint;
         if (heads <= 0) {
             Matcher m = HEADS_IN_NAME.matcher(origin);
             if (m.find()) heads = Integer.parseInt(m.group(1));
         }
         if (heads <= 0 && hidden > 0) {
             heads = Math.max(1, hidden / 64);
-            System.err.println("rag: " + origin + ": number of attention heads not given; assuming BERT's head size 64 -> " + heads);
+            System.err.println("rag: " + origin + ": number of attention heads not given; assuming BERT's head "
+                    + "size 64 -> " + heads);
         }
         String act = activation(files, dir, bertConfig);
         float eps = 1e-12f; // Google's BERT hard-codes LayerNorm epsilon 1e-12
-        boolean lower = easyBert != null && easyBert.has("doLowerCase") ? easyBert.get("doLowerCase").asBoolean()
-                : !(origin.toLowerCase().contains("cased") && !origin.toLowerCase().contains("uncased"));
+        boolean lower = easyBert != null && easyBert.has("doLowerCase")
+                ? easyBert.get("doLowerCase").asBoolean()
+                : !(origin.toLowerCase().contains("cased")
+                        && !origin.toLowerCase().contains("uncased"));
         List<String> vocab = vocabLines(files.get(vocabName));
         String tokenizer = TokenizerJson.fromBertVocab(vocab, lower, origin + "!" + vocabName);
         int pad = Math.max(0, vocab.indexOf("[PAD]"));
@@ -130,7 +156,9 @@ public final class TfCheckpointImporter {
         return n;
     }
 
-    /** Google's BERT switched from erf GELU to the tanh approximation in 2019; the saved graph tells which one it runs. */
+    /**
+     * Google's BERT switched from erf GELU to the tanh approximation in 2019; the saved graph tells which one it runs.
+     */
     private static String activation(ModelFiles files, String dir, JsonNode bertConfig) {
         String graph = find(files, dir, "saved_model.pb");
         if (graph != null) {
@@ -140,7 +168,8 @@ public final class TfCheckpointImporter {
             if (s.contains("intermediate/dense/Erf")) return "gelu";
             if (s.contains("intermediate/dense/Tanh")) return "gelu_new";
         }
-        if (bertConfig != null && bertConfig.has("hidden_act")) return bertConfig.get("hidden_act").asText();
+        if (bertConfig != null && bertConfig.has("hidden_act"))
+            return bertConfig.get("hidden_act").asText();
         return "gelu";
     }
 
@@ -168,7 +197,8 @@ public final class TfCheckpointImporter {
         try {
             return Json.MAPPER.readTree(bytes);
         } catch (Exception e) {
-            throw new UserException(origin + "!" + name + ": invalid JSON: " + e.getMessage().split("\n")[0]);
+            throw new UserException(
+                    origin + "!" + name + ": invalid JSON: " + e.getMessage().split("\n")[0]);
         }
     }
 

@@ -9,7 +9,9 @@ import java.util.TreeSet;
 /** The CPU model and the instruction-set flags that decide matmul precision, from /proc/cpuinfo (Linux). */
 public record CpuFlags(String model, Set<String> flags) {
     /** Flags worth reporting beside a measurement: what the matmul kernels can use. */
-    static final String[] REPORTED = {"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni", "amx_int8"};
+    static final String[] REPORTED = {
+        "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni", "amx_int8"
+    };
 
     private static volatile CpuFlags cached;
 

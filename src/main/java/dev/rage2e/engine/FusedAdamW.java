@@ -24,7 +24,8 @@ public final class FusedAdamW {
     // void at::native::_fused_adamw_kernel_cpu_(TensorList params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
     //     state_steps, double lr, beta1, beta2, weight_decay, eps, bool amsgrad, bool maximize,
     //     const std::optional<Tensor>& grad_scale, const std::optional<Tensor>& found_inf)
-    private static final String KERNEL = "_ZN2at6native24_fused_adamw_kernel_cpu_EN3c108ArrayRefINS_6TensorEEES4_S4_S4_S4_S4_dddddbbRKSt8optionalIS3_ES8_";
+    private static final String KERNEL =
+            "_ZN2at6native24_fused_adamw_kernel_cpu_EN3c108ArrayRefINS_6TensorEEES4_S4_S4_S4_S4_dddddbbRKSt8optionalIS3_ES8_";
     private static final String PROPERTY = "rag.adamw";
 
     /** c10::ArrayRef<at::Tensor>: {const Tensor* data; size_t length}, passed by value. */
@@ -56,7 +57,8 @@ public final class FusedAdamW {
                     kernel = Precision.torch().getFunction(KERNEL);
                 } catch (RuntimeException | LinkageError e) { // e.g. JNA cannot unpack its stub on a full disk
                     unavailable = e.toString();
-                    System.err.println("rag: fused AdamW kernel unavailable (" + unavailable + "); using per-parameter ops");
+                    System.err.println(
+                            "rag: fused AdamW kernel unavailable (" + unavailable + "); using per-parameter ops");
                 }
             }
         }
@@ -68,14 +70,25 @@ public final class FusedAdamW {
      * fp32 tensors, same shapes); {@code step} is a 1-element fp32 tensor holding the step number t (>= 1),
      * shared by all of them. {@code found_inf}/{@code grad_scale} are not used (no AMP).
      */
-    public static void step(List<NDArray> params, List<NDArray> grads, List<NDArray> m, List<NDArray> v, NDArray step, double lr,
-            double beta1, double beta2, double weightDecay, double eps) {
+    public static void step(
+            List<NDArray> params,
+            List<NDArray> grads,
+            List<NDArray> m,
+            List<NDArray> v,
+            NDArray step,
+            double lr,
+            double beta1,
+            double beta2,
+            double weightDecay,
+            double eps) {
         int n = params.size();
         if (n == 0) return;
-        if (grads.size() != n || m.size() != n || v.size() != n) throw new IllegalArgumentException("list sizes differ");
+        if (grads.size() != n || m.size() != n || v.size() != n)
+            throw new IllegalArgumentException("list sizes differ");
         for (List<NDArray> l : List.of(params, grads, m, v)) {
             for (NDArray a : l) {
-                if (a.getDataType() != ai.djl.ndarray.types.DataType.FLOAT32) throw new IllegalArgumentException("fused AdamW needs fp32");
+                if (a.getDataType() != ai.djl.ndarray.types.DataType.FLOAT32)
+                    throw new IllegalArgumentException("fused AdamW needs fp32");
             }
         }
         Memory steps = new Memory(8L * n);
@@ -86,8 +99,23 @@ public final class FusedAdamW {
         empty.length = 0;
         // the Memory blocks must stay reachable until the call returns
         Memory[] keep = {tensors(params), tensors(grads), tensors(m), tensors(v), steps};
-        kernel.invokeVoid(new Object[] {list(keep[0], n), list(keep[1], n), list(keep[2], n), list(keep[3], n), empty, list(steps, n), lr,
-            beta1, beta2, weightDecay, eps, false, false, NO_TENSOR, NO_TENSOR});
+        kernel.invokeVoid(new Object[] {
+            list(keep[0], n),
+            list(keep[1], n),
+            list(keep[2], n),
+            list(keep[3], n),
+            empty,
+            list(steps, n),
+            lr,
+            beta1,
+            beta2,
+            weightDecay,
+            eps,
+            false,
+            false,
+            NO_TENSOR,
+            NO_TENSOR
+        });
         java.lang.ref.Reference.reachabilityFence(keep);
     }
 

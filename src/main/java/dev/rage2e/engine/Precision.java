@@ -33,7 +33,8 @@ public final class Precision {
     // at::Float32MatmulPrecision {HIGHEST, HIGH, MEDIUM}
     static final int HIGHEST = 0, MEDIUM = 2;
     private static final String GLOBAL_CONTEXT = "_ZN2at13globalContextEv";
-    private static final String SET_PRECISION = "_ZN2at7Context25setFloat32MatmulPrecisionENS_22Float32MatmulPrecisionE";
+    private static final String SET_PRECISION =
+            "_ZN2at7Context25setFloat32MatmulPrecisionENS_22Float32MatmulPrecisionE";
     private static final String GET_PRECISION = "_ZNK2at7Context22float32MatmulPrecisionEv";
 
     /** What was asked, what runs, and why. */
@@ -70,7 +71,10 @@ public final class Precision {
         String req = validate(requested);
         String forced = System.getProperty(FORCE_PROPERTY);
         Decision d = forced != null && !forced.isBlank()
-                ? new Decision(req, validate(forced).equals("bf16") ? "bf16" : "fp32", "forced by -D" + FORCE_PROPERTY + "=" + forced)
+                ? new Decision(
+                        req,
+                        validate(forced).equals("bf16") ? "bf16" : "fp32",
+                        "forced by -D" + FORCE_PROPERTY + "=" + forced)
                 : resolve(req, CpuFlags.read(), () -> Roofline.cachedOrMeasure(false, System.err));
         try {
             // fp32 is libtorch's default: only call into it (JNA, which unpacks a native stub to a temp file and so
@@ -78,7 +82,8 @@ public final class Precision {
             if (d.used().equals("bf16") || touched) setMatmulPrecision(d.used().equals("bf16") ? MEDIUM : HIGHEST);
         } catch (RuntimeException | LinkageError e) {
             // fp32 is libtorch's default, so a libtorch without these symbols (or no /proc) still runs fp32
-            if (d.used().equals("bf16")) throw new UserException("--precision bf16: cannot set libtorch's matmul precision: " + e.getMessage());
+            if (d.used().equals("bf16"))
+                throw new UserException("--precision bf16: cannot set libtorch's matmul precision: " + e.getMessage());
             d = new Decision(d.requested(), "fp32", d.reason() + "; libtorch default kept (" + e.getMessage() + ")");
         }
         current = d;
@@ -94,17 +99,28 @@ public final class Precision {
             case "fp32":
                 return new Decision(req, "fp32", "requested");
             case "bf16":
-                return new Decision(req, "bf16",
-                        cpu.hasBf16Matmul() ? "requested" : "requested; this CPU has no amx_bf16/avx512_bf16, libtorch keeps fp32 kernels");
+                return new Decision(
+                        req,
+                        "bf16",
+                        cpu.hasBf16Matmul()
+                                ? "requested"
+                                : "requested; this CPU has no amx_bf16/avx512_bf16, libtorch keeps fp32 kernels");
             default:
-                if (!cpu.hasBf16Matmul()) return new Decision(req, "fp32", "auto: no amx_bf16 or avx512_bf16 in /proc/cpuinfo");
+                if (!cpu.hasBf16Matmul())
+                    return new Decision(req, "fp32", "auto: no amx_bf16 or avx512_bf16 in /proc/cpuinfo");
                 Roofline.Result r = roofline.get();
                 double speedup = r.bf16Gflops() / r.fp32Gflops();
                 // products identical to fp32 mean libtorch ran its fp32 kernels: any "speedup" is then noise
                 boolean engaged = r.bf16MaxRelError() > 0;
-                return new Decision(req, engaged && speedup >= AUTO_MIN_SPEEDUP ? "bf16" : "fp32", String.format(Locale.ROOT,
-                        "auto: CPU has bf16 matmul; roofline bf16/fp32 = %.2f (bf16 needs >= %.2f)%s", speedup, AUTO_MIN_SPEEDUP,
-                        engaged ? "" : ", but bf16-precision products equal fp32 ones (no bf16 kernel ran)"));
+                return new Decision(
+                        req,
+                        engaged && speedup >= AUTO_MIN_SPEEDUP ? "bf16" : "fp32",
+                        String.format(
+                                Locale.ROOT,
+                                "auto: CPU has bf16 matmul; roofline bf16/fp32 = %.2f (bf16 needs >= %.2f)%s",
+                                speedup,
+                                AUTO_MIN_SPEEDUP,
+                                engaged ? "" : ", but bf16-precision products equal fp32 ones (no bf16 kernel ran)"));
         }
     }
 
@@ -128,7 +144,8 @@ public final class Precision {
         Pointer ctx = lib.getFunction(GLOBAL_CONTEXT).invokePointer(new Object[0]);
         lib.getFunction(SET_PRECISION).invokeVoid(new Object[] {ctx, level});
         int now = matmulPrecision();
-        if (now != level) throw new IllegalStateException("libtorch kept fp32 matmul precision " + now + " after setting " + level);
+        if (now != level)
+            throw new IllegalStateException("libtorch kept fp32 matmul precision " + now + " after setting " + level);
     }
 
     /** libtorch's current fp32 matmul precision: 0 highest, 1 high, 2 medium. */

@@ -23,8 +23,16 @@ public final class Roofline {
     /** The big square product (compute-bound on any CPU) and an encoder-like one (tokens x hidden x FFN). */
     static final int[] SQUARE = {2048, 2048, 2048}, ENCODER = {4096, 384, 1536};
 
-    public record Result(String key, double fp32Gflops, double bf16Gflops, double fp32EncoderGflops, double bf16EncoderGflops,
-            double bf16MaxRelError, int threads, String measuredAt, double loadAverage) {
+    public record Result(
+            String key,
+            double fp32Gflops,
+            double bf16Gflops,
+            double fp32EncoderGflops,
+            double bf16EncoderGflops,
+            double bf16MaxRelError,
+            int threads,
+            String measuredAt,
+            double loadAverage) {
         /** The rate a bench runs against: the one of the precision in force. */
         public double gflopsFor(String precision) {
             return "bf16".equals(precision) ? bf16Gflops : fp32Gflops;
@@ -45,9 +53,15 @@ public final class Roofline {
         }
 
         static Result fromJson(JsonNode o) {
-            return new Result(o.path("key").asText(), o.path("fp32_gflops").asDouble(), o.path("bf16_gflops").asDouble(),
-                    o.path("fp32_encoder_shape_gflops").asDouble(), o.path("bf16_encoder_shape_gflops").asDouble(),
-                    o.path("bf16_max_rel_error").asDouble(), o.path("threads").asInt(), o.path("measured_at").asText(),
+            return new Result(
+                    o.path("key").asText(),
+                    o.path("fp32_gflops").asDouble(),
+                    o.path("bf16_gflops").asDouble(),
+                    o.path("fp32_encoder_shape_gflops").asDouble(),
+                    o.path("bf16_encoder_shape_gflops").asDouble(),
+                    o.path("bf16_max_rel_error").asDouble(),
+                    o.path("threads").asInt(),
+                    o.path("measured_at").asText(),
                     o.path("load_average").asDouble(Double.NaN));
         }
     }
@@ -66,7 +80,8 @@ public final class Roofline {
     static String key() {
         ai.djl.engine.Engine e = ai.djl.engine.Engine.getEngine("PyTorch");
         CpuFlags c = CpuFlags.read();
-        return c.model() + " | " + String.join(",", c.relevant()) + " | threads " + JniUtils.getNumThreads() + " | libtorch "
+        return c.model() + " | " + String.join(",", c.relevant()) + " | threads " + JniUtils.getNumThreads() + " | "
+                + "libtorch "
                 + e.getVersion();
     }
 
@@ -88,8 +103,13 @@ public final class Roofline {
         int cores = Runtime.getRuntime().availableProcessors();
         if (r.loadAverage() > cores && progress != null) {
             // a peak measured while other jobs run is low; it is still cached (benches need one) but says so
-            progress.printf(Locale.ROOT, "rag: warning: load average %.1f on %d cores while measuring; rerun `rag bench roofline --force` "
-                    + "on an idle machine%n", r.loadAverage(), cores);
+            progress.printf(
+                    Locale.ROOT,
+                    "rag: warning: load average %.1f on %d cores while measuring; rerun `rag "
+                            + "bench roofline --force` "
+                            + "on an idle machine%n",
+                    r.loadAverage(),
+                    cores);
         }
         all.set(key, r.toJson());
         try {
@@ -127,8 +147,16 @@ public final class Roofline {
                 bf16e = Math.max(bf16e, gflops(m, ENCODER, progress, "bf16-precision 4096x384x1536"));
             }
             double err = bf16Error(m);
-            return new Result(key, round(fp32), round(bf16), round(fp32e), round(bf16e), err, JniUtils.getNumThreads(),
-                    java.time.Instant.now().toString(), loadAverage());
+            return new Result(
+                    key,
+                    round(fp32),
+                    round(bf16),
+                    round(fp32e),
+                    round(bf16e),
+                    err,
+                    JniUtils.getNumThreads(),
+                    java.time.Instant.now().toString(),
+                    loadAverage());
         } finally {
             Precision.setMatmulPrecision(before);
         }
@@ -153,7 +181,8 @@ public final class Roofline {
                 reps++;
             }
             double g = flop / best / 1e9;
-            if (progress != null) progress.printf(Locale.ROOT, "rag: roofline %s: %.1f GFLOP/s (best of %d)%n", what, g, reps);
+            if (progress != null)
+                progress.printf(Locale.ROOT, "rag: roofline %s: %.1f GFLOP/s (best of %d)%n", what, g, reps);
             return g;
         }
     }
@@ -161,7 +190,8 @@ public final class Roofline {
     /** The 1-minute load average (NaN where /proc/loadavg is absent). */
     static double loadAverage() {
         try {
-            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+")[0]);
+            return Double.parseDouble(
+                    Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+")[0]);
         } catch (IOException | RuntimeException e) {
             return Double.NaN;
         }
@@ -182,7 +212,10 @@ public final class Roofline {
         }
     }
 
-    /** Adds {@code roofline} (share of the measured rate for the precision in force, precision, CPU flags) to a bench result. */
+    /**
+     * Adds {@code roofline} (share of the measured rate for the precision in
+     * force, precision, CPU flags) to a bench result.
+     */
     public static void report(ObjectNode o, double gflops) {
         Precision.Decision d = Precision.current();
         ObjectNode r = o.putObject("roofline");

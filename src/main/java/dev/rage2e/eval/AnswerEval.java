@@ -1,9 +1,9 @@
 package dev.rage2e.eval;
 
-import dev.rage2e.qa.QaExample;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.qa.QaExample;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.rag.RagModel;
 import dev.rage2e.rag.Retriever;
@@ -25,7 +25,8 @@ import java.util.List;
 public final class AnswerEval {
     private AnswerEval() {}
 
-    public record Report(int questions, double em, double f1, int[] ks, double[] recall, String version, double seconds) {
+    public record Report(
+            int questions, double em, double f1, int[] ks, double[] recall, String version, double seconds) {
         public ObjectNode toJson() {
             ObjectNode o = Json.MAPPER.createObjectNode();
             o.put("questions", questions);
@@ -42,8 +43,17 @@ public final class AnswerEval {
      * @param ks recall cut-offs, each at most the model's n-docs (the passages the generator read)
      * @param predictions JSON-lines file for per-question predictions and passages (may be null)
      */
-    public static Report run(RagModel rag, RagDecoder decoder, Retriever retriever, List<QaExample> questions, int batch, int[] ks,
-            Path predictions, NDManager manager, java.io.PrintStream progress) throws IOException {
+    public static Report run(
+            RagModel rag,
+            RagDecoder decoder,
+            Retriever retriever,
+            List<QaExample> questions,
+            int batch,
+            int[] ks,
+            Path predictions,
+            NDManager manager,
+            java.io.PrintStream progress)
+            throws IOException {
         return run(rag, decoder, retriever, questions, batch, ks, predictions, manager, progress, false);
     }
 
@@ -52,14 +62,34 @@ public final class AnswerEval {
      * ones (the reader's quality apart from retrieval; recall is then 1 by construction and not reported).
      * Questions without a gold passage (no context, answer not in it) are left out.
      */
-    public static Report run(RagModel rag, RagDecoder decoder, Retriever retriever, List<QaExample> questions, int batch, int[] ks,
-            Path predictions, NDManager manager, java.io.PrintStream progress, boolean goldPassages) throws IOException {
+    public static Report run(
+            RagModel rag,
+            RagDecoder decoder,
+            Retriever retriever,
+            List<QaExample> questions,
+            int batch,
+            int[] ks,
+            Path predictions,
+            NDManager manager,
+            java.io.PrintStream progress,
+            boolean goldPassages)
+            throws IOException {
         return run(rag, decoder, retriever, questions, batch, ks, predictions, manager, progress, goldPassages, false);
     }
 
     /** As above; {@code wholeParagraph}: a gold passage is the question's whole SQuAD paragraph. */
-    public static Report run(RagModel rag, RagDecoder decoder, Retriever retriever, List<QaExample> questions, int batch, int[] ks,
-            Path predictions, NDManager manager, java.io.PrintStream progress, boolean goldPassages, boolean wholeParagraph)
+    public static Report run(
+            RagModel rag,
+            RagDecoder decoder,
+            Retriever retriever,
+            List<QaExample> questions,
+            int batch,
+            int[] ks,
+            Path predictions,
+            NDManager manager,
+            java.io.PrintStream progress,
+            boolean goldPassages,
+            boolean wholeParagraph)
             throws IOException {
         List<Retriever.Passage> golds = new ArrayList<>();
         if (goldPassages) {
@@ -123,7 +153,9 @@ public final class AnswerEval {
                             if (goldPassages) p.put("text", a.passages().get(j).text());
                             p.put("score", a.docScores()[j]);
                             p.put("posterior", a.docPosterior()[j]);
-                            p.put("has_answer", RetrievalEval.hasAnswer(a.passages().get(j).text(), e.answers()));
+                            p.put(
+                                    "has_answer",
+                                    RetrievalEval.hasAnswer(a.passages().get(j).text(), e.answers()));
                         }
                         out.write(Json.write(o) + "\n");
                     }
@@ -131,8 +163,9 @@ public final class AnswerEval {
                 if (progress != null) {
                     int done = Math.min(questions.size(), start + batch);
                     double el = (System.nanoTime() - t0) / 1e9;
-                    progress.printf("eval %d/%d  EM %.3f  %.1f q/s  ETA %.0fs%n", done, questions.size(), em / done, done / el,
-                            (questions.size() - done) * el / done);
+                    progress.printf(
+                            "eval %d/%d  EM %.3f  %.1f q/s  ETA %.0fs%n",
+                            done, questions.size(), em / done, done / el, (questions.size() - done) * el / done);
                 }
             }
         } finally {

@@ -1,11 +1,11 @@
 package dev.rage2e.eval;
 
-import dev.rage2e.qa.QaExample;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.index.ScoredPassage;
 import dev.rage2e.kb.Chunker;
 import dev.rage2e.kb.Passage;
 import dev.rage2e.model.EncoderModel;
+import dev.rage2e.qa.QaExample;
 import dev.rage2e.rag.Retriever;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.RateProgress;
@@ -62,32 +62,48 @@ public final class RetrievalEval {
             for (int i = 0; i < sorted.length; i++) if (first >= 0 && first < sorted[i]) hits[i]++;
         }
         double[] recall = new double[sorted.length];
-        for (int i = 0; i < sorted.length; i++) recall[i] = questions.isEmpty() ? 0 : (double) hits[i] / questions.size();
+        for (int i = 0; i < sorted.length; i++)
+            recall[i] = questions.isEmpty() ? 0 : (double) hits[i] / questions.size();
         return new Report(questions.size(), sorted, recall, null, null, 0);
     }
 
     /** Encodes the questions (query prefix), retrieves max(ks) passages each, and scores them. */
-    public static Report run(Retriever retriever, EncoderModel questionEncoder, List<QaExample> questions, int[] ks, int batch, int maxLen,
+    public static Report run(
+            Retriever retriever,
+            EncoderModel questionEncoder,
+            List<QaExample> questions,
+            int[] ks,
+            int batch,
+            int maxLen,
             PrintStream progress) {
         return run(retriever, null, questionEncoder, questions, ks, batch, maxLen, progress);
     }
 
     /** As above; {@code indexType} only labels the report. */
-    public static Report run(Retriever retriever, String indexType, EncoderModel questionEncoder, List<QaExample> questions, int[] ks,
-            int batch, int maxLen, PrintStream progress) {
+    public static Report run(
+            Retriever retriever,
+            String indexType,
+            EncoderModel questionEncoder,
+            List<QaExample> questions,
+            int[] ks,
+            int batch,
+            int maxLen,
+            PrintStream progress) {
         long t0 = System.nanoTime();
         int kmax = Arrays.stream(ks).max().orElse(1);
         List<String> texts = new ArrayList<>(questions.size());
         for (QaExample q : questions) texts.add(q.question());
         RateProgress p = new RateProgress("questions", "questions", texts.size(), progress);
-        float[][] vecs = questionEncoder.encodeIds(questionEncoder.tokenize(texts, true, maxLen), batch, (d, t) -> p.update(d));
+        float[][] vecs =
+                questionEncoder.encodeIds(questionEncoder.tokenize(texts, true, maxLen), batch, (d, t) -> p.update(d));
         p.finish(texts.size());
         List<List<ScoredPassage>> ranked = new ArrayList<>(questions.size());
         java.util.Set<String> versions = new java.util.LinkedHashSet<>();
         for (int start = 0; start < vecs.length; start += 256) {
             try (Retriever.Snapshot snap = retriever.acquire()) {
                 versions.add(snap.version()); // more than one only if a new version was published meanwhile
-                Retriever.Hits hits = snap.search(Arrays.copyOfRange(vecs, start, Math.min(vecs.length, start + 256)), kmax);
+                Retriever.Hits hits =
+                        snap.search(Arrays.copyOfRange(vecs, start, Math.min(vecs.length, start + 256)), kmax);
                 for (int q = 0; q < hits.ids().length; q++) {
                     List<ScoredPassage> row = new ArrayList<>(hits.ids()[q].length);
                     for (int j = 0; j < hits.ids()[q].length; j++) {
@@ -99,6 +115,12 @@ public final class RetrievalEval {
             }
         }
         Report s = score(questions, ranked, ks);
-        return new Report(s.questions(), s.ks(), s.recall(), String.join(",", versions), indexType, (System.nanoTime() - t0) / 1e9);
+        return new Report(
+                s.questions(),
+                s.ks(),
+                s.recall(),
+                String.join(",", versions),
+                indexType,
+                (System.nanoTime() - t0) / 1e9);
     }
 }

@@ -43,7 +43,8 @@ public final class CurvePlot {
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
         g.drawString(title, 12, 24);
         int i = 0;
-        for (Map.Entry<String, List<Series>> e : panels.entrySet()) drawPanel(g, e.getKey(), e.getValue(), i++ * pw, top, pw, ph);
+        for (Map.Entry<String, List<Series>> e : panels.entrySet())
+            drawPanel(g, e.getKey(), e.getValue(), i++ * pw, top, pw, ph);
         g.dispose();
         AtomicFiles.write(png, out -> ImageIO.write(img, "png", out));
     }
@@ -76,8 +77,11 @@ public final class CurvePlot {
         int ly = top + 16;
         for (Series s : series) {
             g.setColor(s.color());
-            g.setStroke(s.dashed() ? new BasicStroke(2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 1f, new float[] {6f, 4f}, 0f)
-                    : new BasicStroke(2f));
+            g.setStroke(
+                    s.dashed()
+                            ? new BasicStroke(
+                                    2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_ROUND, 1f, new float[] {6f, 4f}, 0f)
+                            : new BasicStroke(2f));
             int px = -1, py = -1;
             for (int k = 0; k < s.x().length; k++) {
                 int x = left + (int) Math.round((right - left) * s.x()[k] / xMax);

@@ -4,12 +4,12 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.eval.AnswerEval;
-import dev.rage2e.qa.QaExample;
 import dev.rage2e.eval.RetrievalEval;
+import dev.rage2e.qa.QaExample;
 import dev.rage2e.rag.RagDecoder;
+import dev.rage2e.run.TrainingRun;
 import dev.rage2e.train.TrainConfig;
 import dev.rage2e.train.Trainer;
-import dev.rage2e.run.TrainingRun;
 import dev.rage2e.util.Json;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -26,7 +26,8 @@ import java.util.Map;
  */
 public final class ModeRunner {
     /** Question sets one evaluation looks at. {@code seen} (optional) are training questions, to show memorisation. */
-    public record EvalSets(List<QaExample> answerSample, List<QaExample> recallAll, List<QaExample> seen, int[] recallKs) {}
+    public record EvalSets(
+            List<QaExample> answerSample, List<QaExample> recallAll, List<QaExample> seen, int[] recallKs) {}
 
     private final PrintStream log;
 
@@ -36,9 +37,9 @@ public final class ModeRunner {
 
     /**
      * What one run evaluates besides before and after: a curve point every {@code curveEvery} steps (0: none); a full
-     * evaluation after exactly {@code sameStepsAt} steps (0: none), stored as {@code same_steps}, to compare modes at equal
-     * steps as well as equal minutes; {@code before}, when given, stands for the evaluation before training (the caller
-     * evaluated this very model already, e.g. at the end of a reader stage).
+     * evaluation after exactly {@code sameStepsAt} steps (0: none), stored as {@code same_steps}, to compare modes at
+     * equal steps as well as equal minutes; {@code before}, when given, stands for the evaluation before training (the
+     * caller evaluated this very model already, e.g. at the end of a reader stage).
      */
     public record Options(int curveEvery, int sameStepsAt, ObjectNode before) {
         public static Options curveEvery(int n) {
@@ -46,15 +47,18 @@ public final class ModeRunner {
         }
     }
 
-    public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, int curveEvery) throws IOException, InterruptedException {
+    public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, int curveEvery)
+            throws IOException, InterruptedException {
         return run(cfg, runDir, sets, Options.curveEvery(curveEvery));
     }
 
-    public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, Options opt) throws IOException, InterruptedException {
+    public ObjectNode run(TrainConfig cfg, Path runDir, EvalSets sets, Options opt)
+            throws IOException, InterruptedException {
         int curveEvery = opt.curveEvery(), sameStepsAt = opt.sameStepsAt();
         ObjectNode result = Json.MAPPER.createObjectNode();
         result.put("mode", cfg.mode.label());
-        try (TrainingRun run = TrainingRun.open(cfg, runDir, false); NDManager m = NDManager.newBaseManager()) {
+        try (TrainingRun run = TrainingRun.open(cfg, runDir, false);
+                NDManager m = NDManager.newBaseManager()) {
             Trainer t = run.trainer();
             if (opt.before() != null) result.set("before", opt.before());
             else {
@@ -70,7 +74,11 @@ public final class ModeRunner {
                     long e0 = System.nanoTime();
                     ObjectNode e = evaluate(run, m, sets, null, false);
                     curve.add(point(step, e));
-                    log.printf("rag: [%s] step %d: EM %.3f recall@5 %.3f (sample)%n", cfg.mode, step, e.path("em").asDouble(),
+                    log.printf(
+                            "rag: [%s] step %d: EM %.3f recall@5 %.3f (sample)%n",
+                            cfg.mode,
+                            step,
+                            e.path("em").asDouble(),
                             e.path("sample_recall@5").asDouble());
                     tr.excludeFromBudget(System.nanoTime() - e0);
                 });
@@ -93,7 +101,8 @@ public final class ModeRunner {
             log.printf("rag: [%s] evaluating after training...%n", cfg.mode);
             ObjectNode after = evaluate(run, m, sets, runDir.resolve("predictions-after.jsonl"), true);
             result.set("after", after);
-            if (curve.get(curve.size() - 1).path("step").asInt() != t.state().step) curve.add(point(t.state().step, after));
+            if (curve.get(curve.size() - 1).path("step").asInt() != t.state().step)
+                curve.add(point(t.state().step, after));
             result.put("steps", t.state().step);
             result.put("minutes", (t.state().trainSeconds - t.excludedSeconds()) / 60);
             result.put("wall_minutes_with_evaluation", wall / 60);
@@ -134,34 +143,54 @@ public final class ModeRunner {
     }
 
     /** EM/F1 (+ recall@5 of the same sample) by decoding; full recall@k only when {@code full}. */
-    ObjectNode evaluate(TrainingRun run, NDManager m, EvalSets sets, Path predictions, boolean full) throws IOException {
+    ObjectNode evaluate(TrainingRun run, NDManager m, EvalSets sets, Path predictions, boolean full)
+            throws IOException {
         return evaluate(run, m, sets, predictions, full, true);
     }
 
-    ObjectNode evaluate(TrainingRun run, NDManager m, EvalSets sets, Path predictions, boolean full, boolean withSeen) throws IOException {
+    ObjectNode evaluate(TrainingRun run, NDManager m, EvalSets sets, Path predictions, boolean full, boolean withSeen)
+            throws IOException {
         TrainConfig cfg = run.cfg;
         ObjectNode o = Json.MAPPER.createObjectNode();
-        RagDecoder decoder = new RagDecoder(run.model(), new RagDecoder.Options(cfg.numBeams, cfg.maxAnswerLength),
+        RagDecoder decoder = new RagDecoder(
+                run.model(),
+                new RagDecoder.Options(cfg.numBeams, cfg.maxAnswerLength),
                 RagDecoder.defaultMode(run.model().settings.kind()));
         int[] ks = cfg.nDocs >= 5 ? new int[] {1, 5} : new int[] {1};
-        AnswerEval.Report a = AnswerEval.run(run.model(), decoder, run.retriever(), sets.answerSample(), 8, ks, predictions, m, null);
+        AnswerEval.Report a =
+                AnswerEval.run(run.model(), decoder, run.retriever(), sets.answerSample(), 8, ks, predictions, m, null);
         o.put("em", a.em());
         o.put("f1", a.f1());
         o.put("em_questions", a.questions());
-        RetrievalEval.Report rs = RetrievalEval.run(run.retriever(), run.model().questionEncoder, sets.answerSample(), new int[] {5}, 32,
-                cfg.maxQuestionLength, null);
+        RetrievalEval.Report rs = RetrievalEval.run(
+                run.retriever(),
+                run.model().questionEncoder,
+                sets.answerSample(),
+                new int[] {5},
+                32,
+                cfg.maxQuestionLength,
+                null);
         o.put("sample_recall@5", rs.recall()[0]);
         if (withSeen && sets.seen() != null && !sets.seen().isEmpty()) {
-            Path seenPredictions = predictions == null ? null : predictions.resolveSibling(
-                    predictions.getFileName().toString().replace(".jsonl", "-seen.jsonl"));
-            AnswerEval.Report s = AnswerEval.run(run.model(), decoder, run.retriever(), sets.seen(), 8, ks, seenPredictions, m, null);
+            Path seenPredictions = predictions == null
+                    ? null
+                    : predictions.resolveSibling(
+                            predictions.getFileName().toString().replace(".jsonl", "-seen.jsonl"));
+            AnswerEval.Report s =
+                    AnswerEval.run(run.model(), decoder, run.retriever(), sets.seen(), 8, ks, seenPredictions, m, null);
             o.put("seen_em", s.em());
             o.put("seen_f1", s.f1());
             o.put("seen_questions", s.questions());
         }
         if (full) {
-            RetrievalEval.Report r = RetrievalEval.run(run.retriever(), run.model().questionEncoder, sets.recallAll(), sets.recallKs(), 32,
-                    cfg.maxQuestionLength, null);
+            RetrievalEval.Report r = RetrievalEval.run(
+                    run.retriever(),
+                    run.model().questionEncoder,
+                    sets.recallAll(),
+                    sets.recallKs(),
+                    32,
+                    cfg.maxQuestionLength,
+                    null);
             Map<Integer, Double> rec = new LinkedHashMap<>();
             for (int i = 0; i < r.ks().length; i++) rec.put(r.ks()[i], r.recall()[i]);
             rec.forEach((k, v) -> o.put("recall@" + k, v));

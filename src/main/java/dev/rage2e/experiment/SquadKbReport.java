@@ -135,70 +135,137 @@ public final class SquadKbReport {
         StringBuilder b = new StringBuilder();
         b.append("# ").append(dataName(s)).append(": original vs end-to-end RAG at CPU scale\n\n");
         b.append("Command: `").append(s.path("command").asText()).append("`\n\n");
-        b.append(String.format("KB: %d passages (100 words, with titles). Training questions: %d. EM/F1: %d test questions (%s). "
-                + "Recall@k: all %d test questions. Budget: %.2f training minutes per mode and seed (evaluation excluded). Machine: %d "
-                + "cores (shared).%n%n", s.path("kb_passages").asInt(), s.path("train_questions").asInt(), s.path("test_questions_em").asInt(),
-                s.path("em_sample").asText(), s.path("test_questions_recall").asInt(), s.path("budget_minutes").asDouble(),
+        b.append(String.format(
+                "KB: %d passages (100 words, with titles). Training questions: %d. EM/F1: %d test "
+                        + "questions (%s). "
+                        + "Recall@k: all %d test questions. Budget: %.2f training minutes per mode and seed "
+                        + "(evaluation "
+                        + "excluded). Machine: %d "
+                        + "cores "
+                        + "(shared).%n%n",
+                s.path("kb_passages").asInt(),
+                s.path("train_questions").asInt(),
+                s.path("test_questions_em").asInt(),
+                s.path("em_sample").asText(),
+                s.path("test_questions_recall").asInt(),
+                s.path("budget_minutes").asDouble(),
                 s.path("cores").asInt()));
-        b.append("Retriever: ").append(s.path("retriever").asText()).append(". Reader: ").append(s.path("generator").asText()).append(".\n\n");
+        b.append("Retriever: ")
+                .append(s.path("retriever").asText())
+                .append(". Reader: ")
+                .append(s.path("generator").asText())
+                .append(".\n\n");
         JsonNode rg = doc.path("reader_gold_passage");
         if (!rg.isMissingNode()) {
-            b.append(String.format("Reader stage (%.1f min, %d steps on the training questions' gold passages, shared by every run below): "
-                    + "EM %.3f, F1 %.3f on the gold passages of the %d EM questions (the reader alone, retrieval aside).%n%n",
-                    rg.path("minutes").asDouble(), rg.path("steps").asInt(), rg.path("em").asDouble(), rg.path("f1").asDouble(),
+            b.append(String.format(
+                    "Reader stage (%.1f min, %d steps on the training questions' gold passages, "
+                            + "shared by every run below): "
+                            + "EM %.3f, F1 %.3f on the gold passages of the %d EM questions (the reader alone, "
+                            + "retrieval "
+                            + "aside).%n%n",
+                    rg.path("minutes").asDouble(),
+                    rg.path("steps").asInt(),
+                    rg.path("em").asDouble(),
+                    rg.path("f1").asDouble(),
                     rg.path("questions").asInt()));
         }
-        b.append("| mode | EM | F1 | recall@1 | recall@5 | recall@20 | steps | minutes | seeds |\n|---|---|---|---|---|---|---|---|---|\n");
+        b.append("| mode | EM | F1 | recall@1 | recall@5 | recall@20 | steps | minutes | seeds "
+                + "|\n|---|---|---|---|---|---|---|---|---|\n");
         boolean any = false;
         for (String mode : MODES) {
             JsonNode a = doc.path(mode);
             if (a.isMissingNode()) continue;
             if (!any) {
                 JsonNode bf = a.path("before");
-                b.append(String.format("| before training | %.3f | %.3f | %.3f | %.3f | %.3f | 0 | 0 | |%n", bf.path("em").asDouble(),
-                        bf.path("f1").asDouble(), bf.path("recall@1").asDouble(), bf.path("recall@5").asDouble(),
+                b.append(String.format(
+                        "| before training | %.3f | %.3f | %.3f | %.3f | %.3f | 0 | 0 | |%n",
+                        bf.path("em").asDouble(),
+                        bf.path("f1").asDouble(),
+                        bf.path("recall@1").asDouble(),
+                        bf.path("recall@5").asDouble(),
                         bf.path("recall@20").asDouble()));
                 any = true;
             }
             JsonNode sp = a.path("spread");
-            b.append(String.format("| %s | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.0f | %.2f | %d |%n", mode,
-                    a.path("em").asDouble(), sp.path("em").asDouble(), a.path("f1").asDouble(), sp.path("f1").asDouble(),
-                    a.path("recall@1").asDouble(), sp.path("recall@1").asDouble(), a.path("recall@5").asDouble(),
-                    sp.path("recall@5").asDouble(), a.path("recall@20").asDouble(), sp.path("recall@20").asDouble(),
-                    a.path("steps").asDouble(), a.path("minutes").asDouble(), a.path("seeds").asInt()));
+            b.append(String.format(
+                    "| %s | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | "
+                            + "%.0f | %.2f | %d |%n",
+                    mode,
+                    a.path("em").asDouble(),
+                    sp.path("em").asDouble(),
+                    a.path("f1").asDouble(),
+                    sp.path("f1").asDouble(),
+                    a.path("recall@1").asDouble(),
+                    sp.path("recall@1").asDouble(),
+                    a.path("recall@5").asDouble(),
+                    sp.path("recall@5").asDouble(),
+                    a.path("recall@20").asDouble(),
+                    sp.path("recall@20").asDouble(),
+                    a.path("steps").asDouble(),
+                    a.path("minutes").asDouble(),
+                    a.path("seeds").asInt()));
         }
         for (String mode : MODES) {
             JsonNode a = doc.path(mode).path("same_steps");
             if (a.isMissingNode()) continue;
             JsonNode sp = a.path("spread");
-            b.append(String.format("| %s at the other mode's steps | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f "
-                    + "| %.0f | %.2f | %d |%n", mode, a.path("em").asDouble(), sp.path("em").asDouble(), a.path("f1").asDouble(),
-                    sp.path("f1").asDouble(), a.path("recall@1").asDouble(), sp.path("recall@1").asDouble(),
-                    a.path("recall@5").asDouble(), sp.path("recall@5").asDouble(), a.path("recall@20").asDouble(),
-                    sp.path("recall@20").asDouble(), a.path("steps").asDouble(), a.path("minutes").asDouble(), a.path("seeds").asInt()));
+            b.append(String.format(
+                    "| %s at the other mode's steps | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | "
+                            + "%.3f ± %.3f | %.3f ± %.3f "
+                            + "| %.0f | %.2f | %d "
+                            + "|%n",
+                    mode,
+                    a.path("em").asDouble(),
+                    sp.path("em").asDouble(),
+                    a.path("f1").asDouble(),
+                    sp.path("f1").asDouble(),
+                    a.path("recall@1").asDouble(),
+                    sp.path("recall@1").asDouble(),
+                    a.path("recall@5").asDouble(),
+                    sp.path("recall@5").asDouble(),
+                    a.path("recall@20").asDouble(),
+                    sp.path("recall@20").asDouble(),
+                    a.path("steps").asDouble(),
+                    a.path("minutes").asDouble(),
+                    a.path("seeds").asInt()));
         }
-        b.append("\n± is the spread (max − min) between seeds. A row \"at the other mode's steps\" is the same runs evaluated when "
-                + "they had trained as many steps as the mode run before them in the same seed (equal steps rather than equal minutes; "
+        b.append("\n± is the spread (max − min) between seeds. A row \"at the other mode's steps\" is the same "
+                + "runs evaluated when "
+                + "they had trained as many steps as the mode run before them in the same seed (equal steps rather "
+                + "than equal minutes; "
                 + "only seeds run in that order have it).\n\n## Runs\n\n");
-        b.append("| seed | mode | steps | minutes | refreshes | loss first→last 10 | EM | recall@5 | s/step fwd q/ret/passage/gen, bwd, opt |\n");
+        b.append("| seed | mode | steps | minutes | refreshes | loss first→last 10 | EM | recall@5 | s/step fwd "
+                + "q/ret/passage/gen, bwd, opt |\n");
         b.append("|---|---|---|---|---|---|---|---|---|\n");
         for (JsonNode r : doc.path("runs")) {
             JsonNode t = r.path("seconds");
             int steps = Math.max(1, r.path("steps").asInt());
-            b.append(String.format("| %d | %s | %d | %.2f | %d | %.2f → %.2f | %.3f | %.3f | %.2f/%.3f/%.2f/%.2f, %.2f, %.2f |%n",
-                    r.path("seed").asLong(), r.path("mode").asText(), r.path("steps").asInt(), r.path("minutes").asDouble(),
-                    r.path("refreshes_published").asInt(), r.path("loss_first").asDouble(), r.path("loss_last").asDouble(),
-                    r.path("after").path("em").asDouble(), r.path("after").path("recall@5").asDouble(),
-                    t.path("question_encoding").asDouble() / steps, t.path("retrieval").asDouble() / steps,
-                    t.path("passage_encoding").asDouble() / steps, t.path("generator_forward").asDouble() / steps,
-                    t.path("backward").asDouble() / steps, t.path("optimizer").asDouble() / steps));
+            b.append(String.format(
+                    "| %d | %s | %d | %.2f | %d | %.2f → %.2f | %.3f | %.3f | %.2f/%.3f/%.2f/%.2f, %.2f, %.2f |%n",
+                    r.path("seed").asLong(),
+                    r.path("mode").asText(),
+                    r.path("steps").asInt(),
+                    r.path("minutes").asDouble(),
+                    r.path("refreshes_published").asInt(),
+                    r.path("loss_first").asDouble(),
+                    r.path("loss_last").asDouble(),
+                    r.path("after").path("em").asDouble(),
+                    r.path("after").path("recall@5").asDouble(),
+                    t.path("question_encoding").asDouble() / steps,
+                    t.path("retrieval").asDouble() / steps,
+                    t.path("passage_encoding").asDouble() / steps,
+                    t.path("generator_forward").asDouble() / steps,
+                    t.path("backward").asDouble() / steps,
+                    t.path("optimizer").asDouble() / steps));
         }
-        b.append("\nLearning curves (EM and retrieval recall@5 of the EM sample against training step): `curves.png`.\n");
+        b.append("\nLearning curves (EM and retrieval recall@5 of the EM sample against training step): "
+                + "`curves.png`.\n");
         return b.toString();
     }
 
     static void plot(JsonNode doc, Path png) throws IOException {
-        CurvePlot p = new CurvePlot(dataName(doc.path("setup")) + " test sample: original (blue) vs end-to-end (red) RAG");
+        CurvePlot p =
+                new CurvePlot(dataName(doc.path("setup")) + " test sample: original (blue) vs end-to-end (red) RAG");
         for (JsonNode r : doc.path("runs")) {
             boolean e2e = r.path("mode").asText().equals("end2end");
             JsonNode c = r.path("curve");

@@ -1,6 +1,9 @@
 package dev.rage2e.experiment;
 
 import ai.djl.ndarray.NDManager;
+import dev.rage2e.convert.ConvertedBert;
+import dev.rage2e.convert.ModelCatalog;
+import dev.rage2e.convert.ModelDirs;
 import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.EncoderIdentity;
 import dev.rage2e.kb.KbBuilder;
@@ -9,9 +12,6 @@ import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.Bert2BertWarmStart;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.util.AtomicFiles;
-import dev.rage2e.convert.ConvertedBert;
-import dev.rage2e.convert.ModelCatalog;
-import dev.rage2e.convert.ModelDirs;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -45,9 +45,13 @@ public final class Workspace {
         return dir;
     }
 
-    /** A KB of the inputs encoded with {@code encoder}, built unless {@code dir} already holds one with published embeddings. */
+    /**
+     * A KB of the inputs encoded with {@code encoder}, built unless {@code
+     * dir} already holds one with published embeddings.
+     */
     public Path encodedKb(List<Path> inputs, Path dir, Path encoder, int words) throws IOException {
-        if (Files.isRegularFile(dir.resolve(KnowledgeBase.MANIFEST)) && KbVersions.current(dir).isPresent()) {
+        if (Files.isRegularFile(dir.resolve(KnowledgeBase.MANIFEST))
+                && KbVersions.current(dir).isPresent()) {
             log.println("rag: reusing knowledge base " + dir);
             return dir;
         }
@@ -56,8 +60,12 @@ public final class Workspace {
         KbBuilder.build(inputs, dir, words);
         KnowledgeBase kb = KnowledgeBase.open(dir);
         log.printf("rag: knowledge base %s: %d passages; encoding with %s%n", dir, kb.size(), encoder.getFileName());
-        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoder, root)) {
-            EmbeddingsWriter.Result r = EmbeddingsWriter.encode(kb, enc, EncoderIdentity.ofDirectory(enc),
+        try (NDManager root = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(encoder, root)) {
+            EmbeddingsWriter.Result r = EmbeddingsWriter.encode(
+                    kb,
+                    enc,
+                    EncoderIdentity.ofDirectory(enc),
                     EmbeddingsWriter.Options.defaults().withProgress(log));
             KbVersions.publish(dir, r.version());
         }
@@ -77,7 +85,8 @@ public final class Workspace {
     public Path spanReader(Path bert, Path out) throws IOException {
         if (Files.isRegularFile(out.resolve("config.json"))) return out;
         if (Files.exists(out)) AtomicFiles.deleteTree(out);
-        dev.rage2e.model.BertForQuestionAnswering.initFrom(bert, out, 0, dev.rage2e.model.BertForQuestionAnswering.Settings.DEFAULT);
+        dev.rage2e.model.BertForQuestionAnswering.initFrom(
+                bert, out, 0, dev.rage2e.model.BertForQuestionAnswering.Settings.DEFAULT);
         return out;
     }
 
@@ -89,7 +98,8 @@ public final class Workspace {
         com.fasterxml.jackson.databind.node.ObjectNode root = dev.rage2e.util.Json.MAPPER.createObjectNode();
         root.put("version", "1.1");
         com.fasterxml.jackson.databind.node.ArrayNode data = root.putArray("data");
-        java.util.Map<String, java.util.Map<String, com.fasterxml.jackson.databind.node.ArrayNode>> byTitle = new java.util.LinkedHashMap<>();
+        java.util.Map<String, java.util.Map<String, com.fasterxml.jackson.databind.node.ArrayNode>> byTitle =
+                new java.util.LinkedHashMap<>();
         for (dev.rage2e.qa.QaExample e : qs) {
             if (e.context() == null) throw new IllegalArgumentException("question " + e.id() + " has no context");
             var paras = byTitle.computeIfAbsent(e.title(), t -> new java.util.LinkedHashMap<>());
@@ -98,7 +108,8 @@ public final class Workspace {
             q.put("id", e.id());
             q.put("question", e.question());
             var ans = q.putArray("answers");
-            for (String a : e.answers()) ans.addObject().put("text", a).put("answer_start", e.context().indexOf(a));
+            for (String a : e.answers())
+                ans.addObject().put("text", a).put("answer_start", e.context().indexOf(a));
         }
         byTitle.forEach((title, paras) -> {
             var art = data.addObject();
@@ -119,7 +130,8 @@ public final class Workspace {
      * absolute, so the split can live anywhere. Returns {@code out}.
      */
     public static Path articleSplit(List<Path> data, double testFraction, Path out) throws IOException {
-        if (!(testFraction > 0 && testFraction < 1)) throw new dev.rage2e.util.UserException("--test-fraction must be in (0, 1), got " + testFraction);
+        if (!(testFraction > 0 && testFraction < 1))
+            throw new dev.rage2e.util.UserException("--test-fraction must be in (0, 1), got " + testFraction);
         int every = Math.max(2, (int) Math.round(1 / testFraction));
         var root = dev.rage2e.util.Json.MAPPER.createObjectNode();
         root.put("description", "Generated by rag experiment run: every " + every + "-th article is a test article.");
@@ -142,7 +154,8 @@ public final class Workspace {
             nTrain += tr.size();
         }
         if (nTest == 0 || nTrain == 0) {
-            throw new dev.rage2e.util.UserException(data.get(0) + ": " + i + " article(s) cannot be split into training and test articles");
+            throw new dev.rage2e.util.UserException(
+                    data.get(0) + ": " + i + " article(s) cannot be split into training and test articles");
         }
         Files.createDirectories(out.toAbsolutePath().getParent());
         AtomicFiles.writeString(out, dev.rage2e.util.Json.pretty(root));
@@ -159,7 +172,8 @@ public final class Workspace {
         try (Stream<Path> s = Files.list(src)) {
             for (Path p : s.toList()) {
                 String n = p.getFileName().toString();
-                if (n.startsWith(".") || (KbVersions.isVersionName(n) && !n.equals(current)) || n.startsWith("index")) continue;
+                if (n.startsWith(".") || (KbVersions.isVersionName(n) && !n.equals(current)) || n.startsWith("index"))
+                    continue;
                 copyTree(p, tmp.resolve(n));
             }
         }
@@ -171,20 +185,25 @@ public final class Workspace {
         if (Files.isDirectory(src)) {
             Files.createDirectories(dst);
             try (Stream<Path> s = Files.list(src)) {
-                for (Path p : s.toList()) copyTree(p, dst.resolve(p.getFileName().toString()));
+                for (Path p : s.toList())
+                    copyTree(p, dst.resolve(p.getFileName().toString()));
             }
         } else {
             Files.copy(src, dst, StandardCopyOption.COPY_ATTRIBUTES);
         }
     }
 
-    /** Writes questions and answers as the trainer's line files (answers tab-separated), so a run reads exactly these. */
+    /**
+     * Writes questions and answers as the trainer's line files (answers tab-separated), so a run reads exactly these.
+     */
     public static void writeLineFiles(List<dev.rage2e.qa.QaExample> qs, Path source, Path target) throws IOException {
         StringBuilder q = new StringBuilder();
         StringBuilder a = new StringBuilder();
         for (dev.rage2e.qa.QaExample e : qs) {
             q.append(oneLine(e.question())).append('\n');
-            a.append(String.join("\t", e.answers().stream().map(Workspace::oneLine).toList())).append('\n');
+            a.append(String.join(
+                            "\t", e.answers().stream().map(Workspace::oneLine).toList()))
+                    .append('\n');
         }
         AtomicFiles.writeString(source, q.toString());
         AtomicFiles.writeString(target, a.toString());

@@ -9,8 +9,12 @@ import dev.rage2e.kb.Embeddings;
 public final class ExactRescore {
     private ExactRescore() {}
 
-    /** Fills {@code ids[row]} and {@code scores[row]} with the best {@code k} of {@code candidates} for {@code q}, best first. */
-    public static void topK(Embeddings embeddings, float[] q, int[] candidates, int k, int[][] ids, float[][] scores, int row) {
+    /**
+     * Fills {@code ids[row]} and {@code scores[row]} with the best {@code k}
+     * of {@code candidates} for {@code q}, best first.
+     */
+    public static void topK(
+            Embeddings embeddings, float[] q, int[] candidates, int k, int[][] ids, float[][] scores, int row) {
         int n = candidates.length;
         float[] ip = new float[n];
         float[] v = new float[embeddings.dim()];

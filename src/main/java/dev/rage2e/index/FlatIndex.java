@@ -88,7 +88,8 @@ public final class FlatIndex implements VectorIndex {
         if (nq == 0) return new TopK(ids, scores);
         float[] q = new float[nq * dim];
         for (int i = 0; i < nq; i++) {
-            if (queries[i].length != dim) throw new IllegalArgumentException("query has " + queries[i].length + " dims, index " + dim);
+            if (queries[i].length != dim)
+                throw new IllegalArgumentException("query has " + queries[i].length + " dims, index " + dim);
             System.arraycopy(queries[i], 0, q, i * dim, dim);
         }
         try (NDManager sub = manager.newSubManager()) {

@@ -53,7 +53,8 @@ public final class HnswIndex implements VectorIndex {
     private final JsonNode meta;
     private volatile int efSearch;
 
-    private HnswIndex(Directory directory, DirectoryReader reader, int[] docToPassage, Embeddings embeddings, JsonNode meta) {
+    private HnswIndex(
+            Directory directory, DirectoryReader reader, int[] docToPassage, Embeddings embeddings, JsonNode meta) {
         this.directory = directory;
         this.reader = reader;
         this.leaf = reader.leaves().get(0).reader();
@@ -65,7 +66,8 @@ public final class HnswIndex implements VectorIndex {
 
     public record Params(int m, int efConstruction, int efSearch, int threads) {
         public Params {
-            if (m < 2 || m > Lucene99HnswVectorsFormat.MAXIMUM_MAX_CONN) throw new UserException("--m must be in [2, 512], got " + m);
+            if (m < 2 || m > Lucene99HnswVectorsFormat.MAXIMUM_MAX_CONN)
+                throw new UserException("--m must be in [2, 512], got " + m);
             if (efConstruction < 1 || efConstruction > Lucene99HnswVectorsFormat.MAXIMUM_BEAM_WIDTH) {
                 throw new UserException("--ef-construction must be in [1, 3200], got " + efConstruction);
             }
@@ -76,7 +78,8 @@ public final class HnswIndex implements VectorIndex {
 
     /** Builds the index of {@code emb} into {@code dir} (which must not exist) and returns index.json. */
     public static ObjectNode build(Embeddings emb, Path dir, Params p) throws IOException {
-        if (emb.dim() > 1024) throw new UserException(emb.dir() + ": Lucene HNSW supports at most 1024 dimensions, got " + emb.dim());
+        if (emb.dim() > 1024)
+            throw new UserException(emb.dir() + ": Lucene HNSW supports at most 1024 dimensions, got " + emb.dim());
         long t0 = System.nanoTime();
         ExecutorService pool = Executors.newFixedThreadPool(p.threads());
         try (Directory d = FSDirectory.open(dir)) {
@@ -84,12 +87,14 @@ public final class HnswIndex implements VectorIndex {
                     .setCodec(new Lucene912Codec() {
                         @Override
                         public KnnVectorsFormat getKnnVectorsFormatForField(String field) {
-                            return new Lucene99HnswVectorsFormat(p.m(), p.efConstruction(), p.threads(), p.threads() > 1 ? pool : null);
+                            return new Lucene99HnswVectorsFormat(
+                                    p.m(), p.efConstruction(), p.threads(), p.threads() > 1 ? pool : null);
                         }
                     })
                     .setOpenMode(IndexWriterConfig.OpenMode.CREATE)
                     .setUseCompoundFile(false)
-                    .setRAMBufferSizeMB(Math.max(64, 4.0 * emb.count() * (emb.dim() * 4 + 2L * p.m() * 4 + 64) / (1 << 20)))
+                    .setRAMBufferSizeMB(
+                            Math.max(64, 4.0 * emb.count() * (emb.dim() * 4 + 2L * p.m() * 4 + 64) / (1 << 20)))
                     .setRAMPerThreadHardLimitMB(2047)
                     .setCommitOnClose(true);
             try (IndexWriter w = new IndexWriter(d, cfg)) {
@@ -104,7 +109,8 @@ public final class HnswIndex implements VectorIndex {
                         for (int i = lo; i < hi; i++) {
                             emb.rows(i, 1, v, 0);
                             Document doc = new Document();
-                            doc.add(new KnnFloatVectorField(FIELD, v.clone(), VectorSimilarityFunction.MAXIMUM_INNER_PRODUCT));
+                            doc.add(new KnnFloatVectorField(
+                                    FIELD, v.clone(), VectorSimilarityFunction.MAXIMUM_INNER_PRODUCT));
                             doc.add(new NumericDocValuesField(PID, i));
                             w.addDocument(doc);
                         }
@@ -154,7 +160,8 @@ public final class HnswIndex implements VectorIndex {
         if (!Files.isRegularFile(metaFile)) throw new UserException(dir + ": not an HNSW index (no " + META + ")");
         JsonNode meta = Json.read(metaFile);
         if (!emb.sha256().equals(meta.path("embeddings_sha256").asText())) {
-            throw new UserException(dir + ": index was built for other embeddings (sha " + meta.path("embeddings_sha256").asText()
+            throw new UserException(dir + ": index was built for other embeddings "
+                    + "(sha " + meta.path("embeddings_sha256").asText()
                     + ") than " + emb.dir() + " (sha " + emb.sha256() + "); rebuild it with rag index build");
         }
         Directory d = FSDirectory.open(dir);
@@ -162,14 +169,16 @@ public final class HnswIndex implements VectorIndex {
         try {
             r = DirectoryReader.open(d);
             if (r.leaves().size() != 1 || r.maxDoc() != emb.count() || r.numDocs() != emb.count()) {
-                throw new UserException(dir + ": expected one segment with " + emb.count() + " vectors, found " + r.leaves().size()
+                throw new UserException(dir + ": expected one segment with " + emb.count() + " vectors, "
+                        + "found " + r.leaves().size()
                         + " segments, " + r.numDocs() + " docs");
             }
             LeafReader leaf = r.leaves().get(0).reader();
             int[] map = new int[r.maxDoc()];
             NumericDocValues pid = leaf.getNumericDocValues(PID);
             for (int doc = 0; doc < map.length; doc++) {
-                if (pid == null || !pid.advanceExact(doc)) throw new UserException(dir + ": document " + doc + " has no passage id");
+                if (pid == null || !pid.advanceExact(doc))
+                    throw new UserException(dir + ": document " + doc + " has no passage id");
                 map[doc] = (int) pid.longValue();
             }
             return new HnswIndex(d, r, map, emb, meta);

@@ -25,5 +25,6 @@ public interface IndexBuilder {
     String current();
 
     /** A built version; {@code opened} is its {embeddings, index} pair, loaded and ready to swap in. */
-    record Built(String version, int passages, double encodeSeconds, double indexSeconds, IndexHolder.Snapshot opened) {}
+    record Built(
+            String version, int passages, double encodeSeconds, double indexSeconds, IndexHolder.Snapshot opened) {}
 }

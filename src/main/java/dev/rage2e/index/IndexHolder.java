@@ -19,7 +19,8 @@ public final class IndexHolder implements AutoCloseable {
 
         public Snapshot(Embeddings embeddings, VectorIndex index) {
             if (embeddings.count() != index.size() || embeddings.dim() != index.dim()) {
-                throw new IllegalArgumentException("index shape " + index.size() + "x" + index.dim() + " does not match embeddings "
+                throw new IllegalArgumentException("index shape " + index.size() + "x" + index.dim() + " does not "
+                        + "match embeddings "
                         + embeddings.count() + "x" + embeddings.dim());
             }
             this.embeddings = embeddings;

@@ -28,7 +28,8 @@ public final class Indexes {
         if (RemoteIndex.isRemote(type)) return type; // ENGINE:TARGET, checked when the engine opens it
         String t = type.toLowerCase(Locale.ROOT);
         if (t.equals("flat") || t.equals("hnsw") || (allowAuto && t.equals("auto"))) return t;
-        throw new UserException("unknown index type '" + type + "' (expected flat, hnsw" + (allowAuto ? ", auto" : "") + " or ENGINE:TARGET, e.g. solr:http://host:8983/solr)");
+        throw new UserException("unknown index type '" + type + "' (expected flat, hnsw" + (allowAuto ? ", auto" : "")
+                + " or ENGINE:TARGET, e.g. solr:http://host:8983/solr)");
     }
 
     public static boolean hasHnsw(Embeddings emb) {
@@ -72,7 +73,10 @@ public final class Indexes {
             try {
                 meta = HnswIndex.build(emb, tmp, params);
             } catch (IOException e) {
-                throw new IOException(target + ": cannot write the HNSW index (" + e.getMessage() + "); the existing index is unchanged", e);
+                throw new IOException(
+                        target + ": cannot write the HNSW index (" + e.getMessage() + "); the "
+                                + "existing index is unchanged",
+                        e);
             }
             try (var s = Files.list(tmp)) {
                 for (Path f : (Iterable<Path>) s::iterator) AtomicFiles.fsync(f);

@@ -26,30 +26,41 @@ public final class KbIndexBuilder implements IndexBuilder {
     private final boolean deleteOld;
     private final boolean janitor;
 
-    public KbIndexBuilder(KbRetriever retriever, String indexType, HnswIndex.Params hnsw, EmbeddingsWriter.Options encode, boolean deleteOld) {
+    public KbIndexBuilder(
+            KbRetriever retriever,
+            String indexType,
+            HnswIndex.Params hnsw,
+            EmbeddingsWriter.Options encode,
+            boolean deleteOld) {
         this.retriever = retriever;
         this.indexType = Indexes.checkType(indexType, false);
         this.hnsw = hnsw;
         this.encode = encode;
         this.deleteOld = deleteOld;
         this.janitor = false;
-        if (encode.shardCount() != 1) throw new IllegalArgumentException("the refresher encodes the whole KB (no shards)");
+        if (encode.shardCount() != 1)
+            throw new IllegalArgumentException("the refresher encodes the whole KB (no shards)");
     }
 
     /** A builder whose publishes go through the retriever's {@link KbJanitor} (what the trainer uses). */
-    public KbIndexBuilder(KbRetriever retriever, String indexType, HnswIndex.Params hnsw, EmbeddingsWriter.Options encode) {
+    public KbIndexBuilder(
+            KbRetriever retriever, String indexType, HnswIndex.Params hnsw, EmbeddingsWriter.Options encode) {
         this.retriever = retriever;
         this.indexType = Indexes.checkType(indexType, false);
         this.hnsw = hnsw;
         this.encode = encode;
         this.deleteOld = false;
         this.janitor = true;
-        if (encode.shardCount() != 1) throw new IllegalArgumentException("the refresher encodes the whole KB (no shards)");
+        if (encode.shardCount() != 1)
+            throw new IllegalArgumentException("the refresher encodes the whole KB (no shards)");
     }
 
     private volatile DistributedEncoder distributed;
 
-    /** Encode refreshes with {@code d} (e.g. on a Spark cluster) instead of in this process; the index side is unchanged. */
+    /**
+     * Encode refreshes with {@code d} (e.g. on a Spark cluster) instead of
+     * in this process; the index side is unchanged.
+     */
     public KbIndexBuilder encodeWith(DistributedEncoder d) {
         this.distributed = d;
         return this;
@@ -59,7 +70,8 @@ public final class KbIndexBuilder implements IndexBuilder {
     public Built build(EncoderModel encoder, String label) throws IOException {
         EncoderIdentity identity = EncoderIdentity.ofParams(label, encoder);
         DistributedEncoder d = distributed;
-        EmbeddingsWriter.Result r = d == null ? EmbeddingsWriter.encode(retriever.kb(), encoder, identity, encode)
+        EmbeddingsWriter.Result r = d == null
+                ? EmbeddingsWriter.encode(retriever.kb(), encoder, identity, encode)
                 : encodeElsewhere(d, encoder, identity);
         long t0 = System.nanoTime();
         if (indexType.equals("hnsw") || RemoteIndex.isRemote(indexType)) {
@@ -85,7 +97,8 @@ public final class KbIndexBuilder implements IndexBuilder {
      * The snapshot goes where the workers read the KB (inside its folder, written under a temp name, so a worker never
      * sees half of it) and is removed once the version is merged.
      */
-    private EmbeddingsWriter.Result encodeElsewhere(DistributedEncoder d, EncoderModel encoder, EncoderIdentity identity) throws IOException {
+    private EmbeddingsWriter.Result encodeElsewhere(
+            DistributedEncoder d, EncoderModel encoder, EncoderIdentity identity) throws IOException {
         Path kbDir = retriever.kb().dir();
         Path tmp = KbVersions.newTempDir(kbDir, "encoder");
         Path snapshot = kbDir.resolve("encoder-" + identity.key());
@@ -107,9 +120,13 @@ public final class KbIndexBuilder implements IndexBuilder {
     @Override
     public void publish(Built built) throws IOException {
         if (RemoteIndex.isRemote(indexType)) { // the cluster's readers first: if that fails, nothing here has moved
-            // with a janitor, old collections go with their local versions (KbJanitor's deletion hook), never one a checkpoint names
-            RemoteIndex.engine(indexType).publish(Embeddings.open(retriever.kb(), built.version()), RemoteIndex.target(indexType),
-                    !janitor && deleteOld);
+            // with a janitor, old collections go with their local versions
+            // (KbJanitor's deletion hook), never one a checkpoint names
+            RemoteIndex.engine(indexType)
+                    .publish(
+                            Embeddings.open(retriever.kb(), built.version()),
+                            RemoteIndex.target(indexType),
+                            !janitor && deleteOld);
         }
         if (janitor) {
             retriever.publishOpened(built.opened());
@@ -122,7 +139,8 @@ public final class KbIndexBuilder implements IndexBuilder {
     @Override
     public void discard(Built built) throws IOException {
         Embeddings emb = RemoteIndex.isRemote(indexType) ? Embeddings.open(retriever.kb(), built.version()) : null;
-        KbVersions.delete(retriever.kb().dir(), built.version()); // refuses the current version, before its snapshot is touched
+        // refuses the current version, before its snapshot is touched
+        KbVersions.delete(retriever.kb().dir(), built.version());
         if (emb != null) RemoteIndex.engine(indexType).delete(emb, RemoteIndex.target(indexType));
         retriever.discardOpened(built.opened());
     }
@@ -131,7 +149,8 @@ public final class KbIndexBuilder implements IndexBuilder {
     public int[][] search(String version, float[][] queries, int k) throws IOException {
         if (version.equals(retriever.version())) {
             try (var snap = retriever.acquire()) {
-                if (snap.version().equals(version)) return snap.search(queries, k).ids();
+                if (snap.version().equals(version))
+                    return snap.search(queries, k).ids();
             }
         }
         try (KbRetriever other = KbRetriever.openVersion(retriever.kb(), version, indexType)) {

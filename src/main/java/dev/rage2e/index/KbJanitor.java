@@ -29,7 +29,7 @@ public final class KbJanitor implements AutoCloseable {
     private final Predicate<String> keep;
     private final Supplier<Set<String>> open;
     private final Consumer<String> onError;
-    private volatile VersionDeletion alsoDelete = v -> { };
+    private volatile VersionDeletion alsoDelete = v -> {};
     private final Set<String> candidates = ConcurrentHashMap.newKeySet();
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "kb-janitor");
@@ -79,7 +79,7 @@ public final class KbJanitor implements AutoCloseable {
 
     /** Waits until everything submitted so far is done. */
     public void flush() {
-        Future<?> f = thread.submit(() -> { });
+        Future<?> f = thread.submit(() -> {});
         try {
             f.get(5, TimeUnit.MINUTES);
         } catch (InterruptedException e) {

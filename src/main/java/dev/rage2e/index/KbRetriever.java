@@ -179,7 +179,8 @@ public final class KbRetriever implements Retriever, AutoCloseable {
 
     private static void checkDim(float[][] queries, IndexHolder.Lease lease) {
         if (queries.length > 0 && queries[0].length != lease.index().dim()) {
-            throw new UserException("query vectors have " + queries[0].length + " dimensions, the embeddings of " + lease.version() + " "
+            throw new UserException("query vectors have " + queries[0].length + " dimensions, the embeddings "
+                    + "of " + lease.version() + " "
                     + lease.index().dim() + " (was the KB encoded with another encoder?)");
         }
     }
@@ -194,7 +195,8 @@ public final class KbRetriever implements Retriever, AutoCloseable {
             List<List<ScoredPassage>> out = new ArrayList<>(queries.length);
             for (int q = 0; q < queries.length; q++) {
                 List<ScoredPassage> row = new ArrayList<>(top.ids()[q].length);
-                for (int j = 0; j < top.ids()[q].length; j++) row.add(new ScoredPassage(kb.passage(top.ids()[q][j]), top.scores()[q][j]));
+                for (int j = 0; j < top.ids()[q].length; j++)
+                    row.add(new ScoredPassage(kb.passage(top.ids()[q][j]), top.scores()[q][j]));
                 out.add(row);
             }
             return new Result(lease.version(), lease.index().type(), out);
@@ -208,10 +210,14 @@ public final class KbRetriever implements Retriever, AutoCloseable {
     public void publish(String version, boolean deleteOld) throws IOException {
         IndexHolder.Snapshot next = load(version);
         KbVersions.publish(kb.dir(), version);
-        holder.swap(next, deleteOld ? s -> {
-            freed(s);
-            deleteFiles(s);
-        } : this::freed);
+        holder.swap(
+                next,
+                deleteOld
+                        ? s -> {
+                            freed(s);
+                            deleteFiles(s);
+                        }
+                        : this::freed);
     }
 
     /** Loads the on-disk {@code current} if it differs from the one in memory; true if it swapped. */
@@ -224,7 +230,8 @@ public final class KbRetriever implements Retriever, AutoCloseable {
 
     private void deleteFiles(IndexHolder.Snapshot s) {
         try {
-            if (!s.version().equals(KbVersions.current(kb.dir()).orElse(null))) KbVersions.delete(kb.dir(), s.version());
+            if (!s.version().equals(KbVersions.current(kb.dir()).orElse(null)))
+                KbVersions.delete(kb.dir(), s.version());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -21,16 +21,20 @@ public final class RemoteIndex {
         /** The ENGINE part of the type string. */
         String name();
 
-        /** Indexes every row of {@code emb} on the cluster at {@code target} (not yet what the cluster's readers see); its metadata. */
+        /**
+         * Indexes every row of {@code emb} on the cluster at {@code target} (not
+         * yet what the cluster's readers see); its metadata.
+         */
         ObjectNode build(Embeddings emb, String target, HnswIndex.Params params) throws IOException;
 
         /** Searches the index of exactly this version (so a search never mixes two versions). */
         VectorIndex open(Embeddings emb, String target) throws IOException;
 
         /**
-         * Makes this version's index the one the cluster's readers see (atomic on the cluster). With {@code deleteOlder},
-         * indexes of versions older than both this one and the one it replaces go too; a training run passes false and
-         * leaves deletion to its janitor, which keeps every version a checkpoint names (a resumed run searches it).
+         * Makes this version's index the one the cluster's readers see (atomic on the cluster). With {@code
+         * deleteOlder}, indexes of versions older than both this one and the one it replaces go too; a training run
+         * passes false and leaves deletion to its janitor, which keeps every
+         * version a checkpoint names (a resumed run searches it).
          */
         void publish(Embeddings emb, String target, boolean deleteOlder) throws IOException;
 
@@ -51,7 +55,8 @@ public final class RemoteIndex {
     public static Engine engine(String type) {
         String name = type.substring(0, type.indexOf(':'));
         for (Engine e : ServiceLoader.load(Engine.class)) if (e.name().equals(name)) return e;
-        throw new UserException("index type '" + type + "': no '" + name + "' engine on the classpath (it comes with the rag-e2e-scaleout jar; "
+        throw new UserException("index type '" + type + "': no '" + name + "' engine on the classpath (it comes "
+                + "with the rag-e2e-scaleout jar; "
                 + "README, 'Scaling out')");
     }
 }

@@ -12,8 +12,13 @@ public final class Chunker {
     private Chunker() {}
 
     public static boolean isSpace(char c) {
-        return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u001c' || c == '\u001d' || c == '\u001e'
-                || c == '\u001f' || c == '\u0085';
+        return Character.isWhitespace(c)
+                || Character.isSpaceChar(c)
+                || c == '\u001c'
+                || c == '\u001d'
+                || c == '\u001e'
+                || c == '\u001f'
+                || c == '\u0085';
     }
 
     public static List<String> words(String text) {

@@ -19,7 +19,8 @@ final class DelimitedReader {
     static void read(Path file, char delimiter, Consumer<Document> sink) throws IOException {
         try (Utf8Lines lines = new Utf8Lines(file)) {
             List<String> header = record(lines, delimiter);
-            if (header == null) throw UserException.at(file, 1, "empty file (expected a header row with title and text columns)");
+            if (header == null)
+                throw UserException.at(file, 1, "empty file (expected a header row with title and text columns)");
             int title = -1;
             int text = -1;
             for (int i = 0; i < header.size(); i++) {
@@ -28,7 +29,8 @@ final class DelimitedReader {
                 if (h.equals("text")) text = i;
             }
             if (title < 0 || text < 0) {
-                throw UserException.at(file, 1, "header must name the columns 'title' and 'text' (found " + header + ")");
+                throw UserException.at(
+                        file, 1, "header must name the columns 'title' and 'text' (found " + header + ")");
             }
             while (true) {
                 long line = lines.lineNumber() + 1;
@@ -36,8 +38,14 @@ final class DelimitedReader {
                 if (row == null) break;
                 if (row.size() == 1 && row.get(0).isEmpty()) continue; // blank line
                 if (row.size() != header.size()) {
-                    throw UserException.at(file, line, "expected " + header.size() + " fields like the header, found " + row.size()
-                            + (delimiter == '\t' ? " (fields are separated by tabs)" : " (quote fields that contain commas)"));
+                    throw UserException.at(
+                            file,
+                            line,
+                            "expected " + header.size() + " fields like the header, "
+                                    + "found " + row.size()
+                                    + (delimiter == '\t'
+                                            ? " (fields are separated by tabs)"
+                                            : " (quote fields that contain commas)"));
                 }
                 String t = row.get(text);
                 if (Chunker.words(t).isEmpty()) throw UserException.at(file, line, "empty text");
@@ -80,8 +88,11 @@ final class DelimitedReader {
                     }
                 }
                 if (i < s.length() && s.charAt(i) != delimiter) {
-                    throw UserException.at(lines.file(), lines.lineNumber(), "unexpected character '" + s.charAt(i)
-                            + "' after a closing quote (double a quote inside a quoted field: \"\")");
+                    throw UserException.at(
+                            lines.file(),
+                            lines.lineNumber(),
+                            "unexpected character '" + s.charAt(i)
+                                    + "' after a closing quote (double a quote inside a quoted field: \"\")");
                 }
             } else {
                 while (i < s.length() && s.charAt(i) != delimiter) f.append(s.charAt(i++));

@@ -16,7 +16,8 @@ public interface DistributedEncoder extends AutoCloseable {
      * Encodes every passage of {@code kb} with the encoder saved in {@code encoderDir} (identity {@code identity},
      * as the local encoder would record it) and merges the shards into a new version; returns it, not published.
      */
-    EmbeddingsWriter.Result encode(KnowledgeBase kb, Path encoderDir, EncoderIdentity identity, EmbeddingsWriter.Options opt)
+    EmbeddingsWriter.Result encode(
+            KnowledgeBase kb, Path encoderDir, EncoderIdentity identity, EmbeddingsWriter.Options opt)
             throws IOException;
 
     /** A one-line description for logs (engine, master, shards). */
@@ -25,7 +26,10 @@ public interface DistributedEncoder extends AutoCloseable {
     @Override
     void close();
 
-    /** Creates distributed encoders of one engine; registered in {@code META-INF/services/dev.rage2e.kb.DistributedEncoder$Provider}. */
+    /**
+     * Creates distributed encoders of one engine; registered in {@code
+     * META-INF/services/dev.rage2e.kb.DistributedEncoder$Provider}.
+     */
     interface Provider {
         /** The engine name users pass, e.g. "spark". */
         String name();
@@ -39,8 +43,10 @@ public interface DistributedEncoder extends AutoCloseable {
 
     /** The registered engine of this name, or a one-line error saying what to put on the classpath. */
     static DistributedEncoder open(String engine, String master, int shards) throws IOException {
-        for (Provider p : ServiceLoader.load(Provider.class)) if (p.name().equals(engine)) return p.open(master, shards);
-        throw new dev.rage2e.util.UserException("no '" + engine + "' encoder on the classpath: it comes with the rag-e2e-scaleout jar "
+        for (Provider p : ServiceLoader.load(Provider.class))
+            if (p.name().equals(engine)) return p.open(master, shards);
+        throw new dev.rage2e.util.UserException("no '" + engine + "' encoder on the classpath: it comes with the "
+                + "rag-e2e-scaleout jar "
                 + "(README, 'Scaling out')");
     }
 }

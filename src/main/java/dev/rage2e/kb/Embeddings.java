@@ -32,7 +32,8 @@ public final class Embeddings {
 
     public static Embeddings open(Path dir) {
         Path metaFile = dir.resolve(META);
-        if (!Files.isRegularFile(metaFile)) throw new UserException(dir + ": not an embeddings version (no " + META + ")");
+        if (!Files.isRegularFile(metaFile))
+            throw new UserException(dir + ": not an embeddings version (no " + META + ")");
         JsonNode meta = Json.read(metaFile);
         int count = meta.path("count").asInt(-1);
         int dim = meta.path("dim").asInt(-1);
@@ -44,7 +45,8 @@ public final class Embeddings {
             throw new UserException(dir.resolve(DATA) + ": cannot open: " + e.getMessage(), e);
         }
         if (data.size() != 4L * count * dim) {
-            throw new UserException(dir.resolve(DATA) + ": " + data.size() + " bytes, expected count*dim*4 = " + 4L * count * dim);
+            throw new UserException(
+                    dir.resolve(DATA) + ": " + data.size() + " bytes, expected count*dim*4 = " + 4L * count * dim);
         }
         return new Embeddings(dir.toAbsolutePath().normalize(), meta, data, count, dim);
     }
@@ -55,7 +57,8 @@ public final class Embeddings {
         String want = kb.passagesSha256();
         String got = e.meta.path("kb_passages_sha256").asText();
         if (!want.equals(got) || e.count != kb.size()) {
-            throw new UserException(e.dir + ": embeddings were computed for other passages (" + e.count + " rows, kb sha " + got
+            throw new UserException(e.dir + ": embeddings were computed for other passages (" + e.count + " rows, "
+                    + "kb sha " + got
                     + ") than " + kb.dir() + " (" + kb.size() + " passages, sha " + want + ")");
         }
         return e;
@@ -99,6 +102,7 @@ public final class Embeddings {
     /** Recomputes the data file's sha256 (reads the whole file) and compares it with meta.json. */
     public void verify() throws IOException {
         String actual = KbBuilder.sha256(dir.resolve(DATA));
-        if (!actual.equals(sha256())) throw new UserException(dir.resolve(DATA) + ": sha256 " + actual + " differs from meta.json's " + sha256());
+        if (!actual.equals(sha256()))
+            throw new UserException(dir.resolve(DATA) + ": sha256 " + actual + " differs from meta.json's " + sha256());
     }
 }

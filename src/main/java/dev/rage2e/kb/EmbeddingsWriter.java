@@ -62,15 +62,18 @@ public final class EmbeddingsWriter {
         }
     }
 
-    public static Result encode(KnowledgeBase kb, EncoderModel enc, EncoderIdentity identity, Options opt) throws IOException {
+    public static Result encode(KnowledgeBase kb, EncoderModel enc, EncoderIdentity identity, Options opt)
+            throws IOException {
         return encode(kb, enc, identity, opt, true);
     }
 
     /**
-     * Shard {@code opt.shardIndex()} of {@code opt.shardCount()} only, never merged here (a distributed encoder's worker:
-     * its driver merges once every shard is in, so a retried or speculative task cannot merge a second version).
+     * Shard {@code opt.shardIndex()} of {@code opt.shardCount()} only, never merged here (a distributed encoder's
+     * worker: its driver merges once every shard is in, so a retried or
+     * speculative task cannot merge a second version).
      */
-    public static Result encodeShard(KnowledgeBase kb, EncoderModel enc, EncoderIdentity identity, Options opt) throws IOException {
+    public static Result encodeShard(KnowledgeBase kb, EncoderModel enc, EncoderIdentity identity, Options opt)
+            throws IOException {
         if (opt.shardCount() < 2) throw new IllegalArgumentException("encodeShard needs shardCount >= 2");
         return encode(kb, enc, identity, opt, false);
     }
@@ -80,7 +83,8 @@ public final class EmbeddingsWriter {
         return kb.dir().resolve("shards-" + shardKey(identity, opt) + "-of-" + opt.shardCount());
     }
 
-    private static Result encode(KnowledgeBase kb, EncoderModel enc, EncoderIdentity identity, Options opt, boolean merge)
+    private static Result encode(
+            KnowledgeBase kb, EncoderModel enc, EncoderIdentity identity, Options opt, boolean merge)
             throws IOException {
         int n = kb.size();
         int lo = (int) ((long) opt.shardIndex() * n / opt.shardCount());
@@ -93,8 +97,10 @@ public final class EmbeddingsWriter {
             try {
                 sha = encodeRange(kb, enc, opt, lo, hi, data);
             } catch (IOException e) {
-                throw new IOException(kb.dir() + ": cannot write a new embeddings version (" + e.getMessage()
-                        + "); the published version is unchanged", e);
+                throw new IOException(
+                        kb.dir() + ": cannot write a new embeddings version (" + e.getMessage()
+                                + "); the published version is unchanged",
+                        e);
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
             ObjectNode meta = meta(kb, enc, identity, opt, hi - lo, sha, seconds);
@@ -120,10 +126,12 @@ public final class EmbeddingsWriter {
     }
 
     private static String shardKey(EncoderIdentity identity, Options opt) {
-        return EncoderIdentity.sha256Hex(Json.write(identity.toJson()) + "|max_len=" + opt.maxLen()).substring(0, 16);
+        return EncoderIdentity.sha256Hex(Json.write(identity.toJson()) + "|max_len=" + opt.maxLen())
+                .substring(0, 16);
     }
 
-    private static String encodeRange(KnowledgeBase kb, EncoderModel enc, Options opt, int lo, int hi, Path out) throws IOException {
+    private static String encodeRange(KnowledgeBase kb, EncoderModel enc, Options opt, int lo, int hi, Path out)
+            throws IOException {
         MessageDigest sha = sha256();
         RateProgress progress = new RateProgress("encode", "passages", hi - lo, opt.progress());
         int dim = enc.dim();
@@ -137,7 +145,8 @@ public final class EmbeddingsWriter {
                 float[][] vecs = enc.encodeIds(ids, opt.batch(), (d, t) -> progress.update(done + d));
                 ByteBuffer buf = ByteBuffer.allocate(vecs.length * dim * 4).order(ByteOrder.LITTLE_ENDIAN);
                 for (float[] v : vecs) {
-                    if (v.length != dim) throw new IllegalStateException("encoder returned " + v.length + " dims, expected " + dim);
+                    if (v.length != dim)
+                        throw new IllegalStateException("encoder returned " + v.length + " dims, expected " + dim);
                     for (float x : v) {
                         if (!Float.isFinite(x)) throw new IllegalStateException("encoder produced a non-finite value");
                         buf.putFloat(x);
@@ -153,7 +162,13 @@ public final class EmbeddingsWriter {
         return HexFormat.of().formatHex(sha.digest());
     }
 
-    private static ObjectNode meta(KnowledgeBase kb, EncoderModel enc, EncoderIdentity identity, Options opt, int count, String sha,
+    private static ObjectNode meta(
+            KnowledgeBase kb,
+            EncoderModel enc,
+            EncoderIdentity identity,
+            Options opt,
+            int count,
+            String sha,
             double seconds) {
         ObjectNode m = Json.MAPPER.createObjectNode();
         m.put("format", "rag-e2e-embeddings");
@@ -189,12 +204,13 @@ public final class EmbeddingsWriter {
                 MessageDigest sha = sha256();
                 long count = 0;
                 double seconds = 0;
-                try (FileChannel out = FileChannel.open(tmpDir.resolve(Embeddings.DATA), StandardOpenOption.CREATE_NEW,
-                        StandardOpenOption.WRITE)) {
+                try (FileChannel out = FileChannel.open(
+                        tmpDir.resolve(Embeddings.DATA), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                     for (int i = 0; i < shards; i++) {
                         JsonNode m = metas.get(i);
                         if (m.path("first_passage_id").asLong() != count) {
-                            throw new UserException(shardDir + ": shard " + i + " starts at passage " + m.path("first_passage_id")
+                            throw new UserException(shardDir + ": shard " + i + " starts at "
+                                    + "passage " + m.path("first_passage_id")
                                     + ", expected " + count);
                         }
                         Path f = shardDir.resolve(String.format("shard-%05d.f32", i));
@@ -212,7 +228,8 @@ public final class EmbeddingsWriter {
                     }
                     out.force(true);
                 }
-                if (count != kb.size()) throw new UserException(shardDir + ": shards hold " + count + " rows, the KB " + kb.size());
+                if (count != kb.size())
+                    throw new UserException(shardDir + ": shards hold " + count + " rows, the KB " + kb.size());
                 ObjectNode meta = (ObjectNode) metas.get(0).deepCopy();
                 meta.remove(List.of("shard", "first_passage_id"));
                 meta.put("count", count);
@@ -234,16 +251,21 @@ public final class EmbeddingsWriter {
      * Writes vectors that were computed elsewhere (benchmarks, tests, imports) as an embeddings
      * directory: {@code dir/embeddings.f32} and {@code meta.json} = {@code extra} + shape + sha256.
      */
-    public static void writeRaw(Path dir, int count, int dim, java.util.function.IntFunction<float[]> row, ObjectNode extra)
+    public static void writeRaw(
+            Path dir, int count, int dim, java.util.function.IntFunction<float[]> row, ObjectNode extra)
             throws IOException {
         Files.createDirectories(dir);
         MessageDigest sha = sha256();
-        try (FileChannel ch = FileChannel.open(dir.resolve(Embeddings.DATA), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        try (FileChannel ch = FileChannel.open(
+                dir.resolve(Embeddings.DATA),
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer buf = ByteBuffer.allocate(dim * 4).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < count; i++) {
                 float[] v = row.apply(i);
-                if (v.length != dim) throw new IllegalArgumentException("row " + i + " has " + v.length + " dims, expected " + dim);
+                if (v.length != dim)
+                    throw new IllegalArgumentException("row " + i + " has " + v.length + " dims, expected " + dim);
                 buf.clear();
                 for (float x : v) buf.putFloat(x);
                 buf.flip();
@@ -265,7 +287,8 @@ public final class EmbeddingsWriter {
 
     /** Writes vectors for {@code kb}'s passages as a new (unpublished) version and returns its name. */
     public static String writeVersion(KnowledgeBase kb, float[][] rows, ObjectNode encoder) throws IOException {
-        if (rows.length != kb.size()) throw new IllegalArgumentException(rows.length + " rows for " + kb.size() + " passages");
+        if (rows.length != kb.size())
+            throw new IllegalArgumentException(rows.length + " rows for " + kb.size() + " passages");
         Path tmp = KbVersions.newTempDir(kb.dir(), "emb");
         try {
             ObjectNode extra = Json.MAPPER.createObjectNode();

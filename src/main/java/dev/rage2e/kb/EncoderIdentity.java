@@ -19,7 +19,8 @@ import java.util.TreeMap;
  * {@code model.safetensors}; for an in-memory snapshot (the training loop's context encoder) a label
  * and a fingerprint, the sha256 over its parameter names, shapes and values. Plus the pooling settings.
  */
-public record EncoderIdentity(String label, String path, String weightsSha256, String fingerprint, ObjectNode settings) {
+public record EncoderIdentity(
+        String label, String path, String weightsSha256, String fingerprint, ObjectNode settings) {
 
     public static EncoderIdentity ofDirectory(EncoderModel enc) throws IOException {
         Path dir = enc.dir().toAbsolutePath().normalize();
@@ -32,7 +33,10 @@ public record EncoderIdentity(String label, String path, String weightsSha256, S
         return new EncoderIdentity(label, null, null, fingerprint(enc), enc.settings.toJson());
     }
 
-    /** The fingerprint of an encoder's weights by their bare (HF BertModel) names, as its saved model.safetensors holds them. */
+    /**
+     * The fingerprint of an encoder's weights by their bare (HF BertModel)
+     * names, as its saved model.safetensors holds them.
+     */
     public static String fingerprint(EncoderModel enc) {
         Map<String, HostTensor> bare = new TreeMap<>();
         enc.params.toHost().forEach((k, v) -> bare.put(k.substring(enc.prefix.length()), v));
@@ -55,7 +59,8 @@ public record EncoderIdentity(String label, String path, String weightsSha256, S
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             for (Map.Entry<String, HostTensor> e : new TreeMap<>(tensors).entrySet()) {
                 sha.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                sha.update(java.util.Arrays.toString(e.getValue().shape()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                sha.update(java.util.Arrays.toString(e.getValue().shape())
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 ByteBuffer b = e.getValue().data().duplicate();
                 sha.update(b);
             }
@@ -72,9 +77,12 @@ public record EncoderIdentity(String label, String path, String weightsSha256, S
 
     /** The identity {@link #toJson()} wrote (to hand it to another process, e.g. a distributed encoder's workers). */
     public static EncoderIdentity fromJson(com.fasterxml.jackson.databind.JsonNode o) {
-        return new EncoderIdentity(o.path("label").asText(), o.hasNonNull("path") ? o.get("path").asText() : null,
+        return new EncoderIdentity(
+                o.path("label").asText(),
+                o.hasNonNull("path") ? o.get("path").asText() : null,
                 o.hasNonNull("weights_sha256") ? o.get("weights_sha256").asText() : null,
-                o.hasNonNull("fingerprint") ? o.get("fingerprint").asText() : null, (ObjectNode) o.path("settings").deepCopy());
+                o.hasNonNull("fingerprint") ? o.get("fingerprint").asText() : null,
+                (ObjectNode) o.path("settings").deepCopy());
     }
 
     public ObjectNode toJson() {
@@ -89,7 +97,9 @@ public record EncoderIdentity(String label, String path, String weightsSha256, S
 
     static String sha256Hex(String s) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256")
+                            .digest(s.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -6,7 +6,10 @@ import java.util.Locale;
 
 /** Knowledge-base input formats, chosen by file extension. */
 public enum InputFormat {
-    TSV, CSV, JSONL, SQUAD;
+    TSV,
+    CSV,
+    JSONL,
+    SQUAD;
 
     public static InputFormat of(Path file) {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);

@@ -24,7 +24,8 @@ final class JsonLinesReader {
                 } catch (JsonProcessingException e) {
                     throw UserException.at(file, line, "invalid JSON: " + e.getOriginalMessage());
                 }
-                if (n == null || !n.isObject()) throw UserException.at(file, line, "expected a JSON object with title and text");
+                if (n == null || !n.isObject())
+                    throw UserException.at(file, line, "expected a JSON object with title and text");
                 String title = stringField(n, "title", file, line);
                 String text = stringField(n, "text", file, line);
                 if (Chunker.words(text).isEmpty()) throw UserException.at(file, line, "empty text");
@@ -36,7 +37,8 @@ final class JsonLinesReader {
     private static String stringField(JsonNode n, String name, Path file, long line) {
         JsonNode v = n.get(name);
         if (v == null) throw UserException.at(file, line, "missing field '" + name + "'");
-        if (!v.isTextual()) throw UserException.at(file, line, "field '" + name + "' must be a string, got " + v.getNodeType());
+        if (!v.isTextual())
+            throw UserException.at(file, line, "field '" + name + "' must be a string, got " + v.getNodeType());
         return v.asText();
     }
 }

@@ -38,14 +38,16 @@ public final class KbBuilder {
         }
         Path target = out.toAbsolutePath().normalize();
         if (Files.exists(target) && !(Files.isDirectory(target) && isEmptyDir(target))) {
-            throw new UserException(out + ": already exists; choose a new --out (a KB's passage ids must never change under its embeddings)");
+            throw new UserException(out + ": already exists; choose a new --out (a KB's passage ids must never "
+                    + "change under its embeddings)");
         }
         Files.createDirectories(target.getParent());
         Path tmp = target.getParent().resolve("." + target.getFileName() + ".tmp-" + UUID.randomUUID());
         Files.createDirectory(tmp);
         try {
             ObjectNode manifest = writeInto(inputs, tmp, words);
-            for (Path f : List.of(tmp.resolve(PassageStore.DATA), tmp.resolve(PassageStore.OFFSETS))) AtomicFiles.fsync(f);
+            for (Path f : List.of(tmp.resolve(PassageStore.DATA), tmp.resolve(PassageStore.OFFSETS)))
+                AtomicFiles.fsync(f);
             Json.writeFile(tmp.resolve(KnowledgeBase.MANIFEST), manifest);
             AtomicFiles.fsyncDir(tmp);
             if (Files.isDirectory(target)) Files.delete(target); // empty, checked above
@@ -73,7 +75,9 @@ public final class KbBuilder {
                 long[] docs = {0, 0};
                 try {
                     DocumentReaders.read(in, fmt, doc -> {
-                        if (fmt == InputFormat.SQUAD && !seenSquad.add(doc.title() + "\u0000" + String.join(" ", Chunker.words(doc.text())))) {
+                        if (fmt == InputFormat.SQUAD
+                                && !seenSquad.add(
+                                        doc.title() + "\u0000" + String.join(" ", Chunker.words(doc.text())))) {
                             docs[1]++;
                             return;
                         }
@@ -100,7 +104,9 @@ public final class KbBuilder {
                 s.put("passages", w.count() - firstId);
             }
             w.close();
-            if (w.count() == 0) throw new UserException((inputs.size() == 1 ? inputs.get(0).toString() : inputs.toString()) + ": no passages (the input holds no documents)");
+            if (w.count() == 0)
+                throw new UserException((inputs.size() == 1 ? inputs.get(0).toString() : inputs.toString())
+                        + ": no passages (the input holds no documents)");
             m.put("documents", documents);
             m.put("passages", w.count());
             m.put("duplicate_contexts_skipped", duplicates);

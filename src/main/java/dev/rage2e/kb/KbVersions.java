@@ -39,8 +39,11 @@ public final class KbVersions {
     public static List<String> list(Path kbDir) throws IOException {
         List<String> out = new ArrayList<>();
         try (var s = Files.list(kbDir)) {
-            s.map(p -> p.getFileName().toString()).filter(KbVersions::isVersionName)
-                    .filter(n -> Files.isRegularFile(kbDir.resolve(n).resolve(Embeddings.META))).sorted().forEach(out::add);
+            s.map(p -> p.getFileName().toString())
+                    .filter(KbVersions::isVersionName)
+                    .filter(n -> Files.isRegularFile(kbDir.resolve(n).resolve(Embeddings.META)))
+                    .sorted()
+                    .forEach(out::add);
         }
         return out;
     }
@@ -59,7 +62,8 @@ public final class KbVersions {
     }
 
     public static String requireCurrent(Path kbDir) {
-        return current(kbDir).orElseThrow(() -> new UserException(kbDir + ": no embeddings published yet (run rag kb encode)"));
+        return current(kbDir)
+                .orElseThrow(() -> new UserException(kbDir + ": no embeddings published yet (run rag kb encode)"));
     }
 
     /** A fresh temp directory inside the KB for building a version (or an index) before committing it. */
@@ -107,7 +111,8 @@ public final class KbVersions {
      */
     public static void delete(Path kbDir, String name) throws IOException {
         withLock(kbDir, () -> {
-            if (current(kbDir).filter(name::equals).isPresent()) throw new UserException(kbDir + ": " + name + " is current; not deleting it");
+            if (current(kbDir).filter(name::equals).isPresent())
+                throw new UserException(kbDir + ": " + name + " is current; not deleting it");
             Path dir = kbDir.resolve(name);
             if (!Files.exists(dir)) return null;
             Path trash = kbDir.resolve(".trash-" + name + "-" + UUID.randomUUID());

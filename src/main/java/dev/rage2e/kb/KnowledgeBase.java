@@ -26,10 +26,12 @@ public final class KnowledgeBase {
 
     public static KnowledgeBase open(Path dir) {
         Path m = dir.resolve(MANIFEST);
-        if (!Files.isDirectory(dir)) throw new UserException(dir + ": knowledge base directory not found (create it with rag kb build)");
+        if (!Files.isDirectory(dir))
+            throw new UserException(dir + ": knowledge base directory not found (create it with rag kb build)");
         if (!Files.isRegularFile(m)) throw new UserException(dir + ": not a knowledge base (no " + MANIFEST + ")");
         JsonNode manifest = Json.read(m);
-        if (!"rag-e2e-kb".equals(manifest.path("format").asText())) throw new UserException(m + ": not a rag-e2e KB manifest");
+        if (!"rag-e2e-kb".equals(manifest.path("format").asText()))
+            throw new UserException(m + ": not a rag-e2e KB manifest");
         PassageStore store;
         try {
             store = PassageStore.open(dir);
@@ -37,7 +39,8 @@ public final class KnowledgeBase {
             throw new UserException(dir + ": cannot open passages: " + e.getMessage(), e);
         }
         if (store.size() != manifest.path("passages").asLong()) {
-            throw new UserException(dir + ": passage store has " + store.size() + " passages, manifest says " + manifest.path("passages"));
+            throw new UserException(dir + ": passage store has " + store.size() + " passages, manifest says "
+                    + manifest.path("passages"));
         }
         return new KnowledgeBase(dir.toAbsolutePath().normalize(), manifest, store);
     }

@@ -99,7 +99,8 @@ public final class MappedFile {
 
     private void checkRange(long pos, long len, int width) {
         if (pos < 0 || len < 0 || pos + len * width > size) {
-            throw new IndexOutOfBoundsException(path + ": read of " + len * width + " bytes at " + pos + " beyond size " + size);
+            throw new IndexOutOfBoundsException(
+                    path + ": read of " + len * width + " bytes at " + pos + " beyond size " + size);
         }
     }
 }

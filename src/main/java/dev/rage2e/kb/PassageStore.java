@@ -47,7 +47,8 @@ public final class PassageStore {
     }
 
     public Passage get(int id) {
-        if (id < 0 || id >= count) throw new IndexOutOfBoundsException("passage id " + id + " not in [0, " + count + ")");
+        if (id < 0 || id >= count)
+            throw new IndexOutOfBoundsException("passage id " + id + " not in [0, " + count + ")");
         long start = offsets.readLong(8L * id);
         long end = offsets.readLong(8L * id + 8);
         byte[] rec = new byte[(int) (end - start)];
@@ -73,7 +74,8 @@ public final class PassageStore {
             } catch (java.security.NoSuchAlgorithmException e) {
                 throw new IllegalStateException(e);
             }
-            data = new DigestOutputStream(new BufferedOutputStream(Files.newOutputStream(dir.resolve(DATA)), 1 << 16), sha);
+            data = new DigestOutputStream(
+                    new BufferedOutputStream(Files.newOutputStream(dir.resolve(DATA)), 1 << 16), sha);
             offsets = new BufferedOutputStream(Files.newOutputStream(dir.resolve(OFFSETS)), 1 << 16);
             writeOffset(0);
         }
@@ -107,7 +109,8 @@ public final class PassageStore {
 
         @Override
         public void close() throws IOException {
-            try (data; offsets) {
+            try (data;
+                    offsets) {
                 data.flush();
                 offsets.flush();
             }

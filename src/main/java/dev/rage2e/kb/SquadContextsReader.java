@@ -27,9 +27,11 @@ final class SquadContextsReader {
 
     static void read(Path file, Consumer<Document> sink) throws IOException {
         int untitled = 0;
-        try (InputStream in = Files.newInputStream(file); JsonParser p = Json.MAPPER.createParser(in)) {
+        try (InputStream in = Files.newInputStream(file);
+                JsonParser p = Json.MAPPER.createParser(in)) {
             try {
-                if (p.nextToken() != JsonToken.START_OBJECT) throw error(file, p, "expected a SQuAD JSON object with a 'data' array");
+                if (p.nextToken() != JsonToken.START_OBJECT)
+                    throw error(file, p, "expected a SQuAD JSON object with a 'data' array");
                 boolean sawData = false;
                 while (p.nextToken() == JsonToken.FIELD_NAME) {
                     String field = p.currentName();
@@ -38,7 +40,8 @@ final class SquadContextsReader {
                         p.skipChildren();
                         continue;
                     }
-                    if (p.currentToken() != JsonToken.START_ARRAY) throw error(file, p, "'data' must be an array of articles");
+                    if (p.currentToken() != JsonToken.START_ARRAY)
+                        throw error(file, p, "'data' must be an array of articles");
                     sawData = true;
                     while (p.nextToken() != JsonToken.END_ARRAY) {
                         if (!readArticle(file, p, sink)) untitled++;
@@ -58,14 +61,16 @@ final class SquadContextsReader {
     /** Reads one article; false when it has no title. */
     private static boolean readArticle(Path file, JsonParser p, Consumer<Document> sink) throws IOException {
         long articleLine = p.currentTokenLocation().getLineNr();
-        if (p.currentToken() != JsonToken.START_OBJECT) throw error(file, p, "each article must be an object with title and paragraphs");
+        if (p.currentToken() != JsonToken.START_OBJECT)
+            throw error(file, p, "each article must be an object with title and paragraphs");
         String title = null, documentId = null;
         List<Context> contexts = new ArrayList<>();
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             p.nextToken();
             if (field.equals("title")) {
-                if (p.currentToken() != JsonToken.VALUE_STRING) throw error(file, p, "article 'title' must be a string");
+                if (p.currentToken() != JsonToken.VALUE_STRING)
+                    throw error(file, p, "article 'title' must be a string");
                 title = p.getText();
             } else if (field.equals("document_id") && p.currentToken().isScalarValue()) {
                 documentId = p.getText();
@@ -75,10 +80,13 @@ final class SquadContextsReader {
                     long line = p.currentTokenLocation().getLineNr();
                     JsonNode para = p.readValueAsTree();
                     JsonNode ctx = para == null ? null : para.get("context");
-                    if (ctx == null || !ctx.isTextual()) throw UserException.at(file, line, "paragraph without a string 'context'");
-                    if (Chunker.words(ctx.asText()).isEmpty()) throw UserException.at(file, line, "empty text (paragraph context)");
+                    if (ctx == null || !ctx.isTextual())
+                        throw UserException.at(file, line, "paragraph without a string 'context'");
+                    if (Chunker.words(ctx.asText()).isEmpty())
+                        throw UserException.at(file, line, "empty text (paragraph context)");
                     JsonNode doc = para.get("document_id");
-                    contexts.add(new Context(ctx.asText(), doc != null && doc.isValueNode() ? doc.asText() : null, line));
+                    contexts.add(
+                            new Context(ctx.asText(), doc != null && doc.isValueNode() ? doc.asText() : null, line));
                 }
             } else {
                 p.skipChildren();

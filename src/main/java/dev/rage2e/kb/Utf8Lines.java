@@ -23,10 +23,13 @@ import java.nio.file.Path;
 final class Utf8Lines implements Closeable {
     /** Longer lines are refused rather than buffered: real passages are far shorter, garbage is not. */
     static final int MAX_LINE_BYTES = 2 << 20;
+
     private final Path file;
     private final InputStream in;
-    private final CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-            .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+    private final CharsetDecoder decoder = StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT);
     private final ByteArrayOutputStream buf = new ByteArrayOutputStream(1024);
     private long lineNumber;
     private boolean eof;
@@ -52,7 +55,12 @@ final class Utf8Lines implements Closeable {
         int b;
         boolean nul = false;
         while ((b = in.read()) != -1 && b != '\n') {
-            if (buf.size() >= MAX_LINE_BYTES) throw UserException.at(file, lineNumber + 1, "line longer than " + (MAX_LINE_BYTES >> 20) + " MiB (not a text file, or missing line breaks?)");
+            if (buf.size() >= MAX_LINE_BYTES)
+                throw UserException.at(
+                        file,
+                        lineNumber + 1,
+                        "line longer than " + (MAX_LINE_BYTES >> 20)
+                                + " MiB (not a text file, or missing line breaks?)");
             if (b == 0) nul = true;
             buf.write(b);
         }
@@ -65,7 +73,11 @@ final class Utf8Lines implements Closeable {
         byte[] bytes = buf.toByteArray();
         int start = 0;
         int end = bytes.length;
-        if (lineNumber == 1 && end >= 3 && (bytes[0] & 0xff) == 0xEF && (bytes[1] & 0xff) == 0xBB && (bytes[2] & 0xff) == 0xBF) start = 3;
+        if (lineNumber == 1
+                && end >= 3
+                && (bytes[0] & 0xff) == 0xEF
+                && (bytes[1] & 0xff) == 0xBB
+                && (bytes[2] & 0xff) == 0xBF) start = 3;
         if (end > start && bytes[end - 1] == '\r') end--;
         try {
             CharBuffer cb = decoder.reset().decode(ByteBuffer.wrap(bytes, start, end - start));

@@ -19,7 +19,10 @@ public final class Activations {
             case "gelu" -> x.getNDArrayInternal().gelu();
             // tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
             case "gelu_new", "gelu_pytorch_tanh", "gelu_fast" ->
-                    Scalars.mul(x, 0.5f).mul(Scalars.mul(x.add(Scalars.mul(x.mul(x).mul(x), 0.044715f)), (float) Math.sqrt(2 / Math.PI)).tanh().add(1f));
+                Scalars.mul(x, 0.5f)
+                        .mul(Scalars.mul(x.add(Scalars.mul(x.mul(x).mul(x), 0.044715f)), (float) Math.sqrt(2 / Math.PI))
+                                .tanh()
+                                .add(1f));
             case "relu" -> x.getNDArrayInternal().relu();
             case "tanh" -> x.tanh();
             case "silu", "swish" -> x.mul(x.getNDArrayInternal().sigmoid());

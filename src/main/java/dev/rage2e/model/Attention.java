@@ -19,7 +19,10 @@ public final class Attention {
 
     /** [B, H, L, D] to [B, L, H*D]. */
     public static NDArray mergeHeads(NDArray x) {
-        long b = x.getShape().get(0), h = x.getShape().get(1), l = x.getShape().get(2), d = x.getShape().get(3);
+        long b = x.getShape().get(0),
+                h = x.getShape().get(1),
+                l = x.getShape().get(2),
+                d = x.getShape().get(3);
         return x.transpose(0, 2, 1, 3).reshape(b, l, h * d);
     }
 
@@ -27,7 +30,8 @@ public final class Attention {
      * softmax(q k^T / sqrt(d) + mask) v for q [B,H,Lq,D], k/v [B,H,Lk,D]; {@code additiveMask}
      * broadcasts to [B,H,Lq,Lk] (0 keep, MASK_VALUE drop) and may be null.
      */
-    public static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray additiveMask, float dropout, boolean training) {
+    public static NDArray attend(
+            NDArray q, NDArray k, NDArray v, NDArray additiveMask, float dropout, boolean training) {
         long d = q.getShape().get(3);
         return attend(q, k, v, additiveMask, dropout, training, (float) Math.sqrt(d));
     }
@@ -36,8 +40,8 @@ public final class Attention {
      * As above with the scores divided by {@code divisor}; 1 skips the division (BART scales the query
      * projection instead, as HF's {@code BartAttention} does).
      */
-    public static NDArray attend(NDArray q, NDArray k, NDArray v, NDArray additiveMask, float dropout, boolean training,
-            float divisor) {
+    public static NDArray attend(
+            NDArray q, NDArray k, NDArray v, NDArray additiveMask, float dropout, boolean training, float divisor) {
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2));
         if (divisor != 1f) scores = Scalars.div(scores, divisor);
         if (additiveMask != null) scores = scores.add(additiveMask);
@@ -56,7 +60,10 @@ public final class Attention {
     public static NDArray causalMask(NDManager m, long len) {
         NDArray idx = m.arange(len);
         NDArray future = idx.expandDims(0).gt(idx.expandDims(1)); // [L,L] j > i
-        return future.toType(DataType.FLOAT32, false).mul(MASK_VALUE).expandDims(0).expandDims(0);
+        return future.toType(DataType.FLOAT32, false)
+                .mul(MASK_VALUE)
+                .expandDims(0)
+                .expandDims(0);
     }
 
     public static NDArray dropout(NDArray x, float p, boolean training) {

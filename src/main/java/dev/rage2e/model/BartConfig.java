@@ -43,9 +43,13 @@ public record BartConfig(
         require(dModel > 0, "d_model", dModel);
         require(encoderLayers >= 0 && encoderLayers <= 256, "encoder_layers", encoderLayers);
         require(decoderLayers >= 0 && decoderLayers <= 256, "decoder_layers", decoderLayers);
-        require(encoderAttentionHeads > 0 && dModel % encoderAttentionHeads == 0, "encoder_attention_heads",
+        require(
+                encoderAttentionHeads > 0 && dModel % encoderAttentionHeads == 0,
+                "encoder_attention_heads",
                 encoderAttentionHeads + " (must divide d_model " + dModel + ")");
-        require(decoderAttentionHeads > 0 && dModel % decoderAttentionHeads == 0, "decoder_attention_heads",
+        require(
+                decoderAttentionHeads > 0 && dModel % decoderAttentionHeads == 0,
+                "decoder_attention_heads",
                 decoderAttentionHeads + " (must divide d_model " + dModel + ")");
         require(encoderFfnDim > 0, "encoder_ffn_dim", encoderFfnDim);
         require(decoderFfnDim > 0, "decoder_ffn_dim", decoderFfnDim);
@@ -56,7 +60,10 @@ public record BartConfig(
         require(maxPositionEmbeddings > 0, "max_position_embeddings", maxPositionEmbeddings);
         require(padTokenId >= 0 && padTokenId < vocabSize, "pad_token_id", padTokenId);
         require(eosTokenId >= 0 && eosTokenId < vocabSize, "eos_token_id", eosTokenId);
-        require(decoderStartTokenId >= 0 && decoderStartTokenId < vocabSize, "decoder_start_token_id", decoderStartTokenId);
+        require(
+                decoderStartTokenId >= 0 && decoderStartTokenId < vocabSize,
+                "decoder_start_token_id",
+                decoderStartTokenId);
     }
 
     private static void require(boolean ok, String field, Object value) {
@@ -78,8 +85,10 @@ public record BartConfig(
     public static BartConfig fromJson(JsonNode n) {
         if (n == null || !n.isObject()) throw new IllegalArgumentException("config is not a JSON object");
         // mBART-style variants (pre-LayerNorm, final layer norms) are other architectures; refuse them clearly
-        if (n.path("normalize_before").asBoolean(false) || n.path("add_final_layer_norm").asBoolean(false)) {
-            throw new IllegalArgumentException("normalize_before / add_final_layer_norm (mBART-style pre-LN) are not supported");
+        if (n.path("normalize_before").asBoolean(false)
+                || n.path("add_final_layer_norm").asBoolean(false)) {
+            throw new IllegalArgumentException(
+                    "normalize_before / add_final_layer_norm (mBART-style pre-LN) are not supported");
         }
         if (n.path("static_position_embeddings").asBoolean(false)) {
             throw new IllegalArgumentException("static_position_embeddings=true is not supported");

@@ -36,7 +36,9 @@ public final class BartForConditionalGeneration implements Seq2SeqModel, Decoder
         this.tokenizer = tokenizer;
         this.dir = dir;
         this.model = new BartModel(params, "model.", config);
-        this.lmHeadWeight = config.tieWordEmbeddings() ? model.shared.weight : params.get("lm_head.weight", config.vocabSize(), config.dModel());
+        this.lmHeadWeight = config.tieWordEmbeddings()
+                ? model.shared.weight
+                : params.get("lm_head.weight", config.vocabSize(), config.dModel());
         this.finalLogitsBias = params.has("final_logits_bias")
                 ? params.buffer("final_logits_bias", 1, config.vocabSize())
                 : createZeroBias(params, config.vocabSize());
@@ -54,19 +56,23 @@ public final class BartForConditionalGeneration implements Seq2SeqModel, Decoder
         Path weights = Seq2SeqModels.weightsFile(dir);
         Map<String, HostTensor> raw = Safetensors.read(weights);
         String prefix = PREFIXES.stream()
-                .filter(p -> raw.containsKey(p + "model.shared.weight") || raw.containsKey(p + "model.encoder.embed_tokens.weight"))
+                .filter(p -> raw.containsKey(p + "model.shared.weight")
+                        || raw.containsKey(p + "model.encoder.embed_tokens.weight"))
                 .findFirst()
-                .orElseThrow(() -> new UserException(weights + ": missing tensor 'model.shared.weight' (no BART body under any known prefix "
+                .orElseThrow(() -> new UserException(weights + ": missing tensor 'model.shared.weight' (no BART "
+                        + "body under any known prefix "
                         + PREFIXES + ")"));
         Map<String, HostTensor> tensors = new LinkedHashMap<>();
         raw.forEach((k, v) -> {
             if (k.startsWith(prefix)) tensors.put(k.substring(prefix.length()), v);
         });
         // some exports keep only the per-side copies of the tied embedding table
-        if (!tensors.containsKey("model.shared.weight")) tensors.put("model.shared.weight", tensors.get("model.encoder.embed_tokens.weight"));
+        if (!tensors.containsKey("model.shared.weight"))
+            tensors.put("model.shared.weight", tensors.get("model.encoder.embed_tokens.weight"));
         ParamStore params = ParamStore.fromHost(manager, tensors, weights.toString());
         try {
-            return new BartForConditionalGeneration(config, params, Seq2SeqModels.tokenizer(dir, config.padTokenId()), dir);
+            return new BartForConditionalGeneration(
+                    config, params, Seq2SeqModels.tokenizer(dir, config.padTokenId()), dir);
         } catch (RuntimeException e) {
             params.close();
             throw e;
@@ -100,7 +106,8 @@ public final class BartForConditionalGeneration implements Seq2SeqModel, Decoder
 
     @Override
     public TextTokenizer tokenizer() {
-        if (tokenizer == null) throw new UserException((dir == null ? "model" : dir) + ": no tokenizer.json; pass token ids instead");
+        if (tokenizer == null)
+            throw new UserException((dir == null ? "model" : dir) + ": no tokenizer.json; pass token ids instead");
         return tokenizer;
     }
 
@@ -120,13 +127,21 @@ public final class BartForConditionalGeneration implements Seq2SeqModel, Decoder
     }
 
     @Override
-    public NDArray decode(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask,
+    public NDArray decode(
+            NDArray decoderInputIds,
+            NDArray decoderMask,
+            NDArray encoderHidden,
+            NDArray encoderMask,
             boolean training) {
         return lmHead(decodeHidden(decoderInputIds, decoderMask, encoderHidden, encoderMask, training));
     }
 
     @Override
-    public NDArray decodeHidden(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask,
+    public NDArray decodeHidden(
+            NDArray decoderInputIds,
+            NDArray decoderMask,
+            NDArray encoderHidden,
+            NDArray encoderMask,
             boolean training) {
         return model.decoder.forward(decoderInputIds, decoderMask, encoderHidden, encoderMask, training);
     }
@@ -153,7 +168,9 @@ public final class BartForConditionalGeneration implements Seq2SeqModel, Decoder
 
     private NDArray lmHead(NDArray hidden) {
         // [.., V] + [1, V] broadcasts; the receiver is the activation so results stay in the caller's manager
-        return ai.djl.nn.core.Linear.linear(hidden, lmHeadWeight, null).singletonOrThrow().add(finalLogitsBias);
+        return ai.djl.nn.core.Linear.linear(hidden, lmHeadWeight, null)
+                .singletonOrThrow()
+                .add(finalLogitsBias);
     }
 
     @Override
@@ -172,7 +189,8 @@ public final class BartForConditionalGeneration implements Seq2SeqModel, Decoder
             params.save(d.resolve("model.safetensors"), Map.of("format", "pt"));
             Json.writeFile(d.resolve("config.json"), config.json());
             Json.writeFile(d.resolve(GenerationConfig.FILE), generationConfig.toJson());
-            if (tokenizer != null) Seq2SeqModels.copyTokenizerFiles(tokenizer.file().getParent(), d);
+            if (tokenizer != null)
+                Seq2SeqModels.copyTokenizerFiles(tokenizer.file().getParent(), d);
         });
     }
 

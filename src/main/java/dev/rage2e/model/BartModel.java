@@ -38,14 +38,18 @@ public final class BartModel {
         /** Embeddings [len, H] of positions {@code past .. past + len - 1}. */
         NDArray forward(NDManager m, long past, long len) {
             if (past + len > maxPositions) {
-                throw new IllegalArgumentException("sequence of " + (past + len) + " tokens exceeds max_position_embeddings " + maxPositions);
+                throw new IllegalArgumentException(
+                        "sequence of " + (past + len) + " tokens exceeds max_position_embeddings " + maxPositions);
             }
-            NDArray pos = m.arange(past + BartConfig.POSITION_OFFSET, past + len + BartConfig.POSITION_OFFSET, 1, DataType.INT64);
+            NDArray pos = m.arange(
+                    past + BartConfig.POSITION_OFFSET, past + len + BartConfig.POSITION_OFFSET, 1, DataType.INT64);
             return table.forward(pos);
         }
     }
 
-    /** Multi-head attention with HF's q/k/v/out projections; the query is scaled by head_dim^-0.5 before the product. */
+    /**
+     * Multi-head attention with HF's q/k/v/out projections; the query is scaled by head_dim^-0.5 before the product.
+     */
     public static final class BartAttention {
         final Linear qProj;
         final Linear kProj;
@@ -68,7 +72,9 @@ public final class BartModel {
 
         /** Keys and values [B, H, L, D] of {@code source}, cacheable across decoding steps. */
         public NDArray[] keysValues(NDArray source) {
-            return new NDArray[] {Attention.splitHeads(kProj.forward(source), heads), Attention.splitHeads(vProj.forward(source), heads)};
+            return new NDArray[] {
+                Attention.splitHeads(kProj.forward(source), heads), Attention.splitHeads(vProj.forward(source), heads)
+            };
         }
 
         public NDArray forward(NDArray hidden, NDArray[] kv, NDArray mask, boolean training) {
@@ -78,7 +84,9 @@ public final class BartModel {
         }
     }
 
-    /** The feed-forward block shared by encoder and decoder layers: fc1, activation, fc2, residual, final_layer_norm. */
+    /**
+     * The feed-forward block shared by encoder and decoder layers: fc1, activation, fc2, residual, final_layer_norm.
+     */
     static final class BartFeedForward {
         final Linear fc1;
         final Linear fc2;
@@ -111,13 +119,15 @@ public final class BartModel {
 
         BartEncoderLayer(ParamStore p, String prefix, BartConfig c) {
             selfAttn = new BartAttention(p, prefix + ".self_attn", c, c.encoderAttentionHeads());
-            selfAttnLayerNorm = new LayerNorm(p, prefix + ".self_attn_layer_norm", c.dModel(), BartConfig.LAYER_NORM_EPS);
+            selfAttnLayerNorm =
+                    new LayerNorm(p, prefix + ".self_attn_layer_norm", c.dModel(), BartConfig.LAYER_NORM_EPS);
             ffn = new BartFeedForward(p, prefix, c, c.encoderFfnDim());
             dropout = c.dropout();
         }
 
         NDArray forward(NDArray hidden, NDArray mask, boolean training) {
-            NDArray h = Attention.dropout(selfAttn.forward(hidden, selfAttn.keysValues(hidden), mask, training), dropout, training);
+            NDArray h = Attention.dropout(
+                    selfAttn.forward(hidden, selfAttn.keysValues(hidden), mask, training), dropout, training);
             h = selfAttnLayerNorm.forward(h.add(hidden));
             return ffn.forward(h, training);
         }
@@ -133,15 +143,26 @@ public final class BartModel {
 
         BartDecoderLayer(ParamStore p, String prefix, BartConfig c) {
             selfAttn = new BartAttention(p, prefix + ".self_attn", c, c.decoderAttentionHeads());
-            selfAttnLayerNorm = new LayerNorm(p, prefix + ".self_attn_layer_norm", c.dModel(), BartConfig.LAYER_NORM_EPS);
+            selfAttnLayerNorm =
+                    new LayerNorm(p, prefix + ".self_attn_layer_norm", c.dModel(), BartConfig.LAYER_NORM_EPS);
             encoderAttn = new BartAttention(p, prefix + ".encoder_attn", c, c.decoderAttentionHeads());
-            encoderAttnLayerNorm = new LayerNorm(p, prefix + ".encoder_attn_layer_norm", c.dModel(), BartConfig.LAYER_NORM_EPS);
+            encoderAttnLayerNorm =
+                    new LayerNorm(p, prefix + ".encoder_attn_layer_norm", c.dModel(), BartConfig.LAYER_NORM_EPS);
             ffn = new BartFeedForward(p, prefix, c, c.decoderFfnDim());
             dropout = c.dropout();
         }
 
-        /** {@code selfKv}: keys/values of the whole prefix (this step's included); {@code crossKv}: of the encoder output. */
-        NDArray forward(NDArray hidden, NDArray[] selfKv, NDArray selfMask, NDArray[] crossKv, NDArray crossMask, boolean training) {
+        /**
+         * {@code selfKv}: keys/values of the whole prefix (this step's
+         * included); {@code crossKv}: of the encoder output.
+         */
+        NDArray forward(
+                NDArray hidden,
+                NDArray[] selfKv,
+                NDArray selfMask,
+                NDArray[] crossKv,
+                NDArray crossMask,
+                boolean training) {
             NDArray h = Attention.dropout(selfAttn.forward(hidden, selfKv, selfMask, training), dropout, training);
             h = selfAttnLayerNorm.forward(h.add(hidden));
             NDArray c = Attention.dropout(encoderAttn.forward(h, crossKv, crossMask, training), dropout, training);
@@ -151,8 +172,14 @@ public final class BartModel {
     }
 
     /** Token embedding x embed_scale + positions, then layernorm_embedding and dropout. */
-    static NDArray embed(Embedding tokens, BartLearnedPositionalEmbedding positions, LayerNorm layernormEmbedding, BartConfig c,
-            NDArray ids, long past, boolean training) {
+    static NDArray embed(
+            Embedding tokens,
+            BartLearnedPositionalEmbedding positions,
+            LayerNorm layernormEmbedding,
+            BartConfig c,
+            NDArray ids,
+            long past,
+            boolean training) {
         NDArray x = tokens.forward(ids);
         if (c.scaleEmbedding()) x = Scalars.mul(x, c.embedScale());
         x = x.add(positions.forward(ids.getManager(), past, ids.getShape().get(1)));
@@ -170,7 +197,8 @@ public final class BartModel {
             config = c;
             embedTokens = shared;
             embedPositions = new BartLearnedPositionalEmbedding(p, prefix + ".embed_positions.weight", c);
-            layernormEmbedding = new LayerNorm(p, prefix + ".layernorm_embedding", c.dModel(), BartConfig.LAYER_NORM_EPS);
+            layernormEmbedding =
+                    new LayerNorm(p, prefix + ".layernorm_embedding", c.dModel(), BartConfig.LAYER_NORM_EPS);
             for (int i = 0; i < c.encoderLayers(); i++) layers.add(new BartEncoderLayer(p, prefix + ".layers." + i, c));
         }
 
@@ -194,7 +222,8 @@ public final class BartModel {
             config = c;
             embedTokens = shared;
             embedPositions = new BartLearnedPositionalEmbedding(p, prefix + ".embed_positions.weight", c);
-            layernormEmbedding = new LayerNorm(p, prefix + ".layernorm_embedding", c.dModel(), BartConfig.LAYER_NORM_EPS);
+            layernormEmbedding =
+                    new LayerNorm(p, prefix + ".layernorm_embedding", c.dModel(), BartConfig.LAYER_NORM_EPS);
             for (int i = 0; i < c.decoderLayers(); i++) layers.add(new BartDecoderLayer(p, prefix + ".layers." + i, c));
         }
 
@@ -202,20 +231,30 @@ public final class BartModel {
          * Teacher-forced decoder: causal self-attention (plus {@code decoderMask} [B, T] padding when given),
          * cross-attention to {@code encoderHidden} under {@code encoderMask}. Returns [B, T, H].
          */
-        public NDArray forward(NDArray ids, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, boolean training) {
+        public NDArray forward(
+                NDArray ids, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, boolean training) {
             NDArray x = embed(embedTokens, embedPositions, layernormEmbedding, config, ids, 0, training);
-            NDArray selfMask = Attention.causalMask(ids.getManager(), ids.getShape().get(1));
-            if (decoderMask != null) selfMask = Attention.paddingMask(decoderMask).add(selfMask).maximum(Attention.MASK_VALUE);
+            NDArray selfMask =
+                    Attention.causalMask(ids.getManager(), ids.getShape().get(1));
+            if (decoderMask != null)
+                selfMask = Attention.paddingMask(decoderMask).add(selfMask).maximum(Attention.MASK_VALUE);
             NDArray crossMask = encoderMask == null ? null : Attention.paddingMask(encoderMask);
             for (BartDecoderLayer l : layers) {
-                x = l.forward(x, l.selfAttn.keysValues(x), selfMask, l.encoderAttn.keysValues(encoderHidden), crossMask, training);
+                x = l.forward(
+                        x,
+                        l.selfAttn.keysValues(x),
+                        selfMask,
+                        l.encoderAttn.keysValues(encoderHidden),
+                        crossMask,
+                        training);
             }
             return x;
         }
 
         public NDArray[][] crossKeysValues(NDArray encoderHidden) {
             NDArray[][] kv = new NDArray[layers.size()][];
-            for (int i = 0; i < kv.length; i++) kv[i] = layers.get(i).encoderAttn.keysValues(encoderHidden);
+            for (int i = 0; i < kv.length; i++)
+                kv[i] = layers.get(i).encoderAttn.keysValues(encoderHidden);
             return kv;
         }
 

@@ -35,32 +35,45 @@ public final class Bert2BertWarmStart {
     private Bert2BertWarmStart() {}
 
     /** What was built, for the command's JSON report. */
-    public record Summary(int encoderLayers, int[] decoderLayersFrom, boolean lmHeadFromCheckpoint, long decoderStartTokenId,
-            long eosTokenId, long padTokenId, boolean tokenizer, long parameters) {}
+    public record Summary(
+            int encoderLayers,
+            int[] decoderLayersFrom,
+            boolean lmHeadFromCheckpoint,
+            long decoderStartTokenId,
+            long eosTokenId,
+            long padTokenId,
+            boolean tokenizer,
+            long parameters) {}
 
-    public static Summary initGenerator(Path bertDir, Path outDir, Integer decoderLayers, long seed) throws IOException {
+    public static Summary initGenerator(Path bertDir, Path outDir, Integer decoderLayers, long seed)
+            throws IOException {
         return initGenerator(bertDir, outDir, decoderLayers, seed, false);
     }
 
     /** As above; {@code copy} adds a {@link PointerGenerator} copy head (randomly initialised with {@code seed}). */
-    public static Summary initGenerator(Path bertDir, Path outDir, Integer decoderLayers, long seed, boolean copy) throws IOException {
+    public static Summary initGenerator(Path bertDir, Path outDir, Integer decoderLayers, long seed, boolean copy)
+            throws IOException {
         if (!Files.isDirectory(bertDir)) throw new UserException(bertDir + ": model directory not found");
         Path cfgFile = bertDir.resolve("config.json");
         if (!Files.exists(cfgFile)) throw new UserException(bertDir + ": missing config.json");
         JsonNode cfgJson = Json.read(cfgFile);
         String type = cfgJson.path("model_type").asText("bert");
-        if (!type.equals("bert")) throw new UserException(cfgFile + ": model_type '" + type + "', expected a BERT checkpoint ('bert')");
+        if (!type.equals("bert"))
+            throw new UserException(cfgFile + ": model_type '" + type + "', expected a BERT checkpoint ('bert')");
         BertConfig bert = BertConfig.load(cfgFile);
-        if (bert.isDecoder()) throw new UserException(cfgFile + ": is_decoder=true; expected a BERT encoder checkpoint");
+        if (bert.isDecoder())
+            throw new UserException(cfgFile + ": is_decoder=true; expected a BERT encoder checkpoint");
         float initRange = (float) BertConfig.numField(cfgJson, "initializer_range", 0.02);
         int total = bert.numHiddenLayers();
         int n = decoderLayers == null ? total : decoderLayers;
-        if (n < 1 || n > total) throw new UserException("--decoder-layers must be between 1 and " + total + ", got " + n);
+        if (n < 1 || n > total)
+            throw new UserException("--decoder-layers must be between 1 and " + total + ", got " + n);
         int[] from = layerChoice(total, n);
 
         Map<String, HostTensor> src = Safetensors.read(Seq2SeqModels.weightsFile(bertDir));
         Map<String, HostTensor> out = build(bert, src, bertDir, from, initRange, seed);
-        if (copy) out.putAll(PointerGenerator.initialTensors(bert.hiddenSize(), bert.hiddenSize(), initRange, seed + 1));
+        if (copy)
+            out.putAll(PointerGenerator.initialTensors(bert.hiddenSize(), bert.hiddenSize(), initRange, seed + 1));
         boolean fromCheckpoint = src.containsKey("cls.predictions.transform.dense.weight");
         Path tokenizer = bertDir.resolve("tokenizer.json");
         boolean hasTokenizer = Files.exists(tokenizer);
@@ -69,13 +82,15 @@ public final class Bert2BertWarmStart {
         long pad = hasTokenizer ? tokenId(tokenizer, "[PAD]", "<pad>") : bert.padTokenId();
         for (long id : new long[] {start, eos, pad}) {
             if (id < 0 || id >= bert.vocabSize()) {
-                throw new UserException(bertDir + ": special token id " + id + " outside the vocabulary of " + bert.vocabSize());
+                throw new UserException(
+                        bertDir + ": special token id " + id + " outside the vocabulary of " + bert.vocabSize());
             }
         }
         BertConfig encCfg = bert;
         BertConfig decCfg = bert.withLayers(n).asDecoder();
         EncoderDecoderConfig config = EncoderDecoderConfig.create(encCfg, decCfg, start, eos, pad);
-        GenerationConfig gen = new GenerationConfig(20, 0, 1, 1.0, GenerationConfig.EarlyStopping.FALSE, 0, -1, -1, eos, pad, start, true);
+        GenerationConfig gen = new GenerationConfig(
+                20, 0, 1, 1.0, GenerationConfig.EarlyStopping.FALSE, 0, -1, -1, eos, pad, start, true);
         long params = 0;
         for (HostTensor t : out.values()) params += t.numel();
         ModelDir.write(outDir, d -> {
@@ -94,8 +109,8 @@ public final class Bert2BertWarmStart {
      * layer j copies BERT layer {@code from[j]}; cross-attention (and the LM head when {@code src} has no
      * {@code cls.predictions.*}) are initialised with {@code seed}. {@code origin} names the source in errors.
      */
-    public static Map<String, HostTensor> build(BertConfig bert, Map<String, HostTensor> src, Object origin, int[] from, float initRange,
-            long seed) {
+    public static Map<String, HostTensor> build(
+            BertConfig bert, Map<String, HostTensor> src, Object origin, int[] from, float initRange, long seed) {
         String prefix = bodyPrefix(src, origin);
         int n = from.length;
         Map<String, HostTensor> out = new LinkedHashMap<>();
@@ -114,7 +129,9 @@ public final class Bert2BertWarmStart {
         for (Map.Entry<String, HostTensor> e : src.entrySet()) {
             String k = e.getKey();
             if (k.startsWith(prefix + "embeddings.") && !k.endsWith("position_ids")) {
-                out.put("decoder.bert." + k.substring(prefix.length()), e.getValue().asF32());
+                out.put(
+                        "decoder.bert." + k.substring(prefix.length()),
+                        e.getValue().asF32());
             }
         }
         Random rnd = new Random(seed);
@@ -128,7 +145,8 @@ public final class Bert2BertWarmStart {
                     copied++;
                 }
             }
-            if (copied == 0) throw new UserException(origin + ": missing tensors of layer " + from[j] + " ('" + s + "*')");
+            if (copied == 0)
+                throw new UserException(origin + ": missing tensors of layer " + from[j] + " ('" + s + "*')");
             String c = d + "crossattention.";
             for (String proj : new String[] {"self.query", "self.key", "self.value", "output.dense"}) {
                 out.put(c + proj + ".weight", normal(rnd, initRange, h, h));
@@ -140,10 +158,17 @@ public final class Bert2BertWarmStart {
         // LM head
         String head = "decoder.cls.predictions.";
         if (src.containsKey("cls.predictions.transform.dense.weight")) {
-            for (String t : new String[] {"transform.dense.weight", "transform.dense.bias", "transform.LayerNorm.weight",
-                    "transform.LayerNorm.bias", "bias"}) {
+            for (String t : new String[] {
+                "transform.dense.weight",
+                "transform.dense.bias",
+                "transform.LayerNorm.weight",
+                "transform.LayerNorm.bias",
+                "bias"
+            }) {
                 HostTensor v = src.get("cls.predictions." + t);
-                if (v == null) throw new UserException(origin + ": has cls.predictions.transform.dense.weight but no cls.predictions." + t);
+                if (v == null)
+                    throw new UserException(
+                            origin + ": has cls.predictions.transform.dense.weight but no cls.predictions." + t);
                 out.put(head + t, v.asF32());
             }
         } else {
@@ -166,12 +191,15 @@ public final class Bert2BertWarmStart {
         Map<String, HostTensor> t = new LinkedHashMap<>();
         t.put("embeddings.word_embeddings.weight", normal(r, std, c.vocabSize(), h));
         t.put("embeddings.position_embeddings.weight", normal(r, std, c.maxPositionEmbeddings(), h));
-        if (c.typeVocabSize() > 0) t.put("embeddings.token_type_embeddings.weight", normal(r, std, c.typeVocabSize(), h));
+        if (c.typeVocabSize() > 0)
+            t.put("embeddings.token_type_embeddings.weight", normal(r, std, c.typeVocabSize(), h));
         t.put("embeddings.LayerNorm.weight", constant(1f, h));
         t.put("embeddings.LayerNorm.bias", constant(0f, h));
         for (int i = 0; i < c.numHiddenLayers(); i++) {
             String p = "encoder.layer." + i + ".";
-            for (String n : new String[] {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
+            for (String n : new String[] {
+                "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"
+            }) {
                 t.put(p + n + ".weight", normal(r, std, h, h));
                 t.put(p + n + ".bias", constant(0f, h));
             }
@@ -199,7 +227,8 @@ public final class Bert2BertWarmStart {
         String suffix = "embeddings.word_embeddings.weight";
         List<String> found = new ArrayList<>();
         for (String k : src.keySet()) if (k.endsWith(suffix)) found.add(k.substring(0, k.length() - suffix.length()));
-        if (found.isEmpty()) throw new UserException(dir + ": no tensor '*embeddings.word_embeddings.weight' (not a BERT checkpoint)");
+        if (found.isEmpty())
+            throw new UserException(dir + ": no tensor '*embeddings.word_embeddings.weight' (not a BERT checkpoint)");
         found.sort((a, b) -> Integer.compare(a.length(), b.length()));
         return found.get(0);
     }
@@ -214,7 +243,8 @@ public final class Bert2BertWarmStart {
             JsonNode v = t.path("model").path("vocab");
             if (v.isObject() && v.has(name)) return v.get(name).asLong();
         }
-        throw new UserException(tokenizerJson + ": none of the special tokens " + Arrays.toString(names) + " is in the vocabulary");
+        throw new UserException(tokenizerJson + ": none of the special tokens " + Arrays.toString(names) + " is in "
+                + "the vocabulary");
     }
 
     private static HostTensor normal(Random rnd, float std, long... shape) {

@@ -30,11 +30,15 @@ public record BertConfig(
         require(vocabSize > 0, "vocab_size", vocabSize);
         require(hiddenSize > 0, "hidden_size", hiddenSize);
         require(numHiddenLayers >= 0 && numHiddenLayers <= 256, "num_hidden_layers", numHiddenLayers);
-        require(numAttentionHeads > 0 && hiddenSize % numAttentionHeads == 0, "num_attention_heads", numAttentionHeads
-                + " (must divide hidden_size " + hiddenSize + ")");
+        require(
+                numAttentionHeads > 0 && hiddenSize % numAttentionHeads == 0,
+                "num_attention_heads",
+                numAttentionHeads + " (must divide hidden_size " + hiddenSize + ")");
         require(intermediateSize > 0, "intermediate_size", intermediateSize);
         require(hiddenDropoutProb >= 0 && hiddenDropoutProb < 1, "hidden_dropout_prob", hiddenDropoutProb);
-        require(attentionProbsDropoutProb >= 0 && attentionProbsDropoutProb < 1, "attention_probs_dropout_prob",
+        require(
+                attentionProbsDropoutProb >= 0 && attentionProbsDropoutProb < 1,
+                "attention_probs_dropout_prob",
                 attentionProbsDropoutProb);
         require(maxPositionEmbeddings > 0, "max_position_embeddings", maxPositionEmbeddings);
         require(typeVocabSize >= 0, "type_vocab_size", typeVocabSize);
@@ -81,7 +85,8 @@ public record BertConfig(
     static int intField(JsonNode n, String field, int dflt) {
         JsonNode v = n.get(field);
         if (v == null || v.isNull()) return dflt;
-        if (!v.canConvertToInt() || !v.isIntegralNumber()) throw new IllegalArgumentException("field " + field + " must be an integer, got " + v);
+        if (!v.canConvertToInt() || !v.isIntegralNumber())
+            throw new IllegalArgumentException("field " + field + " must be an integer, got " + v);
         return v.asInt();
     }
 
@@ -117,14 +122,38 @@ public record BertConfig(
     }
 
     public BertConfig asDecoder() {
-        return new BertConfig(vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads, intermediateSize, hiddenAct,
-                hiddenDropoutProb, attentionProbsDropoutProb, maxPositionEmbeddings, typeVocabSize, layerNormEps,
-                padTokenId, true, true);
+        return new BertConfig(
+                vocabSize,
+                hiddenSize,
+                numHiddenLayers,
+                numAttentionHeads,
+                intermediateSize,
+                hiddenAct,
+                hiddenDropoutProb,
+                attentionProbsDropoutProb,
+                maxPositionEmbeddings,
+                typeVocabSize,
+                layerNormEps,
+                padTokenId,
+                true,
+                true);
     }
 
     public BertConfig withLayers(int layers) {
-        return new BertConfig(vocabSize, hiddenSize, layers, numAttentionHeads, intermediateSize, hiddenAct,
-                hiddenDropoutProb, attentionProbsDropoutProb, maxPositionEmbeddings, typeVocabSize, layerNormEps,
-                padTokenId, isDecoder, addCrossAttention);
+        return new BertConfig(
+                vocabSize,
+                hiddenSize,
+                layers,
+                numAttentionHeads,
+                intermediateSize,
+                hiddenAct,
+                hiddenDropoutProb,
+                attentionProbsDropoutProb,
+                maxPositionEmbeddings,
+                typeVocabSize,
+                layerNormEps,
+                padTokenId,
+                isDecoder,
+                addCrossAttention);
     }
 }

@@ -32,8 +32,9 @@ public final class BertForQuestionAnswering implements AutoCloseable {
 
         static Settings fromJson(JsonNode n) {
             if (n == null || n.isMissingNode()) return DEFAULT;
-            return new Settings(n.path("max_answer_tokens").asInt(DEFAULT.maxAnswerTokens), n.path("max_question_tokens").asInt(
-                    DEFAULT.maxQuestionTokens));
+            return new Settings(
+                    n.path("max_answer_tokens").asInt(DEFAULT.maxAnswerTokens),
+                    n.path("max_question_tokens").asInt(DEFAULT.maxQuestionTokens));
         }
 
         ObjectNode toJson() {
@@ -52,7 +53,8 @@ public final class BertForQuestionAnswering implements AutoCloseable {
     private final TextTokenizer tokenizer;
     private final Path dir;
 
-    private BertForQuestionAnswering(Path dir, BertConfig config, Settings settings, ParamStore params, TextTokenizer tokenizer) {
+    private BertForQuestionAnswering(
+            Path dir, BertConfig config, Settings settings, ParamStore params, TextTokenizer tokenizer) {
         this.dir = dir;
         this.config = config;
         this.settings = settings;
@@ -75,10 +77,16 @@ public final class BertForQuestionAnswering implements AutoCloseable {
         JsonNode json = Json.read(dir.resolve("config.json"));
         BertConfig config = BertConfig.fromJson(json);
         Path tok = dir.resolve("tokenizer.json");
-        if (!Files.exists(tok)) throw new UserException(dir + ": a span reader needs tokenizer.json (its answers are cut from the text by offsets)");
+        if (!Files.exists(tok))
+            throw new UserException(
+                    dir + ": a span reader needs tokenizer.json (its answers are cut from the text by offsets)");
         ParamStore params = ParamStore.load(manager, weights);
         try {
-            return new BertForQuestionAnswering(dir, config, Settings.fromJson(json.get(SETTINGS_KEY)), params,
+            return new BertForQuestionAnswering(
+                    dir,
+                    config,
+                    Settings.fromJson(json.get(SETTINGS_KEY)),
+                    params,
                     TextTokenizer.load(tok, config.padTokenId()));
         } catch (RuntimeException e) {
             params.close();
@@ -95,13 +103,15 @@ public final class BertForQuestionAnswering implements AutoCloseable {
         BertConfig bert = BertConfig.load(encoderDir.resolve("config.json"));
         Map<String, HostTensor> src = Safetensors.read(Seq2SeqModels.weightsFile(encoderDir));
         String prefix = Bert2BertWarmStart.bodyPrefix(src, encoderDir);
-        if (!Files.exists(encoderDir.resolve("tokenizer.json"))) throw new UserException(encoderDir + ": no tokenizer.json");
+        if (!Files.exists(encoderDir.resolve("tokenizer.json")))
+            throw new UserException(encoderDir + ": no tokenizer.json");
         Map<String, HostTensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, HostTensor> e : src.entrySet()) {
             String k = e.getKey();
             if (!k.startsWith(prefix)) continue;
             String rest = k.substring(prefix.length());
-            if ((rest.startsWith("embeddings.") && !rest.endsWith("position_ids")) || rest.startsWith("encoder.layer.")) {
+            if ((rest.startsWith("embeddings.") && !rest.endsWith("position_ids"))
+                    || rest.startsWith("encoder.layer.")) {
                 out.put("bert." + rest, e.getValue().asF32());
             }
         }
@@ -153,7 +163,8 @@ public final class BertForQuestionAnswering implements AutoCloseable {
         Files.createDirectories(out);
         Safetensors.write(out.resolve("model.safetensors"), params.toHost(), Map.of("format", "pt"));
         Json.writeFile(out.resolve("config.json"), configJson(config, settings));
-        if (!dir.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) Seq2SeqModels.copyTokenizerFiles(dir, out);
+        if (!dir.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize()))
+            Seq2SeqModels.copyTokenizerFiles(dir, out);
     }
 
     @Override

@@ -22,7 +22,8 @@ public final class BertLMPredictionHead {
         transformDense = new Linear(p, prefix + ".transform.dense", c.hiddenSize(), c.hiddenSize(), true);
         transformLayerNorm = new LayerNorm(p, prefix + ".transform.LayerNorm", c.hiddenSize(), c.layerNormEps());
         act = c.hiddenAct();
-        decoderWeight = tiedWeight != null ? tiedWeight : p.get(prefix + ".decoder.weight", c.vocabSize(), c.hiddenSize());
+        decoderWeight =
+                tiedWeight != null ? tiedWeight : p.get(prefix + ".decoder.weight", c.vocabSize(), c.hiddenSize());
         bias = p.get(prefix + ".bias", c.vocabSize());
     }
 

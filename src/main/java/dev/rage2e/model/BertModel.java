@@ -46,18 +46,30 @@ public final class BertModel {
      * {@code encoderHidden} [B, S, H] is given, every layer cross-attends to it under
      * {@code encoderMask} [B, S] (1 keep, 0 pad; null = keep all), as HF's {@code BertLMHeadModel} body.
      */
-    public Output forward(NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds, NDArray encoderHidden,
-            NDArray encoderMask, boolean training) {
+    public Output forward(
+            NDArray inputIds,
+            NDArray attentionMask,
+            NDArray tokenTypeIds,
+            NDArray encoderHidden,
+            NDArray encoderMask,
+            boolean training) {
         return forward(inputIds, attentionMask, tokenTypeIds, encoderHidden, encoderMask, training, true);
     }
 
     /** As above; {@code withPooler} false skips the pooler (null pooler output) when nothing reads it. */
-    public Output forward(NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds, NDArray encoderHidden,
-            NDArray encoderMask, boolean training, boolean withPooler) {
+    public Output forward(
+            NDArray inputIds,
+            NDArray attentionMask,
+            NDArray tokenTypeIds,
+            NDArray encoderHidden,
+            NDArray encoderMask,
+            boolean training,
+            boolean withPooler) {
         NDArray hidden = embeddings.forward(inputIds, tokenTypeIds, 0, training);
         NDArray mask = attentionMask == null ? null : Attention.paddingMask(attentionMask);
         if (config.isDecoder()) {
-            NDArray causal = Attention.causalMask(inputIds.getManager(), inputIds.getShape().get(1));
+            NDArray causal = Attention.causalMask(
+                    inputIds.getManager(), inputIds.getShape().get(1));
             mask = mask == null ? causal : mask.add(causal).maximum(Attention.MASK_VALUE);
         }
         NDArray crossMask = encoderHidden != null && encoderMask != null ? Attention.paddingMask(encoderMask) : null;
@@ -100,7 +112,11 @@ public final class BertModel {
     static NDArray stepCausalMask(NDManager m, long past, long n) {
         NDArray q = m.arange(past, past + n, 1, DataType.INT64).expandDims(1);
         NDArray k = m.arange(0, past + n, 1, DataType.INT64).expandDims(0);
-        return k.gt(q).toType(DataType.FLOAT32, false).mul(Attention.MASK_VALUE).expandDims(0).expandDims(0);
+        return k.gt(q)
+                .toType(DataType.FLOAT32, false)
+                .mul(Attention.MASK_VALUE)
+                .expandDims(0)
+                .expandDims(0);
     }
 
     /** The input embedding table, shared with a tied LM head. */
@@ -117,7 +133,8 @@ public final class BertModel {
 
         BertEmbeddings(ParamStore p, String prefix, BertConfig c) {
             wordEmbeddings = new Embedding(p, prefix + ".word_embeddings.weight", c.vocabSize(), c.hiddenSize());
-            positionEmbeddings = new Embedding(p, prefix + ".position_embeddings.weight", c.maxPositionEmbeddings(), c.hiddenSize());
+            positionEmbeddings =
+                    new Embedding(p, prefix + ".position_embeddings.weight", c.maxPositionEmbeddings(), c.hiddenSize());
             tokenTypeEmbeddings = c.typeVocabSize() > 0
                     ? new Embedding(p, prefix + ".token_type_embeddings.weight", c.typeVocabSize(), c.hiddenSize())
                     : null;
@@ -130,7 +147,8 @@ public final class BertModel {
             NDManager m = inputIds.getManager();
             long len = inputIds.getShape().get(1);
             if (pastLength + len > positionEmbeddings.weight.getShape().get(0)) {
-                throw new IllegalArgumentException("sequence of " + (pastLength + len) + " tokens exceeds max_position_embeddings "
+                throw new IllegalArgumentException("sequence of " + (pastLength + len) + " tokens exceeds "
+                        + "max_position_embeddings "
                         + positionEmbeddings.weight.getShape().get(0));
             }
             NDArray x = wordEmbeddings.forward(inputIds);
@@ -162,7 +180,9 @@ public final class BertModel {
 
         /** Keys and values [B,H,L,D] for {@code source}, cacheable across decoding steps. */
         public NDArray[] keysValues(NDArray source) {
-            return new NDArray[] {Attention.splitHeads(key.forward(source), heads), Attention.splitHeads(value.forward(source), heads)};
+            return new NDArray[] {
+                Attention.splitHeads(key.forward(source), heads), Attention.splitHeads(value.forward(source), heads)
+            };
         }
 
         public NDArray forward(NDArray hidden, NDArray[] kv, NDArray mask, boolean training) {
@@ -184,7 +204,8 @@ public final class BertModel {
         }
 
         public NDArray forward(NDArray x, NDArray residual, boolean training) {
-            return layerNorm.forward(Attention.dropout(dense.forward(x), dropout, training).add(residual));
+            return layerNorm.forward(
+                    Attention.dropout(dense.forward(x), dropout, training).add(residual));
         }
     }
 
@@ -221,7 +242,12 @@ public final class BertModel {
          * @param selfKv keys/values for self-attention (null: computed from {@code hidden})
          * @param crossKv keys/values of the encoder output for cross-attention (decoder only)
          */
-        public NDArray forward(NDArray hidden, NDArray[] selfKv, NDArray selfMask, NDArray[] crossKv, NDArray crossMask,
+        public NDArray forward(
+                NDArray hidden,
+                NDArray[] selfKv,
+                NDArray selfMask,
+                NDArray[] crossKv,
+                NDArray crossMask,
                 boolean training) {
             NDArray[] kv = selfKv != null ? selfKv : attention.self.keysValues(hidden);
             NDArray x = attention.forward(hidden, kv, selfMask, training);
@@ -243,11 +269,13 @@ public final class BertModel {
         }
 
         /** Runs every layer; {@code encoderHidden}/{@code crossMask} feed cross-attention in a decoder. */
-        public NDArray forward(NDArray hidden, NDArray mask, NDArray encoderHidden, NDArray crossMask, boolean training) {
+        public NDArray forward(
+                NDArray hidden, NDArray mask, NDArray encoderHidden, NDArray crossMask, boolean training) {
             NDArray x = hidden;
             for (BertLayer l : layer) {
                 NDArray[] crossKv = encoderHidden != null && l.crossattention != null
-                        ? l.crossattention.self.keysValues(encoderHidden) : null;
+                        ? l.crossattention.self.keysValues(encoderHidden)
+                        : null;
                 x = l.forward(x, null, mask, crossKv, crossMask, training);
             }
             return x;

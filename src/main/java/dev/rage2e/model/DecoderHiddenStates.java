@@ -15,7 +15,8 @@ public interface DecoderHiddenStates {
     int encoderHiddenSize();
 
     /** Teacher-forced decoder hidden states [B, T, H]. */
-    NDArray decodeHidden(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, boolean training);
+    NDArray decodeHidden(
+            NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, boolean training);
 
     /** One incremental decoding step: hidden states [B, 1, H] for one token per row. */
     NDArray stepHidden(Seq2SeqModel.DecoderState state, NDArray tokens);

@@ -1,10 +1,10 @@
 package dev.rage2e.model;
 
-import dev.rage2e.engine.Torch;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.rage2e.engine.Torch;
 import java.nio.ByteBuffer;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
@@ -16,8 +16,8 @@ import java.util.stream.IntStream;
  * <p>Why: libtorch's CPU {@code bernoulli_} draws every element serially from one mt19937 (two 32-bit draws and a
  * double compare each). In a span-reader training step (MiniLM, batch 16 × 256 tokens) it took 1.10 of 4.4 s, a
  * quarter of the step, most of it on the [B, heads, L, L] attention probabilities while the other core idled
- * ({@code rag bench train --profile}). Here 16 random bits decide each element (keep iff bits &lt; round(65536 (1 - p)),
- * so the keep rate is 1 - p within 1e-5), filled in parallel over fixed chunks when libtorch may use more than one
+ * ({@code rag bench train --profile}). Here 16 random bits decide each element (keep iff bits &lt; round(65536 (1 -
+ * p)), so the keep rate is 1 - p within 1e-5), filled in parallel over fixed chunks when libtorch may use more than one
  * thread: 4.6x faster per element on 2 cores (measured: 38 vs 175 ms for 16x12x256x256).
  *
  * <p>Determinism: the mask's seed is drawn from the engine's generator, so a run seeded per step (as the trainer
@@ -49,7 +49,11 @@ public final class Dropout {
         IntStream chunkIds = IntStream.range(0, chunks);
         // as many threads as libtorch's intra-op pool of this thread, so a run pinned to --threads 1 stays on one core
         if (Torch.intraOpThreads() > 1) chunkIds = chunkIds.parallel();
-        chunkIds.forEach(c -> fill(bits, c * CHUNK, Math.min(n, (c + 1) * CHUNK), keepBelow,
+        chunkIds.forEach(c -> fill(
+                bits,
+                c * CHUNK,
+                Math.min(n, (c + 1) * CHUNK),
+                keepBelow,
                 new SplittableRandom(seed + 0x9E3779B97F4A7C15L * c)));
         return m.create(ByteBuffer.wrap(bits), shape, DataType.UINT8);
     }

@@ -12,6 +12,8 @@ public final class Embedding {
     }
 
     public NDArray forward(NDArray ids) {
-        return weight.getNDArrayInternal().embedding(ids, weight, SparseFormat.DENSE).singletonOrThrow();
+        return weight.getNDArrayInternal()
+                .embedding(ids, weight, SparseFormat.DENSE)
+                .singletonOrThrow();
     }
 }

@@ -32,18 +32,22 @@ public record EncoderDecoderConfig(
     public static EncoderDecoderConfig fromJson(JsonNode n) {
         if (n == null || !n.isObject()) throw new IllegalArgumentException("config is not a JSON object");
         String type = n.path("model_type").asText("");
-        if (!type.equals("encoder-decoder")) throw new IllegalArgumentException("model_type is '" + type + "', expected 'encoder-decoder'");
+        if (!type.equals("encoder-decoder"))
+            throw new IllegalArgumentException("model_type is '" + type + "', expected 'encoder-decoder'");
         JsonNode enc = n.get("encoder"), dec = n.get("decoder");
         if (enc == null || !enc.isObject()) throw new IllegalArgumentException("missing object field 'encoder'");
         if (dec == null || !dec.isObject()) throw new IllegalArgumentException("missing object field 'decoder'");
         for (String side : new String[] {"encoder", "decoder"}) {
             String t = n.get(side).path("model_type").asText("");
             if (!t.equals("bert")) {
-                throw new IllegalArgumentException(side + ".model_type is '" + t + "'; only BERT encoders/decoders (BERT2BERT) are supported");
+                throw new IllegalArgumentException(side + ".model_type is '" + t + "'; only BERT encoders/decoders "
+                        + "(BERT2BERT) are supported");
             }
         }
-        if (n.path("tie_encoder_decoder").asBoolean(false) || dec.path("tie_encoder_decoder").asBoolean(false)) {
-            throw new IllegalArgumentException("tie_encoder_decoder=true (shared encoder/decoder weights) is not supported");
+        if (n.path("tie_encoder_decoder").asBoolean(false)
+                || dec.path("tie_encoder_decoder").asBoolean(false)) {
+            throw new IllegalArgumentException(
+                    "tie_encoder_decoder=true (shared encoder/decoder weights) is not supported");
         }
         BertConfig e = BertConfig.fromJson(enc);
         BertConfig d = BertConfig.fromJson(dec);
@@ -51,7 +55,8 @@ public record EncoderDecoderConfig(
             throw new IllegalArgumentException("decoder must have is_decoder=true and add_cross_attention=true");
         }
         if (e.hiddenSize() != d.hiddenSize()) {
-            throw new IllegalArgumentException("encoder hidden_size " + e.hiddenSize() + " != decoder hidden_size " + d.hiddenSize()
+            throw new IllegalArgumentException("encoder hidden_size " + e.hiddenSize() + " != decoder "
+                    + "hidden_size " + d.hiddenSize()
                     + " (an enc_to_dec_proj is not supported)");
         }
         long start = token(n, dec, "decoder_start_token_id");
@@ -59,7 +64,14 @@ public record EncoderDecoderConfig(
         long eos = token(n, dec, "eos_token_id");
         long pad = token(n, dec, "pad_token_id");
         long bos = token(n, dec, "bos_token_id");
-        return new EncoderDecoderConfig(e, d, start, eos, pad < 0 ? 0 : pad, bos, dec.path("tie_word_embeddings").asBoolean(true),
+        return new EncoderDecoderConfig(
+                e,
+                d,
+                start,
+                eos,
+                pad < 0 ? 0 : pad,
+                bos,
+                dec.path("tie_word_embeddings").asBoolean(true),
                 (ObjectNode) n.deepCopy());
     }
 
@@ -68,7 +80,8 @@ public record EncoderDecoderConfig(
         for (JsonNode n : new JsonNode[] {top, dec}) {
             JsonNode v = n.get(field);
             if (v != null && !v.isNull()) {
-                if (!v.isIntegralNumber() || v.asLong() < 0) throw new IllegalArgumentException(field + " must be a token id, got " + v);
+                if (!v.isIntegralNumber() || v.asLong() < 0)
+                    throw new IllegalArgumentException(field + " must be a token id, got " + v);
                 return v.asLong();
             }
         }
@@ -79,7 +92,8 @@ public record EncoderDecoderConfig(
      * An HF {@code EncoderDecoderModel} config.json for a BERT encoder and decoder, as
      * {@code EncoderDecoderConfig.from_encoder_decoder_configs} writes it.
      */
-    public static EncoderDecoderConfig create(BertConfig encoder, BertConfig decoder, long decoderStart, long eos, long pad) {
+    public static EncoderDecoderConfig create(
+            BertConfig encoder, BertConfig decoder, long decoderStart, long eos, long pad) {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.putArray("architectures").add("EncoderDecoderModel");
         o.put("model_type", "encoder-decoder");

@@ -36,7 +36,10 @@ public final class EncoderDecoderModel implements Seq2SeqModel, DecoderHiddenSta
             params.buffer("encoder.pooler.dense.bias", h);
         }
         this.decoder = new BertModel(params, "decoder.bert.", config.decoder(), false);
-        this.lmHead = new BertLMPredictionHead(params, "decoder.cls.predictions", config.decoder(),
+        this.lmHead = new BertLMPredictionHead(
+                params,
+                "decoder.cls.predictions",
+                config.decoder(),
                 config.tieDecoderWordEmbeddings() ? decoder.wordEmbeddings() : null);
         GenerationConfig base = GenerationConfig.defaults(this);
         this.generationConfig = dir == null ? base : GenerationConfig.load(dir, base);
@@ -80,7 +83,8 @@ public final class EncoderDecoderModel implements Seq2SeqModel, DecoderHiddenSta
 
     @Override
     public TextTokenizer tokenizer() {
-        if (tokenizer == null) throw new UserException((dir == null ? "model" : dir) + ": no tokenizer.json; pass token ids instead");
+        if (tokenizer == null)
+            throw new UserException((dir == null ? "model" : dir) + ": no tokenizer.json; pass token ids instead");
         return tokenizer;
     }
 
@@ -100,15 +104,24 @@ public final class EncoderDecoderModel implements Seq2SeqModel, DecoderHiddenSta
     }
 
     @Override
-    public NDArray decode(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask,
+    public NDArray decode(
+            NDArray decoderInputIds,
+            NDArray decoderMask,
+            NDArray encoderHidden,
+            NDArray encoderMask,
             boolean training) {
         return lmLogits(decodeHidden(decoderInputIds, decoderMask, encoderHidden, encoderMask, training));
     }
 
     @Override
-    public NDArray decodeHidden(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask,
+    public NDArray decodeHidden(
+            NDArray decoderInputIds,
+            NDArray decoderMask,
+            NDArray encoderHidden,
+            NDArray encoderMask,
             boolean training) {
-        return decoder.forward(decoderInputIds, decoderMask, null, encoderHidden, encoderMask, training).lastHiddenState();
+        return decoder.forward(decoderInputIds, decoderMask, null, encoderHidden, encoderMask, training)
+                .lastHiddenState();
     }
 
     @Override
@@ -147,7 +160,8 @@ public final class EncoderDecoderModel implements Seq2SeqModel, DecoderHiddenSta
             params.save(d.resolve("model.safetensors"), Map.of("format", "pt"));
             Json.writeFile(d.resolve("config.json"), config.json());
             Json.writeFile(d.resolve(GenerationConfig.FILE), generationConfig.toJson());
-            if (tokenizer != null) Seq2SeqModels.copyTokenizerFiles(tokenizer.file().getParent(), d);
+            if (tokenizer != null)
+                Seq2SeqModels.copyTokenizerFiles(tokenizer.file().getParent(), d);
         });
     }
 

@@ -25,8 +25,8 @@ import java.util.Map;
  */
 public final class EncoderModel implements AutoCloseable {
     /** Name prefixes under which HF checkpoints store a BERT body, tried in order. */
-    private static final List<String> PREFIXES = List.of("", "bert.", "question_encoder.bert_model.", "ctx_encoder.bert_model.",
-            "bert_model.");
+    private static final List<String> PREFIXES =
+            List.of("", "bert.", "question_encoder.bert_model.", "ctx_encoder.bert_model.", "bert_model.");
 
     public final BertConfig config;
     public final EncoderSettings settings;
@@ -38,7 +38,12 @@ public final class EncoderModel implements AutoCloseable {
     private NDManager ownedManager;
     private final boolean usesPooler;
 
-    private EncoderModel(Path dir, BertConfig config, EncoderSettings settings, ParamStore params, String prefix,
+    private EncoderModel(
+            Path dir,
+            BertConfig config,
+            EncoderSettings settings,
+            ParamStore params,
+            String prefix,
             TextTokenizer tokenizer) {
         this.dir = dir;
         this.config = config;
@@ -62,7 +67,8 @@ public final class EncoderModel implements AutoCloseable {
         if (!Files.isDirectory(dir)) throw new UserException(dir + ": model directory not found");
         if (!Files.exists(weights)) {
             if (Files.exists(dir.resolve("pytorch_model.bin"))) {
-                throw new UserException(dir + ": pytorch_model.bin (pickle) is not supported; convert it to model.safetensors "
+                throw new UserException(dir + ": pytorch_model.bin (pickle) is not supported; convert it to "
+                        + "model.safetensors "
                         + "(e.g. in Python: model.save_pretrained(dir, safe_serialization=True))");
             }
             throw new UserException(dir + ": missing model.safetensors");
@@ -70,7 +76,9 @@ public final class EncoderModel implements AutoCloseable {
         BertConfig config = BertConfig.load(dir.resolve("config.json"));
         EncoderSettings settings = EncoderSettings.load(dir);
         Map<String, HostTensor> tensors = Safetensors.read(weights);
-        String prefix = PREFIXES.stream().filter(p -> tensors.containsKey(p + "embeddings.word_embeddings.weight")).findFirst()
+        String prefix = PREFIXES.stream()
+                .filter(p -> tensors.containsKey(p + "embeddings.word_embeddings.weight"))
+                .findFirst()
                 .orElseThrow(() -> new UserException(weights + ": missing tensor 'embeddings.word_embeddings.weight' "
                         + "(no BERT body under any known prefix " + PREFIXES + ")"));
         ParamStore params = ParamStore.fromHost(parent, tensors, weights.toString());
@@ -107,12 +115,16 @@ public final class EncoderModel implements AutoCloseable {
         NDArray v = switch (settings.pooling()) {
             case "cls" -> out.lastHiddenState().get(":, 0, :");
             case "pooler" -> {
-                if (out.poolerOutput() == null) throw new UserException(dir + ": pooling 'pooler' but the checkpoint has no pooler");
+                if (out.poolerOutput() == null)
+                    throw new UserException(dir + ": pooling 'pooler' but the checkpoint has no pooler");
                 yield out.poolerOutput();
             }
             default -> {
                 NDArray m = mask.toType(DataType.FLOAT32, false).expandDims(2);
-                yield out.lastHiddenState().mul(m).sum(new int[] {1}).div(m.sum(new int[] {1}).maximum(1e-9f));
+                yield out.lastHiddenState()
+                        .mul(m)
+                        .sum(new int[] {1})
+                        .div(m.sum(new int[] {1}).maximum(1e-9f));
             }
         };
         if (settings.normalize()) {
@@ -151,7 +163,8 @@ public final class EncoderModel implements AutoCloseable {
                 NDArray v = embed(b.ids(), b.mask(), false);
                 float[] flat = v.toFloatArray();
                 int d = (int) v.getShape().get(1);
-                for (int i = start; i < end; i++) out[order[i]] = Arrays.copyOfRange(flat, (i - start) * d, (i - start + 1) * d);
+                for (int i = start; i < end; i++)
+                    out[order[i]] = Arrays.copyOfRange(flat, (i - start) * d, (i - start + 1) * d);
             }
             done += end - start;
             if (progress != null) progress.update(done, seqs.length);
@@ -171,7 +184,11 @@ public final class EncoderModel implements AutoCloseable {
         Safetensors.write(out.resolve("model.safetensors"), host, Map.of("format", "pt"));
         Json.writeFile(out.resolve("config.json"), config.toJson());
         Json.writeFile(out.resolve(EncoderSettings.FILE), settings.toJson());
-        if (tokenizer != null && !tokenizer.file().toAbsolutePath().equals(out.resolve("tokenizer.json").toAbsolutePath())) {
+        if (tokenizer != null
+                && !tokenizer
+                        .file()
+                        .toAbsolutePath()
+                        .equals(out.resolve("tokenizer.json").toAbsolutePath())) {
             Path tmp = out.resolve(".tokenizer.json.tmp");
             Files.copy(tokenizer.file(), tmp, StandardCopyOption.REPLACE_EXISTING);
             AtomicFiles.move(tmp, out.resolve("tokenizer.json"));
@@ -199,10 +216,17 @@ public final class EncoderModel implements AutoCloseable {
         BertConfig config = BertConfig.load(dir.resolve("config.json"));
         NDManager own = device == null ? NDManager.newBaseManager() : NDManager.newBaseManager(device);
         ParamStore params = ParamStore.fromHost(own, weights, "snapshot of " + dir);
-        String prefix = PREFIXES.stream().filter(p -> weights.containsKey(p + "embeddings.word_embeddings.weight")).findFirst()
+        String prefix = PREFIXES.stream()
+                .filter(p -> weights.containsKey(p + "embeddings.word_embeddings.weight"))
+                .findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("snapshot lacks embeddings.word_embeddings.weight"));
         Path tok = dir.resolve("tokenizer.json");
-        EncoderModel m = new EncoderModel(dir, config, EncoderSettings.load(dir), params, prefix,
+        EncoderModel m = new EncoderModel(
+                dir,
+                config,
+                EncoderSettings.load(dir),
+                params,
+                prefix,
                 Files.exists(tok) ? TextTokenizer.load(tok, config.padTokenId()) : null);
         m.ownedManager = own;
         return m;

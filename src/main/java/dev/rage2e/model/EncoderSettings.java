@@ -13,9 +13,11 @@ import java.util.Set;
  * [CLS] hidden state (DPR), {@code pooler} HF's tanh pooler output, {@code mean} the masked mean
  * (e5, MiniLM, bge uses cls); prefixes are prepended to queries / passages (e5: "query: ").
  */
-public record EncoderSettings(String pooling, boolean normalize, String queryPrefix, String passagePrefix, int maxLength) {
+public record EncoderSettings(
+        String pooling, boolean normalize, String queryPrefix, String passagePrefix, int maxLength) {
     public static final String FILE = "rag-e2e.json";
-    private static final Set<String> KEYS = Set.of("pooling", "normalize", "query_prefix", "passage_prefix", "max_length", "source");
+    private static final Set<String> KEYS =
+            Set.of("pooling", "normalize", "query_prefix", "passage_prefix", "max_length", "source");
 
     public EncoderSettings {
         if (!Set.of("cls", "mean", "pooler").contains(pooling)) {
@@ -37,8 +39,12 @@ public record EncoderSettings(String pooling, boolean normalize, String queryPre
             if (!KEYS.contains(k)) throw new UserException(f + ": unknown key '" + k + "' (known: " + KEYS + ")");
         });
         try {
-            return new EncoderSettings(n.path("pooling").asText("cls"), n.path("normalize").asBoolean(false),
-                    n.path("query_prefix").asText(""), n.path("passage_prefix").asText(""), n.path("max_length").asInt(512));
+            return new EncoderSettings(
+                    n.path("pooling").asText("cls"),
+                    n.path("normalize").asBoolean(false),
+                    n.path("query_prefix").asText(""),
+                    n.path("passage_prefix").asText(""),
+                    n.path("max_length").asInt(512));
         } catch (IllegalArgumentException e) {
             throw new UserException(f + ": " + e.getMessage());
         }

@@ -37,7 +37,11 @@ public record GenerationConfig(
         long decoderStartTokenId,
         boolean useCache) {
 
-    public enum EarlyStopping { TRUE, FALSE, NEVER }
+    public enum EarlyStopping {
+        TRUE,
+        FALSE,
+        NEVER
+    }
 
     public static final String FILE = "generation_config.json";
 
@@ -45,7 +49,8 @@ public record GenerationConfig(
         if (maxLength < 1) throw new IllegalArgumentException("max_length must be >= 1, got " + maxLength);
         if (minLength < 0) throw new IllegalArgumentException("min_length must be >= 0, got " + minLength);
         if (numBeams < 1) throw new IllegalArgumentException("num_beams must be >= 1, got " + numBeams);
-        if (noRepeatNgramSize < 0) throw new IllegalArgumentException("no_repeat_ngram_size must be >= 0, got " + noRepeatNgramSize);
+        if (noRepeatNgramSize < 0)
+            throw new IllegalArgumentException("no_repeat_ngram_size must be >= 0, got " + noRepeatNgramSize);
         if (Double.isNaN(lengthPenalty) || Double.isInfinite(lengthPenalty)) {
             throw new IllegalArgumentException("length_penalty must be finite, got " + lengthPenalty);
         }
@@ -54,8 +59,19 @@ public record GenerationConfig(
 
     /** HF's defaults with the model's special tokens. */
     public static GenerationConfig defaults(Seq2SeqModel m) {
-        return new GenerationConfig(20, 0, 1, 1.0, EarlyStopping.FALSE, 0, -1, -1, m.eosTokenId(), m.padTokenId(),
-                m.decoderStartTokenId(), true);
+        return new GenerationConfig(
+                20,
+                0,
+                1,
+                1.0,
+                EarlyStopping.FALSE,
+                0,
+                -1,
+                -1,
+                m.eosTokenId(),
+                m.padTokenId(),
+                m.decoderStartTokenId(),
+                true);
     }
 
     /**
@@ -98,7 +114,8 @@ public record GenerationConfig(
     private static int intField(JsonNode n, String f, int dflt) {
         JsonNode v = n.get(f);
         if (v == null || v.isNull()) return dflt;
-        if (!v.isIntegralNumber() || !v.canConvertToInt()) throw new IllegalArgumentException(f + " must be an integer, got " + v);
+        if (!v.isIntegralNumber() || !v.canConvertToInt())
+            throw new IllegalArgumentException(f + " must be an integer, got " + v);
         return v.asInt();
     }
 
@@ -113,10 +130,12 @@ public record GenerationConfig(
         JsonNode v = n.get(f);
         if (v == null || v.isNull()) return dflt;
         if (v.isArray()) {
-            if (v.size() != 1) throw new IllegalArgumentException(f + ": several token ids " + v + " are not supported");
+            if (v.size() != 1)
+                throw new IllegalArgumentException(f + ": several token ids " + v + " are not supported");
             v = v.get(0);
         }
-        if (!v.isIntegralNumber() || v.asLong() < 0) throw new IllegalArgumentException(f + " must be a token id, got " + v);
+        if (!v.isIntegralNumber() || v.asLong() < 0)
+            throw new IllegalArgumentException(f + " must be a token id, got " + v);
         return v.asLong();
     }
 
@@ -142,47 +161,146 @@ public record GenerationConfig(
     }
 
     public GenerationConfig withMaxLength(int v) {
-        return new GenerationConfig(v, minLength, numBeams, lengthPenalty, earlyStopping, noRepeatNgramSize, forcedBosTokenId,
-                forcedEosTokenId, eosTokenId, padTokenId, decoderStartTokenId, useCache);
+        return new GenerationConfig(
+                v,
+                minLength,
+                numBeams,
+                lengthPenalty,
+                earlyStopping,
+                noRepeatNgramSize,
+                forcedBosTokenId,
+                forcedEosTokenId,
+                eosTokenId,
+                padTokenId,
+                decoderStartTokenId,
+                useCache);
     }
 
     public GenerationConfig withMinLength(int v) {
-        return new GenerationConfig(maxLength, v, numBeams, lengthPenalty, earlyStopping, noRepeatNgramSize, forcedBosTokenId,
-                forcedEosTokenId, eosTokenId, padTokenId, decoderStartTokenId, useCache);
+        return new GenerationConfig(
+                maxLength,
+                v,
+                numBeams,
+                lengthPenalty,
+                earlyStopping,
+                noRepeatNgramSize,
+                forcedBosTokenId,
+                forcedEosTokenId,
+                eosTokenId,
+                padTokenId,
+                decoderStartTokenId,
+                useCache);
     }
 
     public GenerationConfig withNumBeams(int v) {
-        return new GenerationConfig(maxLength, minLength, v, lengthPenalty, earlyStopping, noRepeatNgramSize, forcedBosTokenId,
-                forcedEosTokenId, eosTokenId, padTokenId, decoderStartTokenId, useCache);
+        return new GenerationConfig(
+                maxLength,
+                minLength,
+                v,
+                lengthPenalty,
+                earlyStopping,
+                noRepeatNgramSize,
+                forcedBosTokenId,
+                forcedEosTokenId,
+                eosTokenId,
+                padTokenId,
+                decoderStartTokenId,
+                useCache);
     }
 
     public GenerationConfig withLengthPenalty(double v) {
-        return new GenerationConfig(maxLength, minLength, numBeams, v, earlyStopping, noRepeatNgramSize, forcedBosTokenId,
-                forcedEosTokenId, eosTokenId, padTokenId, decoderStartTokenId, useCache);
+        return new GenerationConfig(
+                maxLength,
+                minLength,
+                numBeams,
+                v,
+                earlyStopping,
+                noRepeatNgramSize,
+                forcedBosTokenId,
+                forcedEosTokenId,
+                eosTokenId,
+                padTokenId,
+                decoderStartTokenId,
+                useCache);
     }
 
     public GenerationConfig withEarlyStopping(EarlyStopping v) {
-        return new GenerationConfig(maxLength, minLength, numBeams, lengthPenalty, v, noRepeatNgramSize, forcedBosTokenId,
-                forcedEosTokenId, eosTokenId, padTokenId, decoderStartTokenId, useCache);
+        return new GenerationConfig(
+                maxLength,
+                minLength,
+                numBeams,
+                lengthPenalty,
+                v,
+                noRepeatNgramSize,
+                forcedBosTokenId,
+                forcedEosTokenId,
+                eosTokenId,
+                padTokenId,
+                decoderStartTokenId,
+                useCache);
     }
 
     public GenerationConfig withNoRepeatNgramSize(int v) {
-        return new GenerationConfig(maxLength, minLength, numBeams, lengthPenalty, earlyStopping, v, forcedBosTokenId,
-                forcedEosTokenId, eosTokenId, padTokenId, decoderStartTokenId, useCache);
+        return new GenerationConfig(
+                maxLength,
+                minLength,
+                numBeams,
+                lengthPenalty,
+                earlyStopping,
+                v,
+                forcedBosTokenId,
+                forcedEosTokenId,
+                eosTokenId,
+                padTokenId,
+                decoderStartTokenId,
+                useCache);
     }
 
     public GenerationConfig withForcedBosTokenId(long v) {
-        return new GenerationConfig(maxLength, minLength, numBeams, lengthPenalty, earlyStopping, noRepeatNgramSize, v,
-                forcedEosTokenId, eosTokenId, padTokenId, decoderStartTokenId, useCache);
+        return new GenerationConfig(
+                maxLength,
+                minLength,
+                numBeams,
+                lengthPenalty,
+                earlyStopping,
+                noRepeatNgramSize,
+                v,
+                forcedEosTokenId,
+                eosTokenId,
+                padTokenId,
+                decoderStartTokenId,
+                useCache);
     }
 
     public GenerationConfig withForcedEosTokenId(long v) {
-        return new GenerationConfig(maxLength, minLength, numBeams, lengthPenalty, earlyStopping, noRepeatNgramSize,
-                forcedBosTokenId, v, eosTokenId, padTokenId, decoderStartTokenId, useCache);
+        return new GenerationConfig(
+                maxLength,
+                minLength,
+                numBeams,
+                lengthPenalty,
+                earlyStopping,
+                noRepeatNgramSize,
+                forcedBosTokenId,
+                v,
+                eosTokenId,
+                padTokenId,
+                decoderStartTokenId,
+                useCache);
     }
 
     public GenerationConfig withUseCache(boolean v) {
-        return new GenerationConfig(maxLength, minLength, numBeams, lengthPenalty, earlyStopping, noRepeatNgramSize,
-                forcedBosTokenId, forcedEosTokenId, eosTokenId, padTokenId, decoderStartTokenId, v);
+        return new GenerationConfig(
+                maxLength,
+                minLength,
+                numBeams,
+                lengthPenalty,
+                earlyStopping,
+                noRepeatNgramSize,
+                forcedBosTokenId,
+                forcedEosTokenId,
+                eosTokenId,
+                padTokenId,
+                decoderStartTokenId,
+                v);
     }
 }

@@ -75,7 +75,9 @@ public final class KvCache implements Seq2SeqModel.DecoderState {
             k[i] = crossKv[i][0];
             v[i] = crossKv[i][1];
         }
-        long rows = layers > 0 ? k[0].getShape().get(0) : encoderMask == null ? 0 : encoderMask.getShape().get(0);
+        long rows = layers > 0
+                ? k[0].getShape().get(0)
+                : encoderMask == null ? 0 : encoderMask.getShape().get(0);
         long[] source = new long[(int) rows];
         for (int r = 0; r < source.length; r++) source[r] = r;
         return new KvCache(parent, layers, new Cross(parent, k, v, mask), source);

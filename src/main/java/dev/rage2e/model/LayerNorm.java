@@ -18,6 +18,8 @@ public final class LayerNorm {
     }
 
     public NDArray forward(NDArray x) {
-        return x.getNDArrayInternal().layerNorm(x, normalized, weight, bias, eps).singletonOrThrow();
+        return x.getNDArrayInternal()
+                .layerNorm(x, normalized, weight, bias, eps)
+                .singletonOrThrow();
     }
 }

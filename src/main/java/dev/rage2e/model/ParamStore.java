@@ -67,18 +67,20 @@ public final class ParamStore implements AutoCloseable {
         if (a == null) {
             HostTensor t = source.get(name);
             if (t == null) {
-                throw new UserException(origin + ": missing tensor '" + name + "' (expected shape "
-                        + Arrays.toString(shape) + ")");
+                throw new UserException(
+                        origin + ": missing tensor '" + name + "' (expected shape " + Arrays.toString(shape) + ")");
             }
             if (!t.dtype().name().startsWith("F") && t.dtype() != dev.rage2e.weights.DType.BF16) {
-                throw new UserException(origin + ": tensor '" + name + "' has dtype " + t.dtype() + ", expected a float type");
+                throw new UserException(
+                        origin + ": tensor '" + name + "' has dtype " + t.dtype() + ", expected a float type");
             }
             a = toNd(manager, t.asF32());
             a.setName(name);
             params.put(name, a);
         }
         if (shape.length > 0 && !Arrays.equals(a.getShape().getShape(), shape)) {
-            throw new UserException(origin + ": tensor '" + name + "' has shape " + Arrays.toString(a.getShape().getShape())
+            throw new UserException(origin + ": tensor '" + name + "' has "
+                    + "shape " + Arrays.toString(a.getShape().getShape())
                     + " but the config implies " + Arrays.toString(shape));
         }
         used.add(name);

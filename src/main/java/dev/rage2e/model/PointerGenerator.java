@@ -52,7 +52,8 @@ public final class PointerGenerator implements Seq2SeqModel {
 
     public PointerGenerator(Seq2SeqModel base) {
         if (!(base instanceof DecoderHiddenStates h)) {
-            throw new IllegalArgumentException(base.getClass().getSimpleName() + " does not expose decoder hidden states");
+            throw new IllegalArgumentException(
+                    base.getClass().getSimpleName() + " does not expose decoder hidden states");
         }
         this.base = base;
         this.hidden = h;
@@ -82,7 +83,9 @@ public final class PointerGenerator implements Seq2SeqModel {
         for (int i = 0; i < q.length; i++) q[i] = (float) (r.nextGaussian() * std);
         Map<String, HostTensor> t = new LinkedHashMap<>();
         t.put(QUERY + ".weight", HostTensor.ofFloats(q, encoderHidden, decoderHidden));
-        t.put(GATE + ".weight", HostTensor.ofFloats(new float[decoderHidden + encoderHidden], 1, decoderHidden + encoderHidden));
+        t.put(
+                GATE + ".weight",
+                HostTensor.ofFloats(new float[decoderHidden + encoderHidden], 1, decoderHidden + encoderHidden));
         t.put(GATE + ".bias", HostTensor.ofFloats(new float[1], 1));
         return t;
     }
@@ -102,12 +105,23 @@ public final class PointerGenerator implements Seq2SeqModel {
     }
 
     @Override
-    public NDArray decode(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, boolean training) {
-        throw new IllegalStateException("a copy-mechanism generator needs the source token ids: call decode(..., sourceIds, training)");
+    public NDArray decode(
+            NDArray decoderInputIds,
+            NDArray decoderMask,
+            NDArray encoderHidden,
+            NDArray encoderMask,
+            boolean training) {
+        throw new IllegalStateException(
+                "a copy-mechanism generator needs the source token ids: call decode(..., sourceIds, training)");
     }
 
     @Override
-    public NDArray decode(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, NDArray sourceIds,
+    public NDArray decode(
+            NDArray decoderInputIds,
+            NDArray decoderMask,
+            NDArray encoderHidden,
+            NDArray encoderMask,
+            NDArray sourceIds,
             boolean training) {
         NDArray h = hidden.decodeHidden(decoderInputIds, decoderMask, encoderHidden, encoderMask, training);
         SourceVocab v = SourceVocab.of(sourceIds, vocabSize());
@@ -116,21 +130,31 @@ public final class PointerGenerator implements Seq2SeqModel {
 
     @Override
     public DecoderState startDecoding(NDArray encoderHidden, NDArray encoderMask) {
-        throw new IllegalStateException("a copy-mechanism generator needs the source token ids: call startDecoding(hidden, mask, sourceIds)");
+        throw new IllegalStateException("a copy-mechanism generator needs the source token ids: call "
+                + "startDecoding(hidden, mask, sourceIds)");
     }
 
     @Override
     public DecoderState startDecoding(NDArray encoderHidden, NDArray encoderMask, NDArray sourceIds) {
-        return new CopyState(base.startDecoding(encoderHidden, encoderMask), encoderHidden, encoderMask,
-                SourceVocab.of(sourceIds, vocabSize()), null);
+        return new CopyState(
+                base.startDecoding(encoderHidden, encoderMask),
+                encoderHidden,
+                encoderMask,
+                SourceVocab.of(sourceIds, vocabSize()),
+                null);
     }
 
     @Override
     public NDArray step(DecoderState state, NDArray tokens) {
         CopyState s = (CopyState) state;
         NDArray h = hidden.stepHidden(s.base, tokens); // [R, 1, H]
-        return mix(h, s.rows(s.encoderHidden), s.encoderMask == null ? null : s.rows(s.encoderMask), s.rows(s.vocab.oneHot),
-                s.vocab.position).squeeze(1);
+        return mix(
+                        h,
+                        s.rows(s.encoderHidden),
+                        s.encoderMask == null ? null : s.rows(s.encoderMask),
+                        s.rows(s.vocab.oneHot),
+                        s.vocab.position)
+                .squeeze(1);
     }
 
     /** log p(w) [R, T, V] from decoder states h [R, T, Hd] over encoder outputs [R, S, He]. */
@@ -146,7 +170,8 @@ public final class PointerGenerator implements Seq2SeqModel {
         NDArray g = gate.forward(h.concat(context, -1)); // [R, T, 1]
         // attention summed per distinct source token, then spread over the vocabulary by a gather
         NDArray copy = attention.matMul(sourceOneHot).get(new NDIndex(":, :, {}", position)); // [R, T, V]
-        NDArray p = hidden.lmLogits(h).softmax(-1).mul(Activation.sigmoid(g)).add(copy.mul(Activation.sigmoid(g.neg())));
+        NDArray p =
+                hidden.lmLogits(h).softmax(-1).mul(Activation.sigmoid(g)).add(copy.mul(Activation.sigmoid(g.neg())));
         return p.clip(MIN_PROB, 1f).log();
     }
 
@@ -165,7 +190,8 @@ public final class PointerGenerator implements Seq2SeqModel {
             int distinct = 0;
             for (int i = 0; i < ids.length; i++) {
                 long id = ids[i];
-                if (id < 0 || id >= vocab) throw new IllegalArgumentException("source token id " + id + " outside the vocabulary of " + vocab);
+                if (id < 0 || id >= vocab)
+                    throw new IllegalArgumentException("source token id " + id + " outside the vocabulary of " + vocab);
                 if (column[(int) id] < 0) column[(int) id] = distinct++;
                 local[i] = column[(int) id];
             }

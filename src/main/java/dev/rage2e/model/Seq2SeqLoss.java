@@ -37,7 +37,8 @@ public final class Seq2SeqLoss {
      * per token {@code (1 - eps) * nll + eps * mean_v(-log p_v)}. Differentiable.
      */
     public static NDArray crossEntropy(NDArray logits, NDArray labels, float labelSmoothing) {
-        if (labelSmoothing < 0 || labelSmoothing > 1) throw new IllegalArgumentException("label_smoothing must be in [0, 1]");
+        if (labelSmoothing < 0 || labelSmoothing > 1)
+            throw new IllegalArgumentException("label_smoothing must be in [0, 1]");
         NDArray logp = logits.logSoftmax(-1);
         NDArray keep = labels.neq(IGNORE_INDEX);
         NDArray safe = NDArrays.where(keep, labels, labels.zerosLike()).toType(DataType.INT64, false);

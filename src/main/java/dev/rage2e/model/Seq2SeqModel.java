@@ -43,7 +43,8 @@ public interface Seq2SeqModel extends AutoCloseable {
      * As above with a decoder padding mask [B, T] (1 keep, 0 pad; null = none) combined with the causal
      * mask, as HF's {@code decoder_attention_mask}.
      */
-    NDArray decode(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, boolean training);
+    NDArray decode(
+            NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, boolean training);
 
     /** Begins incremental decoding over an encoder output; cross-attention keys/values are computed once. */
     DecoderState startDecoding(NDArray encoderHidden, NDArray encoderMask);
@@ -58,7 +59,12 @@ public interface Seq2SeqModel extends AutoCloseable {
     }
 
     /** {@link #decode(NDArray, NDArray, NDArray, NDArray, boolean)} also given the encoder's input ids [B, S]. */
-    default NDArray decode(NDArray decoderInputIds, NDArray decoderMask, NDArray encoderHidden, NDArray encoderMask, NDArray sourceIds,
+    default NDArray decode(
+            NDArray decoderInputIds,
+            NDArray decoderMask,
+            NDArray encoderHidden,
+            NDArray encoderMask,
+            NDArray sourceIds,
             boolean training) {
         return decode(decoderInputIds, decoderMask, encoderHidden, encoderMask, training);
     }

@@ -13,8 +13,13 @@ import java.util.List;
 /** Loads a generator directory in HF layout, choosing the architecture from config.json's {@code model_type}. */
 public final class Seq2SeqModels {
     /** The files HF tokenizers may need; copied along when a model is saved. */
-    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-            "vocab.txt", "vocab.json", "merges.txt");
+    static final List<String> TOKENIZER_FILES = List.of(
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "vocab.txt",
+            "vocab.json",
+            "merges.txt");
 
     private Seq2SeqModels() {}
 
@@ -28,10 +33,14 @@ public final class Seq2SeqModels {
             case "bart" -> BartForConditionalGeneration.load(dir, manager);
             case "encoder-decoder" -> EncoderDecoderModel.load(dir, manager);
             case "" -> throw new UserException(cfg + ": no model_type; expected 'bart' or 'encoder-decoder'");
-            case "bert" -> throw new UserException(cfg + ": model_type 'bert' is an encoder, not a generator; make one with "
-                    + "'rag models init-generator --from " + dir + " --out models/NAME'");
-            default -> throw new UserException(cfg + ": model_type '" + type
-                    + "' is not a supported generator (supported: 'bart', 'encoder-decoder' with BERT encoder and decoder)");
+            case "bert" ->
+                throw new UserException(cfg + ": model_type 'bert' is an encoder, not a generator; make "
+                        + "one with "
+                        + "'rag models init-generator --from " + dir + " --out models/NAME'");
+            default ->
+                throw new UserException(cfg + ": model_type '" + type
+                        + "' is not a supported generator (supported: 'bart', 'encoder-decoder' with BERT encoder and "
+                        + "decoder)");
         };
         if (!PointerGenerator.requested(n)) return base;
         try {
@@ -62,7 +71,8 @@ public final class Seq2SeqModels {
         Path w = dir.resolve("model.safetensors");
         if (Files.exists(w)) return w;
         if (Files.exists(dir.resolve("pytorch_model.bin"))) {
-            throw new UserException(dir + ": pytorch_model.bin (pickle) is not supported; convert it to model.safetensors "
+            throw new UserException(dir + ": pytorch_model.bin (pickle) is not supported; convert it to "
+                    + "model.safetensors "
                     + "(in Python: model.save_pretrained(dir, safe_serialization=True))");
         }
         throw new UserException(dir + ": missing model.safetensors");

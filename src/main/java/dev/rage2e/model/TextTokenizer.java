@@ -30,8 +30,17 @@ public final class TextTokenizer implements AutoCloseable {
         if (!Files.isRegularFile(tokenizerJson)) throw new UserException(tokenizerJson + ": file not found");
         try {
             // truncation/padding are applied by us so that the max length can vary per call
-            HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(tokenizerJson,
-                    Map.of("truncation", "false", "padding", "false", "addSpecialTokens", "true", "modelMaxLength", "100000"));
+            HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(
+                    tokenizerJson,
+                    Map.of(
+                            "truncation",
+                            "false",
+                            "padding",
+                            "false",
+                            "addSpecialTokens",
+                            "true",
+                            "modelMaxLength",
+                            "100000"));
             return new TextTokenizer(t, tokenizerJson, padId);
         } catch (IOException | RuntimeException e) {
             throw new UserException(tokenizerJson + ": cannot load tokenizer: " + e.getMessage(), e);
@@ -93,7 +102,9 @@ public final class TextTokenizer implements AutoCloseable {
             System.arraycopy(seqs[i], 0, ids, i * len, seqs[i].length);
             java.util.Arrays.fill(mask, i * len, i * len + seqs[i].length, 1L);
         }
-        return new Batch(m.create(ids, new ai.djl.ndarray.types.Shape(b, len)), m.create(mask, new ai.djl.ndarray.types.Shape(b, len)));
+        return new Batch(
+                m.create(ids, new ai.djl.ndarray.types.Shape(b, len)),
+                m.create(mask, new ai.djl.ndarray.types.Shape(b, len)));
     }
 
     @Override

@@ -37,7 +37,8 @@ public final class Split {
         root.fieldNames().forEachRemaining(name -> {
             if (!name.endsWith("_files") || name.equals("kb_files")) return;
             JsonNode spec = root.get(name);
-            if (!spec.isObject()) throw new UserException(file + ": '" + name + "' must map files to \"all\" or article lists");
+            if (!spec.isObject())
+                throw new UserException(file + ": '" + name + "' must map files to \"all\" or article lists");
             Map<Path, Set<String>> files = new LinkedHashMap<>();
             spec.fieldNames().forEachRemaining(rel -> {
                 JsonNode sel = spec.get(rel);
@@ -48,7 +49,8 @@ public final class Split {
                     articles = new LinkedHashSet<>();
                     for (JsonNode t : sel) articles.add(t.asText());
                 } else {
-                    throw new UserException(file + ": " + name + "." + rel + " must be \"all\" or a list of article titles");
+                    throw new UserException(
+                            file + ": " + name + "." + rel + " must be \"all\" or a list of article titles");
                 }
                 files.put(resolve(file, base, rel), articles);
             });

@@ -51,8 +51,8 @@ public final class SquadReader {
     }
 
     /**
-     * The one rule for what titles a paragraph (here and in the KB's SQuAD reader): the article's {@code title}, else the
-     * article's {@code document_id}, else the paragraph's, else empty.
+     * The one rule for what titles a paragraph (here and in the KB's SQuAD reader): the article's {@code title}, else
+     * the article's {@code document_id}, else the paragraph's, else empty.
      */
     public static String title(String articleTitle, String articleDocumentId, String paragraphDocumentId) {
         if (articleTitle != null) return articleTitle;
@@ -63,7 +63,10 @@ public final class SquadReader {
     /** Says once per file how many of its articles had no title (nothing when none). */
     public static void reportUntitled(Path file, int articles) {
         if (articles > 0) {
-            System.err.printf("%s: %d article(s) without a 'title': titled by their document_id where present, else untitled%n", file, articles);
+            System.err.printf(
+                    "%s: %d article(s) without a 'title': titled by their document_id where present, "
+                            + "else untitled%n",
+                    file, articles);
         }
     }
 
@@ -95,32 +98,40 @@ public final class SquadReader {
                 if (articles != null && !articles.contains(title)) continue;
                 String pWhere = file + ": data[" + a + "].paragraphs[" + p + "]";
                 JsonNode qas = para.path("qas");
-                if (!qas.isMissingNode() && !qas.isArray()) throw new UserException(pWhere + ": 'qas' must be an array");
-                String context = para.path("context").isTextual() ? para.path("context").asText() : null;
+                if (!qas.isMissingNode() && !qas.isArray())
+                    throw new UserException(pWhere + ": 'qas' must be an array");
+                String context =
+                        para.path("context").isTextual() ? para.path("context").asText() : null;
                 for (int q = 0; q < qas.size(); q++) {
                     JsonNode qa = qas.get(q);
                     String where = pWhere + ".qas[" + q + "]";
-                    if (!qa.isObject()) throw new UserException(where + ": expected an object with 'question' and 'answers'");
+                    if (!qa.isObject())
+                        throw new UserException(where + ": expected an object with 'question' and 'answers'");
                     JsonNode qn = qa.path("question");
                     if (qn.isMissingNode() || qn.isNull()) throw new UserException(where + ": missing 'question'");
-                    if (!qn.isTextual()) throw new UserException(where + ": 'question' must be a string, got " + qn.getNodeType());
+                    if (!qn.isTextual())
+                        throw new UserException(where + ": 'question' must be a string, got " + qn.getNodeType());
                     String question = qn.asText();
                     if (question.isBlank()) throw new UserException(where + ": empty 'question'");
                     JsonNode ans = qa.path("answers");
-                    if (!ans.isMissingNode() && !ans.isArray()) throw new UserException(where + ": 'answers' must be an array");
+                    if (!ans.isMissingNode() && !ans.isArray())
+                        throw new UserException(where + ": 'answers' must be an array");
                     Set<String> answers = new LinkedHashSet<>();
                     for (int i = 0; i < ans.size(); i++) {
                         JsonNode an = ans.get(i);
-                        if (!an.path("text").isTextual()) throw new UserException(where + ".answers[" + i + "]: answer without a string 'text'");
+                        if (!an.path("text").isTextual())
+                            throw new UserException(where + ".answers[" + i + "]: answer without a string 'text'");
                         String text = an.path("text").asText();
                         // SQuAD answers are spans of their paragraph; one that is not there means a mangled file
                         if (context != null && an.has("answer_start") && !context.contains(text)) {
-                            throw new UserException(where + ".answers[" + i + "]: answer '" + abbreviate(text) + "' is not in the context");
+                            throw new UserException(where + ".answers[" + i + "]: answer '" + abbreviate(text)
+                                    + "' is not in the context");
                         }
                         answers.add(text);
                     }
                     if (answers.isEmpty()) continue; // unanswerable (SQuAD 2.0 style): nothing to score against
-                    out.add(new QaExample(qa.path("id").asText(where), question, new ArrayList<>(answers), title, context));
+                    out.add(new QaExample(
+                            qa.path("id").asText(where), question, new ArrayList<>(answers), title, context));
                 }
             }
         }

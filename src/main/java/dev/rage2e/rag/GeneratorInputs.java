@@ -9,7 +9,8 @@ import java.util.List;
  * RagRetriever does (surrounding quotes stripped from titles, double spaces collapsed). When the
  * tokens exceed {@code maxLen}, words are cut from the END OF THE PASSAGE TEXT rather than from the
  * end of the string (HF's plain truncation), so the question is never lost. Only when the question does not fit
- * beside the title alone is the title dropped too, and only when it does not fit on its own is it cut, from its own end.
+ * beside the title alone is the title dropped too, and only when it does
+ * not fit on its own is it cut, from its own end.
  */
 public final class GeneratorInputs {
     private GeneratorInputs() {}
@@ -31,7 +32,9 @@ public final class GeneratorInputs {
             double perWord = Math.max(1.0, (double) ids.length / Math.max(1, keep + question.split("\\s+").length + 2));
             int drop = (int) Math.ceil((ids.length - maxLen) / perWord) + 1;
             keep = Math.max(0, keep - drop);
-            ids = tok.encode(combine(title, String.join(" ", java.util.Arrays.copyOf(words, keep)), question), Integer.MAX_VALUE);
+            ids = tok.encode(
+                    combine(title, String.join(" ", java.util.Arrays.copyOf(words, keep)), question),
+                    Integer.MAX_VALUE);
         }
         if (ids.length <= maxLen) return ids;
         ids = tok.encode(combine(title, "", question), Integer.MAX_VALUE);
@@ -39,10 +42,12 @@ public final class GeneratorInputs {
         return tok.encode(combine("", "", question), maxLen); // the question alone is too long: cut from its end
     }
 
-    public static List<long[]> forBatch(TextTokenizer tok, List<String> questions, List<List<Retriever.Passage>> docs, int maxLen) {
+    public static List<long[]> forBatch(
+            TextTokenizer tok, List<String> questions, List<List<Retriever.Passage>> docs, int maxLen) {
         List<long[]> out = new ArrayList<>();
         for (int b = 0; b < questions.size(); b++) {
-            for (Retriever.Passage p : docs.get(b)) out.add(tokenize(tok, p.title(), p.text(), questions.get(b), maxLen));
+            for (Retriever.Passage p : docs.get(b))
+                out.add(tokenize(tok, p.title(), p.text(), questions.get(b), maxLen));
         }
         return out;
     }

@@ -1,7 +1,7 @@
 package dev.rage2e.rag;
 
-import dev.rage2e.qa.QaExample;
 import dev.rage2e.kb.Chunker;
+import dev.rage2e.qa.QaExample;
 import java.util.List;
 
 /**
@@ -24,7 +24,8 @@ public final class GoldPassages {
         if (e.context() == null) return null;
         String title = e.title() == null ? "" : e.title().replace('_', ' ');
         if (wholeParagraph) {
-            for (String a : e.answers()) if (e.context().contains(a)) return new Retriever.Passage(-1, title, e.context());
+            for (String a : e.answers())
+                if (e.context().contains(a)) return new Retriever.Passage(-1, title, e.context());
             return null;
         }
         for (String chunk : Chunker.chunk(e.context(), WORDS)) {
@@ -36,7 +37,8 @@ public final class GoldPassages {
             if (at < 0) continue;
             int w = Chunker.words(e.context().substring(0, at)).size(); // words before the answer
             int from = Math.max(0, Math.min(words.size() - WORDS, w - WORDS / 2));
-            return new Retriever.Passage(-1, title, String.join(" ", words.subList(from, Math.min(words.size(), from + WORDS))));
+            return new Retriever.Passage(
+                    -1, title, String.join(" ", words.subList(from, Math.min(words.size(), from + WORDS))));
         }
         return null;
     }

@@ -6,8 +6,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.rage2e.model.GenerationConfig;
 import dev.rage2e.model.Seq2SeqModel;
-import dev.rage2e.model.generate.BeamSearch;
 import dev.rage2e.model.TextTokenizer;
+import dev.rage2e.model.generate.BeamSearch;
 import dev.rage2e.reader.SpanReader;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -21,7 +21,11 @@ import java.util.Map;
  * documents ("thorough") or only against the documents whose beams produced it ("fast").
  */
 public final class RagDecoder {
-    public enum Mode { TOKEN, THOROUGH, FAST }
+    public enum Mode {
+        TOKEN,
+        THOROUGH,
+        FAST
+    }
 
     /** Beam width and maximum answer length in tokens (decoder start token included, as HF's max_length). */
     public record Options(int beams, int maxLength) {
@@ -40,7 +44,10 @@ public final class RagDecoder {
         this(rag, options, mode, SpanReader.SpanScore.MAX);
     }
 
-    /** {@code spanScore}: how a span reader combines the spans of one answer string in a passage (ignored by generators). */
+    /**
+     * {@code spanScore}: how a span reader combines the spans of one answer
+     * string in a passage (ignored by generators).
+     */
     public RagDecoder(RagModel rag, Options options, Mode mode, SpanReader.SpanScore spanScore) {
         this.rag = rag;
         this.options = options;
@@ -57,8 +64,15 @@ public final class RagDecoder {
      * A decoded answer. {@code span} is where a span reader cut it from: passage index (into {@code passages}) and
      * characters [start, end) of that passage's text; null for generated answers.
      */
-    public record Answer(String question, String answer, long[] tokens, List<Retriever.Passage> passages, float[] docScores,
-            float[] docPosterior, String version, AnswerSpan span) {}
+    public record Answer(
+            String question,
+            String answer,
+            long[] tokens,
+            List<Retriever.Passage> passages,
+            float[] docScores,
+            float[] docPosterior,
+            String version,
+            AnswerSpan span) {}
 
     public record AnswerSpan(int passage, int start, int end) {}
 
@@ -66,7 +80,10 @@ public final class RagDecoder {
         return answer(parent, questions, snap, null);
     }
 
-    /** As {@link #answer(NDManager, List, Retriever.Snapshot)}, adding the time of each stage to {@code t} (may be null). */
+    /**
+     * As {@link #answer(NDManager, List, Retriever.Snapshot)}, adding the
+     * time of each stage to {@code t} (may be null).
+     */
     public List<Answer> answer(NDManager parent, List<String> questions, Retriever.Snapshot snap, RagModel.Timings t) {
         try (NDManager m = parent.newSubManager()) {
             long t0 = System.nanoTime();
@@ -97,7 +114,8 @@ public final class RagDecoder {
         }
     }
 
-    private List<Answer> decode(NDManager m, RagModel model, List<String> questions, RagModel.Output r, RagModel.Timings t) {
+    private List<Answer> decode(
+            NDManager m, RagModel model, List<String> questions, RagModel.Output r, RagModel.Timings t) {
         long g0 = System.nanoTime();
         NDArray docLp = r.docScores().logSoftmax(1);
         float[] scores = r.docScores().toFloatArray();
@@ -109,25 +127,39 @@ public final class RagDecoder {
             if (t != null) t.generatorNs += System.nanoTime() - g0;
             for (int b = 0; b < questions.size(); b++) {
                 SpanReader.Answer a = spans.get(b);
-                out.add(new Answer(questions.get(b), a.text(), new long[0], r.passages().get(b), java.util.Arrays.copyOfRange(scores, b * n, b * n + n),
-                        java.util.Arrays.copyOfRange(post, b * n, b * n + n), r.version(),
+                out.add(new Answer(
+                        questions.get(b),
+                        a.text(),
+                        new long[0],
+                        r.passages().get(b),
+                        java.util.Arrays.copyOfRange(scores, b * n, b * n + n),
+                        java.util.Arrays.copyOfRange(post, b * n, b * n + n),
+                        r.version(),
                         a.text().isEmpty() ? null : new AnswerSpan(a.passage(), a.start(), a.end())));
             }
             return out;
         }
-        List<long[]> best = mode == Mode.TOKEN ? ragToken(m, model, questions, r, docLp) : ragSequence(m, model, questions, r);
+        List<long[]> best =
+                mode == Mode.TOKEN ? ragToken(m, model, questions, r, docLp) : ragSequence(m, model, questions, r);
         if (t != null) t.generatorNs += System.nanoTime() - g0;
         Seq2SeqModel g = model.generator;
         for (int b = 0; b < questions.size(); b++) {
             String text = g.tokenizer().decode(best.get(b), true).trim();
-            out.add(new Answer(questions.get(b), text, best.get(b), r.passages().get(b),
-                    java.util.Arrays.copyOfRange(scores, b * n, b * n + n), java.util.Arrays.copyOfRange(post, b * n, b * n + n),
-                    r.version(), null));
+            out.add(new Answer(
+                    questions.get(b),
+                    text,
+                    best.get(b),
+                    r.passages().get(b),
+                    java.util.Arrays.copyOfRange(scores, b * n, b * n + n),
+                    java.util.Arrays.copyOfRange(post, b * n, b * n + n),
+                    r.version(),
+                    null));
         }
         return out;
     }
 
-    private List<SpanReader.Answer> spanAnswers(NDManager m, RagModel model, List<String> questions, RagModel.Output r, float[] post) {
+    private List<SpanReader.Answer> spanAnswers(
+            NDManager m, RagModel model, List<String> questions, RagModel.Output r, float[] post) {
         int n = model.settings.nDocs();
         float[][] prior = new float[questions.size()][];
         for (int b = 0; b < questions.size(); b++) prior[b] = java.util.Arrays.copyOfRange(post, b * n, b * n + n);
@@ -143,15 +175,19 @@ public final class RagDecoder {
         NDArray enc = g.encode(ctx.ids(), ctx.mask(), false);
         // rows ordered (example, beam, doc): doc rows of example b repeated for each beam
         long[] rows = new long[batch * beams * n];
-        for (int b = 0, i = 0; b < batch; b++) for (int k = 0; k < beams; k++) for (int j = 0; j < n; j++) rows[i++] = (long) b * n + j;
+        for (int b = 0, i = 0; b < batch; b++)
+            for (int k = 0; k < beams; k++) for (int j = 0; j < n; j++) rows[i++] = (long) b * n + j;
         // start on the unexpanded (example, doc) rows and expand by reorder, so cross-attention keys/values are
         // computed once per passage and shared by the beams
-        Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc, ctx.mask(), ctx.ids()).reorder(m.create(rows))};
+        Seq2SeqModel.DecoderState[] state = {
+            g.startDecoding(enc, ctx.mask(), ctx.ids()).reorder(m.create(rows))
+        };
         NDArray prior = docLp.repeat(0, beams).expandDims(2); // [batch*beams, n, 1]
         BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
             @Override
             public float[] next(long[][] seqs, int len, NDManager sub) {
-                NDArray logits = g.step(state[0], sub.create(lastTokens(seqs, len)).repeat(0, n));
+                NDArray logits =
+                        g.step(state[0], sub.create(lastTokens(seqs, len)).repeat(0, n));
                 long v = logits.getShape().get(1);
                 NDArray lp = logits.logSoftmax(1).reshape(-1, n, v).add(prior);
                 return RagLoss.logSumExp(lp, 1).toFloatArray();
@@ -160,7 +196,8 @@ public final class RagDecoder {
             @Override
             public void reorder(int[] beamRows, NDManager sub) {
                 long[] docRows = new long[beamRows.length * n];
-                for (int i = 0; i < beamRows.length; i++) for (int j = 0; j < n; j++) docRows[i * n + j] = (long) beamRows[i] * n + j;
+                for (int i = 0; i < beamRows.length; i++)
+                    for (int j = 0; j < n; j++) docRows[i * n + j] = (long) beamRows[i] * n + j;
                 Seq2SeqModel.DecoderState old = state[0];
                 state[0] = old.reorder(m.create(docRows));
                 old.close();
@@ -184,11 +221,15 @@ public final class RagDecoder {
             // 1) beam search on each document separately (rows = docs of this example)
             long[] rows = new long[n * beams];
             for (int j = 0, i = 0; j < n; j++) for (int k = 0; k < beams; k++) rows[i++] = (long) b * n + j;
-            Seq2SeqModel.DecoderState[] state = {g.startDecoding(enc, ctx.mask(), ctx.ids()).reorder(m.create(rows))};
+            Seq2SeqModel.DecoderState[] state = {
+                g.startDecoding(enc, ctx.mask(), ctx.ids()).reorder(m.create(rows))
+            };
             BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
                 @Override
                 public float[] next(long[][] seqs, int len, NDManager sub) {
-                    return g.step(state[0], sub.create(lastTokens(seqs, len))).logSoftmax(1).toFloatArray();
+                    return g.step(state[0], sub.create(lastTokens(seqs, len)))
+                            .logSoftmax(1)
+                            .toFloatArray();
                 }
 
                 @Override
@@ -219,27 +260,39 @@ public final class RagDecoder {
             List<long[]> cands = new ArrayList<>(candidates.values());
             List<boolean[]> masks = new ArrayList<>(producedBy.values());
             int c = cands.size();
-            NDArray labels = TextTokenizer.pad(m, cands.toArray(new long[0][]), g.padTokenId()).ids(); // [C, T]
+            NDArray labels = TextTokenizer.pad(m, cands.toArray(new long[0][]), g.padTokenId())
+                    .ids(); // [C, T]
             long[] encRows = new long[c * n];
             for (int i = 0; i < c; i++) for (int j = 0; j < n; j++) encRows[i * n + j] = (long) b * n + j;
             NDArray er = m.create(encRows);
-            NDArray logits = g.decode(labels.repeat(0, n), null, enc.get(er), ctx.mask().get(er), ctx.ids().get(er), false);
+            NDArray logits = g.decode(
+                    labels.repeat(0, n),
+                    null,
+                    enc.get(er),
+                    ctx.mask().get(er),
+                    ctx.ids().get(er),
+                    false);
             // log p(y|x,z) per (candidate, doc): targets are the labels shifted left; the leading BOS of
             // generated sequences is not scored (HF's exclude_bos_score)
             NDArray target = RagLoss.shiftLeft(labels, g.padTokenId()).repeat(0, n); // [C*n, T]
-            NDArray tokLp = logits.logSoftmax(-1).gather(target.expandDims(-1), 2).squeeze(-1);
+            NDArray tokLp =
+                    logits.logSoftmax(-1).gather(target.expandDims(-1), 2).squeeze(-1);
             NDArray keep = target.neq(g.padTokenId());
             if (target.get(":, 0").eq(g.bosTokenId()).all().getBoolean()) {
-                keep = keep.logicalAnd(m.arange(target.getShape().get(1)).expandDims(0).gt(0));
+                keep = keep.logicalAnd(
+                        m.arange(target.getShape().get(1)).expandDims(0).gt(0));
             }
-            float[] ll = tokLp.mul(keep.toType(DataType.FLOAT32, false)).sum(new int[] {1}).toFloatArray();
+            float[] ll = tokLp.mul(keep.toType(DataType.FLOAT32, false))
+                    .sum(new int[] {1})
+                    .toFloatArray();
             float[] docLp = r.docScores().get(b).logSoftmax(0).toFloatArray();
             float[] total = new float[c];
             for (int i = 0; i < c; i++) {
                 double max = Double.NEGATIVE_INFINITY;
                 double[] terms = new double[n];
                 for (int j = 0; j < n; j++) {
-                    boolean use = mode == Mode.THOROUGH || masks.get(i)[j]; // fast: p(y|x,z) ~ 0 where z's beams missed y
+                    // fast: p(y|x,z) ~ 0 where z's beams missed y
+                    boolean use = mode == Mode.THOROUGH || masks.get(i)[j];
                     terms[j] = use ? docLp[j] + ll[i * n + j] : Double.NEGATIVE_INFINITY;
                     max = Math.max(max, terms[j]);
                 }
@@ -259,7 +312,9 @@ public final class RagDecoder {
      * generator's own generation_config.json (forced BOS, n-gram bans) is not applied, as it never was here.
      */
     private GenerationConfig generationConfig(Seq2SeqModel g) {
-        return GenerationConfig.defaults(g).withNumBeams(options.beams()).withMaxLength(options.maxLength())
+        return GenerationConfig.defaults(g)
+                .withNumBeams(options.beams())
+                .withMaxLength(options.maxLength())
                 .withEarlyStopping(GenerationConfig.EarlyStopping.TRUE);
     }
 

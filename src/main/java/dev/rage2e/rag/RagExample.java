@@ -9,8 +9,10 @@ import java.util.List;
  */
 public record RagExample(String id, String question, List<String> answers, Retriever.Passage gold) {
     public RagExample {
-        if (question == null || question.isBlank()) throw new IllegalArgumentException("empty question" + (id == null ? "" : " (id " + id + ")"));
-        if (answers == null || answers.isEmpty()) throw new IllegalArgumentException("question " + id + " has no answers");
+        if (question == null || question.isBlank())
+            throw new IllegalArgumentException("empty question" + (id == null ? "" : " (id " + id + ")"));
+        if (answers == null || answers.isEmpty())
+            throw new IllegalArgumentException("question " + id + " has no answers");
     }
 
     public RagExample(String id, String question, List<String> answers) {

@@ -1,12 +1,12 @@
 package dev.rage2e.rag;
 
-import dev.rage2e.util.Choice;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.rage2e.model.Scalars;
+import dev.rage2e.util.Choice;
 
 /**
  * RAG's marginalised negative log-likelihoods (Lewis et al. 2020, eqs. 1-2), defined exactly as HF's
@@ -25,7 +25,8 @@ public final class RagLoss {
     private RagLoss() {}
 
     public enum Kind implements Choice {
-        TOKEN, SEQUENCE;
+        TOKEN,
+        SEQUENCE;
 
         @Override
         public String label() {
@@ -41,7 +42,8 @@ public final class RagLoss {
             return switch (s) {
                 case "rag-token", "token", "rag_token" -> TOKEN;
                 case "rag-sequence", "sequence", "rag_sequence" -> SEQUENCE;
-                default -> throw new IllegalArgumentException("model type must be rag-token or rag-sequence, got '" + s + "'");
+                default ->
+                    throw new IllegalArgumentException("model type must be rag-token or rag-sequence, got '" + s + "'");
             };
         }
     }
@@ -51,8 +53,16 @@ public final class RagLoss {
      * @param docScores [B, n] retrieval scores q·d
      * @param labels [B, T] unshifted labels (as fed to the decoder)
      */
-    public static NDArray nll(Kind kind, NDArray seqLogits, NDArray docScores, NDArray labels, long padId, long bosId,
-            float epsilon, boolean reduce, boolean excludeBosScore) {
+    public static NDArray nll(
+            Kind kind,
+            NDArray seqLogits,
+            NDArray docScores,
+            NDArray labels,
+            long padId,
+            long bosId,
+            float epsilon,
+            boolean reduce,
+            boolean excludeBosScore) {
         NDArray target = shiftLeft(labels, padId);
         return kind == Kind.TOKEN
                 ? tokenNll(seqLogits, docScores, target, padId, epsilon, reduce)
@@ -68,7 +78,8 @@ public final class RagLoss {
         return logSumExp(seqLogprobs.add(docLogprobs), 1);
     }
 
-    static NDArray tokenNll(NDArray seqLogits, NDArray docScores, NDArray target, long padId, float eps, boolean reduce) {
+    static NDArray tokenNll(
+            NDArray seqLogits, NDArray docScores, NDArray target, long padId, float eps, boolean reduce) {
         NDArray marg = marginalize(seqLogits, docScores); // [B,T,V]
         NDArray idx = target.expandDims(-1);
         NDArray keep = target.neq(padId).toType(DataType.FLOAT32, false); // [B,T]
@@ -77,8 +88,15 @@ public final class RagLoss {
         return combine(ll, smooth, marg.getShape().get(2), eps, reduce);
     }
 
-    static NDArray sequenceNll(NDArray seqLogits, NDArray docScores, NDArray target, long padId, long bosId, float eps,
-            boolean reduce, boolean excludeBosScore) {
+    static NDArray sequenceNll(
+            NDArray seqLogits,
+            NDArray docScores,
+            NDArray target,
+            long padId,
+            long bosId,
+            float eps,
+            boolean reduce,
+            boolean excludeBosScore) {
         long b = docScores.getShape().get(0), n = docScores.getShape().get(1);
         long t = seqLogits.getShape().get(1), v = seqLogits.getShape().get(2);
         boolean useBos = excludeBosScore && target.get(":, 0").eq(bosId).all().getBoolean();
@@ -86,7 +104,8 @@ public final class RagLoss {
         NDArray docLp = docScores.logSoftmax(1).reshape(b, n, 1, 1);
         NDArray ragLp;
         if (t >= 2) {
-            NDList parts = new NDList(lp.get(":, :, 0:1, :"), lp.get(":, :, 1:2, :").add(docLp));
+            NDList parts =
+                    new NDList(lp.get(":, :, 0:1, :"), lp.get(":, :, 1:2, :").add(docLp));
             if (t > 2) parts.add(lp.get(":, :, 2:, :"));
             ragLp = NDArrays.concat(parts, 2);
         } else {

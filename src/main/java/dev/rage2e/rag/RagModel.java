@@ -5,13 +5,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.model.ParamStore;
+import dev.rage2e.model.Scalars;
+import dev.rage2e.model.Seq2SeqModel;
+import dev.rage2e.model.TextTokenizer;
 import dev.rage2e.reader.SpanLoss;
 import dev.rage2e.reader.SpanReader;
 import java.io.IOException;
 import java.nio.file.Path;
-import dev.rage2e.model.Scalars;
-import dev.rage2e.model.Seq2SeqModel;
-import dev.rage2e.model.TextTokenizer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -29,26 +29,36 @@ public final class RagModel implements AutoCloseable {
     public final SpanReader spanReader; // null when the reader is a generator
     public final RagSettings settings;
 
-    public RagModel(EncoderModel questionEncoder, EncoderModel contextEncoder, Seq2SeqModel generator, RagSettings settings) {
+    public RagModel(
+            EncoderModel questionEncoder, EncoderModel contextEncoder, Seq2SeqModel generator, RagSettings settings) {
         this(questionEncoder, contextEncoder, generator, null, settings);
     }
 
-    public RagModel(EncoderModel questionEncoder, EncoderModel contextEncoder, SpanReader spanReader, RagSettings settings) {
+    public RagModel(
+            EncoderModel questionEncoder, EncoderModel contextEncoder, SpanReader spanReader, RagSettings settings) {
         this(questionEncoder, contextEncoder, null, spanReader, settings);
     }
 
     /** With the reader of {@code reader} (a {@link Seq2SeqModel} or a {@link SpanReader}). */
-    public static RagModel of(EncoderModel questionEncoder, EncoderModel contextEncoder, AutoCloseable reader, RagSettings settings) {
+    public static RagModel of(
+            EncoderModel questionEncoder, EncoderModel contextEncoder, AutoCloseable reader, RagSettings settings) {
         if (reader instanceof SpanReader s) return new RagModel(questionEncoder, contextEncoder, s, settings);
         return new RagModel(questionEncoder, contextEncoder, (Seq2SeqModel) reader, settings);
     }
 
-    private RagModel(EncoderModel questionEncoder, EncoderModel contextEncoder, Seq2SeqModel generator, SpanReader spanReader,
+    private RagModel(
+            EncoderModel questionEncoder,
+            EncoderModel contextEncoder,
+            Seq2SeqModel generator,
+            SpanReader spanReader,
             RagSettings settings) {
-        if ((generator == null) == (spanReader == null)) throw new IllegalArgumentException("exactly one of generator and span reader");
-        if (settings.end2end() && contextEncoder == null) throw new IllegalArgumentException("end-to-end mode needs a context encoder");
+        if ((generator == null) == (spanReader == null))
+            throw new IllegalArgumentException("exactly one of generator and span reader");
+        if (settings.end2end() && contextEncoder == null)
+            throw new IllegalArgumentException("end-to-end mode needs a context encoder");
         if (contextEncoder != null && contextEncoder.dim() != questionEncoder.dim()) {
-            throw new IllegalArgumentException("context encoder dim " + contextEncoder.dim() + " != question encoder dim " + questionEncoder.dim());
+            throw new IllegalArgumentException("context encoder dim " + contextEncoder.dim() + " != question "
+                    + "encoder dim " + questionEncoder.dim());
         }
         this.questionEncoder = questionEncoder;
         this.contextEncoder = contextEncoder;
@@ -57,7 +67,10 @@ public final class RagModel implements AutoCloseable {
         this.settings = settings;
     }
 
-    /** A view sharing this model's modules with other settings (e.g. another n-docs); do not close it: that closes the shared modules. */
+    /**
+     * A view sharing this model's modules with other settings (e.g. another
+     * n-docs); do not close it: that closes the shared modules.
+     */
     public RagModel withSettings(RagSettings other) {
         return new RagModel(questionEncoder, contextEncoder, generator, spanReader, other);
     }
@@ -84,10 +97,23 @@ public final class RagModel implements AutoCloseable {
     }
 
     /** Everything one forward pass produced; arrays live in the caller's manager. */
-    /** {@code answerless}: examples of the batch without the answer in any retrieved passage (span reader only: no reader term). */
-    public record Output(NDArray loss, NDArray docScores, int[][] docIds, List<List<Retriever.Passage>> passages, String version,
+    /**
+     * {@code answerless}: examples of the batch without the answer in any
+     * retrieved passage (span reader only: no reader term).
+     */
+    public record Output(
+            NDArray loss,
+            NDArray docScores,
+            int[][] docIds,
+            List<List<Retriever.Passage>> passages,
+            String version,
             int answerless) {
-        public Output(NDArray loss, NDArray docScores, int[][] docIds, List<List<Retriever.Passage>> passages, String version) {
+        public Output(
+                NDArray loss,
+                NDArray docScores,
+                int[][] docIds,
+                List<List<Retriever.Passage>> passages,
+                String version) {
             this(loss, docScores, docIds, passages, version, 0);
         }
     }
@@ -102,7 +128,8 @@ public final class RagModel implements AutoCloseable {
     /** Passage vectors [N, H] from the (trainable) context encoder. */
     public NDArray embedPassages(NDManager m, List<Retriever.Passage> passages, boolean training) {
         List<String> texts = new ArrayList<>(passages.size());
-        for (Retriever.Passage p : passages) texts.add(p.title().isEmpty() ? p.text() : p.title() + " " + p.text()); // as the KB encodes them
+        // as the KB encodes them
+        for (Retriever.Passage p : passages) texts.add(p.title().isEmpty() ? p.text() : p.title() + " " + p.text());
         long[][] ids = contextEncoder.tokenize(texts, false, contextEncoder.settings.maxLength());
         TextTokenizer.Batch b = TextTokenizer.pad(m, ids, contextEncoder.config.padTokenId());
         return contextEncoder.embed(b.ids(), b.mask(), training);
@@ -112,12 +139,20 @@ public final class RagModel implements AutoCloseable {
      * Retrieval + doc scores: returns {docScores [B, n], ids, passages}. Retrieval itself uses the
      * detached question vector; the scores are recomputed as differentiable inner products.
      */
-    public Output retrieve(NDManager m, List<String> questions, NDArray q, Retriever.Snapshot snap, boolean training, Timings t) {
+    public Output retrieve(
+            NDManager m, List<String> questions, NDArray q, Retriever.Snapshot snap, boolean training, Timings t) {
         return retrieve(m, questions, q, snap, training, settings.end2end(), t);
     }
 
     /** As above; {@code reembed} = false scores with the stored passage embeddings even in end-to-end mode. */
-    Output retrieve(NDManager m, List<String> questions, NDArray q, Retriever.Snapshot snap, boolean training, boolean reembed, Timings t) {
+    Output retrieve(
+            NDManager m,
+            List<String> questions,
+            NDArray q,
+            Retriever.Snapshot snap,
+            boolean training,
+            boolean reembed,
+            Timings t) {
         int n = settings.nDocs();
         int b = questions.size();
         long t0 = System.nanoTime();
@@ -134,7 +169,8 @@ public final class RagModel implements AutoCloseable {
         List<List<Retriever.Passage>> passages = new ArrayList<>();
         List<Retriever.Passage> flat = new ArrayList<>();
         for (int[] row : ids) {
-            if (row.length < n) throw new IllegalStateException("the index returned " + row.length + " passages, n-docs is " + n);
+            if (row.length < n)
+                throw new IllegalStateException("the index returned " + row.length + " passages, n-docs is " + n);
             List<Retriever.Passage> ps = new ArrayList<>();
             for (int id : row) ps.add(snap.passage(id));
             passages.add(ps);
@@ -175,7 +211,9 @@ public final class RagModel implements AutoCloseable {
                 List<Retriever.Passage> ps = new ArrayList<>();
                 for (int id : candidates[b]) ps.add(snap.passage(id));
                 NDArray d = embedPassages(sub, ps, false).stopGradient();
-                float[] s = d.matMul(q.get(b).stopGradient().expandDims(1)).squeeze(1).toFloatArray();
+                float[] s = d.matMul(q.get(b).stopGradient().expandDims(1))
+                        .squeeze(1)
+                        .toFloatArray();
                 Integer[] order = new Integer[s.length];
                 for (int i = 0; i < order.length; i++) order[i] = i;
                 java.util.Arrays.sort(order, (x, y) -> Float.compare(s[y], s[x]));
@@ -195,23 +233,45 @@ public final class RagModel implements AutoCloseable {
      * As above; with {@code trainRetriever} false the question vectors and doc scores carry no gradient and
      * end-to-end mode scores with the stored embeddings (the generator alone learns: a retriever warm-up).
      */
-    public Output loss(NDManager m, List<RagExample> batch, Retriever.Snapshot snap, boolean training, boolean trainRetriever, Timings t) {
+    public Output loss(
+            NDManager m,
+            List<RagExample> batch,
+            Retriever.Snapshot snap,
+            boolean training,
+            boolean trainRetriever,
+            Timings t) {
         List<String> questions = new ArrayList<>();
         for (RagExample e : batch) questions.add(e.question());
         long t0 = System.nanoTime();
-        NDArray q = trainRetriever ? embedQuestions(m, questions, training) : embedQuestions(m, questions, false).stopGradient();
+        NDArray q = trainRetriever
+                ? embedQuestions(m, questions, training)
+                : embedQuestions(m, questions, false).stopGradient();
         if (t != null) t.questionNs += System.nanoTime() - t0;
         Output r = retrieve(m, questions, q, snap, training, settings.end2end() && trainRetriever, t);
         long g0 = System.nanoTime();
         if (spanReader != null) {
             SpanLoss.Result sl = spanLoss(m, batch, r.passages(), r.docScores().logSoftmax(1), training);
             if (t != null) t.generatorNs += System.nanoTime() - g0;
-            return new Output(Scalars.div(sl.loss(), batch.size()), r.docScores(), r.docIds(), r.passages(), r.version(), sl.answerless());
+            return new Output(
+                    Scalars.div(sl.loss(), batch.size()),
+                    r.docScores(),
+                    r.docIds(),
+                    r.passages(),
+                    r.version(),
+                    sl.answerless());
         }
         NDArray labels = targets(m, batch);
         NDArray logits = generatorLogits(m, questions, r.passages(), labels, training);
-        NDArray loss = RagLoss.nll(settings.kind(), logits, r.docScores(), labels, generator.padTokenId(), generator.bosTokenId(),
-                settings.labelSmoothing(), true, settings.excludeBosScore());
+        NDArray loss = RagLoss.nll(
+                settings.kind(),
+                logits,
+                r.docScores(),
+                labels,
+                generator.padTokenId(),
+                generator.bosTokenId(),
+                settings.labelSmoothing(),
+                true,
+                settings.excludeBosScore());
         loss = Scalars.div(loss, batch.size());
         if (t != null) t.generatorNs += System.nanoTime() - g0;
         return new Output(loss, r.docScores(), r.docIds(), r.passages(), r.version());
@@ -242,21 +302,34 @@ public final class RagModel implements AutoCloseable {
             TextTokenizer.Batch ctx = contextInputs(m, questions, passages);
             NDArray enc = generator.encode(ctx.ids(), ctx.mask(), training);
             NDArray logits = generator.decode(labels, null, enc, ctx.mask(), ctx.ids(), training);
-            loss = RagLoss.nll(settings.kind(), logits, prior, labels, generator.padTokenId(), generator.bosTokenId(), settings.labelSmoothing(),
-                    true, settings.excludeBosScore());
+            loss = RagLoss.nll(
+                    settings.kind(),
+                    logits,
+                    prior,
+                    labels,
+                    generator.padTokenId(),
+                    generator.bosTokenId(),
+                    settings.labelSmoothing(),
+                    true,
+                    settings.excludeBosScore());
         }
         if (t != null) t.generatorNs += System.nanoTime() - g0;
         return new Output(Scalars.div(loss, batch.size()), prior, null, passages, null, answerless);
     }
 
     /** The span reader's marginal NLL (summed over the batch) for retrieved or given passages. */
-    SpanLoss.Result spanLoss(NDManager m, List<RagExample> batch, List<List<Retriever.Passage>> passages, NDArray docLogPrior,
+    SpanLoss.Result spanLoss(
+            NDManager m,
+            List<RagExample> batch,
+            List<List<Retriever.Passage>> passages,
+            NDArray docLogPrior,
             boolean training) {
         List<String> questions = new ArrayList<>();
         List<List<String>> answers = new ArrayList<>();
         for (int b = 0; b < batch.size(); b++) {
             questions.add(batch.get(b).question());
-            for (int j = 0; j < passages.get(b).size(); j++) answers.add(batch.get(b).answers());
+            for (int j = 0; j < passages.get(b).size(); j++)
+                answers.add(batch.get(b).answers());
         }
         SpanReader.Batch in = spanInputs(m, questions, passages);
         NDArray[] lp = spanReader.logProbs(in, training);
@@ -285,7 +358,11 @@ public final class RagModel implements AutoCloseable {
     }
 
     /** Generator logits [B*n, T, V] with labels fed unshifted as decoder inputs (HF RAG convention). */
-    public NDArray generatorLogits(NDManager m, List<String> questions, List<List<Retriever.Passage>> passages, NDArray labels,
+    public NDArray generatorLogits(
+            NDManager m,
+            List<String> questions,
+            List<List<Retriever.Passage>> passages,
+            NDArray labels,
             boolean training) {
         int n = settings.nDocs();
         TextTokenizer.Batch ctx = contextInputs(m, questions, passages);
@@ -294,8 +371,10 @@ public final class RagModel implements AutoCloseable {
         return generator.decode(dec, null, enc, ctx.mask(), ctx.ids(), training);
     }
 
-    public TextTokenizer.Batch contextInputs(NDManager m, List<String> questions, List<List<Retriever.Passage>> passages) {
-        List<long[]> seqs = GeneratorInputs.forBatch(generator.tokenizer(), questions, passages, settings.maxCombinedLength());
+    public TextTokenizer.Batch contextInputs(
+            NDManager m, List<String> questions, List<List<Retriever.Passage>> passages) {
+        List<long[]> seqs =
+                GeneratorInputs.forBatch(generator.tokenizer(), questions, passages, settings.maxCombinedLength());
         return TextTokenizer.pad(m, seqs.toArray(new long[0][]), generator.padTokenId());
     }
 

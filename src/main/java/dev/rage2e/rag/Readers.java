@@ -12,7 +12,8 @@ public final class Readers {
 
     /** A {@link SpanReader} or a {@link dev.rage2e.model.Seq2SeqModel}, chosen by the directory's config.json. */
     public static AutoCloseable load(Path dir, NDManager manager) {
-        if (BertForQuestionAnswering.isSpanReader(dir)) return new SpanReader(BertForQuestionAnswering.load(dir, manager));
+        if (BertForQuestionAnswering.isSpanReader(dir))
+            return new SpanReader(BertForQuestionAnswering.load(dir, manager));
         return Seq2SeqModels.load(dir, manager);
     }
 }

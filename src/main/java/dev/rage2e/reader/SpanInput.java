@@ -42,7 +42,8 @@ public record SpanInput(long[] ids, long[] typeIds, int textStart, int[] charSta
      * Builds the input; the question is cut to {@code maxQuestionTokens}, the title to 32 tokens and the text to
      * what fits in {@code maxLen}.
      */
-    public static SpanInput build(TextTokenizer tok, String question, String title, String text, int maxLen, int maxQuestionTokens) {
+    public static SpanInput build(
+            TextTokenizer tok, String question, String title, String text, int maxLen, int maxQuestionTokens) {
         long[] cs = clsSep(tok);
         return build(tok, cs[0], cs[1], question, title, text, maxLen, maxQuestionTokens);
     }
@@ -50,14 +51,24 @@ public record SpanInput(long[] ids, long[] typeIds, int textStart, int[] charSta
     /** The tokenizer's {cls, sep} ids: what it wraps an empty text in ([CLS] [SEP] for BERT vocabularies). */
     public static long[] clsSep(TextTokenizer tok) {
         long[] special = tok.raw().encode("", true, false).getIds();
-        return new long[] {special.length > 0 ? special[0] : 101, special.length > 1 ? special[special.length - 1] : 102};
+        return new long[] {special.length > 0 ? special[0] : 101, special.length > 1 ? special[special.length - 1] : 102
+        };
     }
 
     /** As above with the special ids given (looked up once per reader, not per input). */
-    public static SpanInput build(TextTokenizer tok, long cls, long sep, String question, String title, String text, int maxLen,
+    public static SpanInput build(
+            TextTokenizer tok,
+            long cls,
+            long sep,
+            String question,
+            String title,
+            String text,
+            int maxLen,
             int maxQuestionTokens) {
         long[] q = head(tok.raw().encode(question, false, false).getIds(), maxQuestionTokens);
-        long[] t = title == null || title.isEmpty() ? new long[0] : head(tok.raw().encode(title, false, false).getIds(), 32);
+        long[] t = title == null || title.isEmpty()
+                ? new long[0]
+                : head(tok.raw().encode(title, false, false).getIds(), 32);
         Encoding te = tok.raw().encode(text, false, false);
         int budget = Math.max(1, maxLen - 3 - q.length - t.length);
         long[] x = head(te.getIds(), budget);

@@ -43,7 +43,8 @@ public final class SpanLoss {
     public static Result nll(NDArray startLp, NDArray endLp, NDArray docLogPrior, List<List<AnswerSpans.Span>> spans) {
         NDManager m = startLp.getManager();
         int rows = spans.size();
-        int b = (int) docLogPrior.getShape().get(0), n = (int) docLogPrior.getShape().get(1);
+        int b = (int) docLogPrior.getShape().get(0),
+                n = (int) docLogPrior.getShape().get(1);
         if (rows != b * n) throw new IllegalArgumentException(rows + " span lists for " + b + "x" + n + " rows");
         int k = 1;
         for (List<AnswerSpans.Span> s : spans) k = Math.max(k, s.size());
@@ -81,7 +82,9 @@ public final class SpanLoss {
         return x.sub(mx).exp().sum(new int[] {axis}).log().add(mx.squeeze(axis));
     }
 
-    /** Log-softmax over the text tokens of each row: other positions (question, title, specials, padding) get LOG_ZERO. */
+    /**
+     * Log-softmax over the text tokens of each row: other positions (question, title, specials, padding) get LOG_ZERO.
+     */
     public static NDArray maskedLogSoftmax(NDArray logits, NDArray textMask) {
         NDArray masked = NDArrays.where(textMask, logits, logits.getManager().full(logits.getShape(), LOG_ZERO));
         return masked.logSoftmax(1);

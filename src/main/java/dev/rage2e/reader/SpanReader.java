@@ -1,11 +1,11 @@
 package dev.rage2e.reader;
 
-import dev.rage2e.util.Choice;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.rage2e.text.SquadMetrics;
 import dev.rage2e.model.BertForQuestionAnswering;
+import dev.rage2e.text.SquadMetrics;
+import dev.rage2e.util.Choice;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -21,7 +21,8 @@ import java.util.Map;
 public final class SpanReader implements AutoCloseable {
     /** How one passage's spans of the same text combine into its score for that text. */
     public enum SpanScore implements Choice {
-        MAX, SUM;
+        MAX,
+        SUM;
 
         public static SpanScore parse(String s) {
             return Choice.parse(SpanScore.class, "span score", s);
@@ -59,7 +60,14 @@ public final class SpanReader implements AutoCloseable {
         List<SpanInput> in = new ArrayList<>(rows);
         int len = 1;
         for (int r = 0; r < rows; r++) {
-            SpanInput s = SpanInput.build(model.tokenizer(), clsSep[0], clsSep[1], questions.get(r), titles.get(r), texts.get(r), limit,
+            SpanInput s = SpanInput.build(
+                    model.tokenizer(),
+                    clsSep[0],
+                    clsSep[1],
+                    questions.get(r),
+                    titles.get(r),
+                    texts.get(r),
+                    limit,
                     model.settings.maxQuestionTokens());
             in.add(s);
             len = Math.max(len, s.ids().length);
@@ -76,13 +84,16 @@ public final class SpanReader implements AutoCloseable {
             java.util.Arrays.fill(text, r * len + s.textStart(), r * len + s.textStart() + s.textTokens(), true);
         }
         Shape sh = new Shape(rows, len);
-        return new Batch(in, m.create(ids, sh), m.create(mask, sh), m.create(types, sh), SpanLoss.booleanMask(m, text, sh));
+        return new Batch(
+                in, m.create(ids, sh), m.create(mask, sh), m.create(types, sh), SpanLoss.booleanMask(m, text, sh));
     }
 
     /** log p_start and log p_end [rows, L], normalised over each row's text tokens. */
     public NDArray[] logProbs(Batch b, boolean training) {
         BertForQuestionAnswering.Logits l = model.forward(b.ids(), b.mask(), b.typeIds(), training);
-        return new NDArray[] {SpanLoss.maskedLogSoftmax(l.start(), b.textMask()), SpanLoss.maskedLogSoftmax(l.end(), b.textMask())};
+        return new NDArray[] {
+            SpanLoss.maskedLogSoftmax(l.start(), b.textMask()), SpanLoss.maskedLogSoftmax(l.end(), b.textMask())
+        };
     }
 
     /** The gold answer spans of every row. */
@@ -96,7 +107,10 @@ public final class SpanReader implements AutoCloseable {
         return out;
     }
 
-    /** A decoded answer: its text as it stands in passage {@code passage}, characters [start, end) of that passage's text. */
+    /**
+     * A decoded answer: its text as it stands in passage {@code passage},
+     * characters [start, end) of that passage's text.
+     */
     public record Answer(String text, int passage, int start, int end, double probability) {}
 
     /**
@@ -113,7 +127,8 @@ public final class SpanReader implements AutoCloseable {
         int maxSpan = model.settings.maxAnswerTokens();
         List<Answer> out = new ArrayList<>();
         for (int ex = 0; ex * n < rows; ex++) {
-            Map<String, double[]> total = new HashMap<>(); // normalised text -> {score, best span prob, row, start, end}
+            // normalised text -> {score, best span prob, row, start, end}
+            Map<String, double[]> total = new HashMap<>();
             for (int j = 0; j < n; j++) {
                 int r = ex * n + j;
                 SpanInput in = b.inputs().get(r);
@@ -160,13 +175,19 @@ public final class SpanReader implements AutoCloseable {
             int r = (int) best[2];
             SpanInput in = b.inputs().get(r);
             int st = (int) best[3], en = (int) best[4];
-            out.add(new Answer(in.spanText(st, en), r - ex * n, in.charStart()[st - in.textStart()], in.charEnd()[en - in.textStart()],
+            out.add(new Answer(
+                    in.spanText(st, en),
+                    r - ex * n,
+                    in.charStart()[st - in.textStart()],
+                    in.charEnd()[en - in.textStart()],
                     best[0]));
         }
         return out;
     }
 
-    /** The best {@link #TOP_SPANS_PER_PASSAGE} spans {lp, start, end} of one row with start <= end < start + maxSpan. */
+    /**
+     * The best {@link #TOP_SPANS_PER_PASSAGE} spans {lp, start, end} of one row with start <= end < start + maxSpan.
+     */
     static List<double[]> topSpans(float[] s, float[] e, int offset, SpanInput in, int maxSpan) {
         int textStart = in.textStart(), textTokens = in.textTokens();
         boolean[] bound = new boolean[textTokens];

@@ -1,49 +1,44 @@
 package dev.rage2e.run;
 
-import dev.rage2e.index.RemoteIndex;
-import dev.rage2e.train.TrainConfig;
-import dev.rage2e.train.MetricsLog;
-import dev.rage2e.train.Trainer;
-import dev.rage2e.train.TrainerState;
-import dev.rage2e.train.LineFiles;
-import dev.rage2e.train.Checkpoints;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.eval.AnswerEval;
-import dev.rage2e.qa.QaExample;
-import dev.rage2e.qa.Split;
-import dev.rage2e.qa.SquadReader;
 import dev.rage2e.index.HnswIndex;
 import dev.rage2e.index.KbIndexBuilder;
 import dev.rage2e.index.KbJanitor;
 import dev.rage2e.index.KbRetriever;
+import dev.rage2e.index.RemoteIndex;
 import dev.rage2e.kb.Embeddings;
 import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.KbVersions;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.EncoderModel;
-import dev.rage2e.model.Seq2SeqModel;
-import dev.rage2e.model.Seq2SeqModels;
+import dev.rage2e.qa.QaExample;
+import dev.rage2e.qa.Split;
+import dev.rage2e.qa.SquadReader;
+import dev.rage2e.rag.GoldPassages;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.rag.RagExample;
 import dev.rage2e.rag.RagModel;
 import dev.rage2e.rag.RagSettings;
 import dev.rage2e.rag.Readers;
-import dev.rage2e.rag.GoldPassages;
 import dev.rage2e.rag.Retriever;
-import dev.rage2e.reader.SpanReader;
+import dev.rage2e.train.Checkpoints;
+import dev.rage2e.train.LineFiles;
+import dev.rage2e.train.MetricsLog;
+import dev.rage2e.train.TrainConfig;
+import dev.rage2e.train.Trainer;
+import dev.rage2e.train.TrainerState;
 import dev.rage2e.train.refresh.AsyncKbRefresher;
 import dev.rage2e.train.refresh.RefreshHook;
 import dev.rage2e.train.refresh.RunVersions;
 import dev.rage2e.util.AtomicFiles;
 import dev.rage2e.util.UserException;
-import dev.rage2e.weights.HostTensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 
 /**
@@ -52,9 +47,14 @@ import java.util.stream.Stream;
  * asynchronous KB refresher. Everything is checked before the first step so bad input fails fast.
  */
 public final class TrainingRun implements AutoCloseable {
-    /** Training questions whose top-k retrieval is compared before and after each refresh (the "top-k changed" metric). */
+    /**
+     * Training questions whose top-k retrieval is compared before and after each refresh (the "top-k changed" metric).
+     */
     static final int REFRESH_PROBE_QUESTIONS = 32;
-    /** HNSW graph of a refreshed version: rag index build's defaults (M 32, efConstruction 100, efSearch 100), one build thread. */
+    /**
+     * HNSW graph of a refreshed version: rag index build's defaults (M 32,
+     * efConstruction 100, efSearch 100), one build thread.
+     */
     static final HnswIndex.Params REFRESH_HNSW = new HnswIndex.Params(32, 100, 100, 1);
     /** Questions decoded per evaluation batch: with one gold passage each, or with their n-docs retrieved passages. */
     static final int EVAL_BATCH_GOLD = 32, EVAL_BATCH_RETRIEVED = 8;
@@ -82,14 +82,15 @@ public final class TrainingRun implements AutoCloseable {
             throw new UserException(runDir + ": --resume given but the run has no complete checkpoint yet");
         }
         if (!resume && Checkpoints.latestOrNull(runDir) != null) {
-            throw new UserException(runDir + ": already holds a training run; use --resume to continue it or choose another --out");
+            throw new UserException(runDir + ": already holds a training run; use --resume to continue it or "
+                    + "choose another --out");
         }
         return new TrainingRun(cfg, runDir, latest);
     }
 
     /**
-     * Opens the run: the run folder brought to the checkpoint's (or a fresh start's) state, the models loaded, the trainer
-     * built, then the hooks that evaluate and, end to end, refresh the KB.
+     * Opens the run: the run folder brought to the checkpoint's (or a fresh start's) state, the models loaded, the
+     * trainer built, then the hooks that evaluate and, end to end, refresh the KB.
      */
     private TrainingRun(TrainConfig cfg, Path runDir, Path checkpoint) throws IOException {
         this.cfg = cfg;
@@ -114,8 +115,9 @@ public final class TrainingRun implements AutoCloseable {
     }
 
     /**
-     * Leftovers of a killed attempt go (temp folders, incomplete checkpoints, metrics past the step resumed from), and the
-     * KB's current version becomes the one the next step trains on: the checkpoint's, or the version a fresh run started on.
+     * Leftovers of a killed attempt go (temp folders, incomplete checkpoints, metrics past the step resumed from), and
+     * the KB's current version becomes the one the next step trains on: the
+     * checkpoint's, or the version a fresh run started on.
      */
     private void prepareRunFolder(Path kbDir, Path checkpoint, TrainerState state) throws IOException {
         Files.createDirectories(runDir);
@@ -126,7 +128,8 @@ public final class TrainingRun implements AutoCloseable {
             if (state.embeddingsVersion != null) {
                 Path v = kbDir.resolve(state.embeddingsVersion);
                 if (!Files.isRegularFile(v.resolve(Embeddings.META))) {
-                    throw new UserException(v + ": embeddings version named by " + checkpoint.getFileName() + " is missing; the run cannot "
+                    throw new UserException(v + ": embeddings version named by " + checkpoint.getFileName() + " is "
+                            + "missing; the run cannot "
                             + "resume on the index it trained with (restore that folder, or start a new run)");
                 }
                 KbVersions.publish(kbDir, state.embeddingsVersion);
@@ -138,22 +141,29 @@ public final class TrainingRun implements AutoCloseable {
             // ... and on the version it started on (a refresh may have been published before it died)
             Path start = runDir.resolve(START_VERSION);
             String v = Files.isRegularFile(start) ? Files.readString(start).strip() : null;
-            if (v != null && Files.isRegularFile(kbDir.resolve(v).resolve(Embeddings.META))) KbVersions.publish(kbDir, v);
+            if (v != null && Files.isRegularFile(kbDir.resolve(v).resolve(Embeddings.META)))
+                KbVersions.publish(kbDir, v);
             else AtomicFiles.writeString(start, KbVersions.requireCurrent(kbDir) + "\n");
         }
     }
 
-    /** Question encoder, context encoder (end to end only) and reader/generator: the checkpoint's, else the configured ones. */
+    /**
+     * Question encoder, context encoder (end to end only) and
+     * reader/generator: the checkpoint's, else the configured ones.
+     */
     private RagModel loadModel(KnowledgeBase kb, Path checkpoint) {
         Path src = checkpoint;
-        EncoderModel q = EncoderModel.load(src != null ? src.resolve("question_encoder") : Path.of(cfg.questionEncoder), manager);
+        EncoderModel q = EncoderModel.load(
+                src != null ? src.resolve("question_encoder") : Path.of(cfg.questionEncoder), manager);
         if (retriever.dim() != q.dim()) {
-            throw new UserException(cfg.kb + ": embeddings have dim " + retriever.dim() + " but question encoder " + cfg.questionEncoder
+            throw new UserException(cfg.kb + ": embeddings have dim " + retriever.dim() + " but question "
+                    + "encoder " + cfg.questionEncoder
                     + " has dim " + q.dim() + " (encode the KB with a matching encoder)");
         }
         EncoderModel c = null;
         if (cfg.trainsContextEncoder()) {
-            Path ctx = src != null && Files.isDirectory(src.resolve("context_encoder")) ? src.resolve("context_encoder")
+            Path ctx = src != null && Files.isDirectory(src.resolve("context_encoder"))
+                    ? src.resolve("context_encoder")
                     : Path.of(cfg.contextEncoder != null ? cfg.contextEncoder : kbEncoderPath(kb));
             c = EncoderModel.load(ctx, manager);
         }
@@ -199,23 +209,30 @@ public final class TrainingRun implements AutoCloseable {
         for (int i = 0; i < probeN; i++) probe.add(data.get(i).question());
         float[][] probeVectors = RefreshHook.probeVectors(trainer, manager, probe);
         // passages are encoded to the same length as training re-embeds them (RagModel.embedPassages)
-        EmbeddingsWriter.Options enc = new EmbeddingsWriter.Options(cfg.refreshBatch, c.settings.maxLength(), 0, 1, null);
+        EmbeddingsWriter.Options enc =
+                new EmbeddingsWriter.Options(cfg.refreshBatch, c.settings.maxLength(), 0, 1, null);
         // file work (current pointer, deleting replaced versions) off the training thread; keep what checkpoints name
         MetricsLog log = trainer.metrics();
         Path startFile = runDir.resolve(START_VERSION);
-        String startVersion = Files.isRegularFile(startFile) ? Files.readString(startFile).strip() : "";
-        this.janitor = new KbJanitor(kbDir, v -> RunVersions.namedByCheckpoints(runDir).contains(v)
-                || (v.equals(startVersion) && Checkpoints.latestOrNull(runDir) == null), retriever::openVersions, msg -> {
-            System.err.println("rag: warning: " + msg);
-            ObjectNode o = log.event("kb_file_error");
-            o.put("error", msg);
-            log.write(o);
-        });
+        String startVersion =
+                Files.isRegularFile(startFile) ? Files.readString(startFile).strip() : "";
+        this.janitor = new KbJanitor(
+                kbDir,
+                v -> RunVersions.namedByCheckpoints(runDir).contains(v)
+                        || (v.equals(startVersion) && Checkpoints.latestOrNull(runDir) == null),
+                retriever::openVersions,
+                msg -> {
+                    System.err.println("rag: warning: " + msg);
+                    ObjectNode o = log.event("kb_file_error");
+                    o.put("error", msg);
+                    log.write(o);
+                });
         if (RemoteIndex.isRemote(cfg.indexType)) {
             // a cluster collection goes with its local version: never while a checkpoint names it (resume searches it)
             String type = cfg.indexType;
             janitor.alsoDelete(v -> {
-                if (!Files.isRegularFile(kbDir.resolve(v).resolve(Embeddings.META))) return; // never complete: never indexed
+                // never complete: never indexed
+                if (!Files.isRegularFile(kbDir.resolve(v).resolve(Embeddings.META))) return;
                 RemoteIndex.engine(type).delete(Embeddings.open(retriever.kb(), v), RemoteIndex.target(type));
             });
         }
@@ -223,17 +240,24 @@ public final class TrainingRun implements AutoCloseable {
         janitor.candidates(RunVersions.owned(kbDir, runDir)); // what a killed attempt left and pruned checkpoints named
         KbIndexBuilder builder = new KbIndexBuilder(retriever, cfg.indexType, REFRESH_HNSW, enc);
         if (cfg.refresh == TrainConfig.Refresh.SPARK) {
-            this.distributedEncoder = dev.rage2e.kb.DistributedEncoder.open("spark", cfg.sparkMaster, cfg.refreshShards);
+            this.distributedEncoder =
+                    dev.rage2e.kb.DistributedEncoder.open("spark", cfg.sparkMaster, cfg.refreshShards);
             System.err.println("rag: KB refreshes encoded by " + distributedEncoder.describe());
             builder.encodeWith(distributedEncoder);
         }
         Path ctxDir = c.dir();
         ai.djl.Device device = refreshDevice(cfg.refreshDevice);
         String owner = RunVersions.ownerTag(runDir);
-        this.refresher = new AsyncKbRefresher(builder, weights -> EncoderModel.fromWeights(ctxDir, weights, device), log,
-                cfg.refreshThreads, probeVectors, cfg.nDocs, step -> "context-encoder@step-" + step + owner);
-        RefreshHook hook = this.refreshHook = new RefreshHook(refresher, trainer, cfg.indexingFreq, cfg.refreshPublishLag, !cfg.noFinalRefresh,
-                probe);
+        this.refresher = new AsyncKbRefresher(
+                builder,
+                weights -> EncoderModel.fromWeights(ctxDir, weights, device),
+                log,
+                cfg.refreshThreads,
+                probeVectors,
+                cfg.nDocs,
+                step -> "context-encoder@step-" + step + owner);
+        RefreshHook hook = this.refreshHook = new RefreshHook(
+                refresher, trainer, cfg.indexingFreq, cfg.refreshPublishLag, !cfg.noFinalRefresh, probe);
         trainer.addHook(hook);
         trainer.addFinishHook((step, t) -> hook.finish(t));
         trainer.addBeforeUpdate(hook::beforeUpdate);
@@ -256,8 +280,10 @@ public final class TrainingRun implements AutoCloseable {
         int n = Integer.parseInt(spec.substring(4));
         int gpus = ai.djl.engine.Engine.getInstance().getGpuCount();
         if (n >= gpus) {
-            throw new UserException("refresh-device " + spec + ": the PyTorch engine sees " + gpus + " GPU(s); this build ships the CPU "
-                    + "libtorch (ai.djl.pytorch:pytorch-native-cpu); put a CUDA build (pytorch-native-cu*) on the classpath to use a GPU");
+            throw new UserException("refresh-device " + spec + ": the PyTorch engine sees " + gpus + " GPU(s); "
+                    + "this build ships the CPU "
+                    + "libtorch (ai.djl.pytorch:pytorch-native-cpu); put a CUDA build (pytorch-native-cu*) on the "
+                    + "classpath to use a GPU");
         }
         return ai.djl.Device.gpu(n);
     }
@@ -279,7 +305,7 @@ public final class TrainingRun implements AutoCloseable {
         trainer.run(stopAt);
         if (refresher != null) {
             refresher.awaitReady(); // only a stop before the end leaves one running (the end published or replaced it)
-            refresher.publishIfReady(trainer.state().step).ifPresent(r -> { });
+            refresher.publishIfReady(trainer.state().step).ifPresent(r -> {});
         }
         boolean done = trainer.state().step >= trainer.totalSteps() || trainer.stoppedByBudget();
         return done ? evaluate("final", trainer.state().step) : null;
@@ -287,22 +313,42 @@ public final class TrainingRun implements AutoCloseable {
 
     public ObjectNode evaluate(String event, int step) throws IOException {
         if (evalSet.isEmpty()) return null;
-        RagDecoder decoder = new RagDecoder(rag, new RagDecoder.Options(cfg.numBeams, cfg.maxAnswerLength),
-                RagDecoder.defaultMode(rag.settings.kind()), cfg.spanScore);
+        RagDecoder decoder = new RagDecoder(
+                rag,
+                new RagDecoder.Options(cfg.numBeams, cfg.maxAnswerLength),
+                RagDecoder.defaultMode(rag.settings.kind()),
+                cfg.spanScore);
         int[] ks = cfg.nDocs >= 5 ? new int[] {1, 5, cfg.nDocs} : new int[] {1, cfg.nDocs};
         ks = java.util.Arrays.stream(ks).distinct().toArray();
         Path preds = runDir.resolve("predictions-step" + step + ".jsonl");
         // a reader stage is judged on gold passages (what it trained on); RAG training on retrieved ones
-        AnswerEval.Report r = AnswerEval.run(rag, decoder, retriever, evalSet, cfg.readerOnly ? EVAL_BATCH_GOLD : EVAL_BATCH_RETRIEVED, ks, preds, manager,
-                null, cfg.readerOnly, cfg.goldContext == TrainConfig.GoldContext.PARAGRAPH);
+        AnswerEval.Report r = AnswerEval.run(
+                rag,
+                decoder,
+                retriever,
+                evalSet,
+                cfg.readerOnly ? EVAL_BATCH_GOLD : EVAL_BATCH_RETRIEVED,
+                ks,
+                preds,
+                manager,
+                null,
+                cfg.readerOnly,
+                cfg.goldContext == TrainConfig.GoldContext.PARAGRAPH);
         ObjectNode o = trainer.metrics().event(event);
         o.put("step", step);
         o.put("train_minutes", trainer.chargedSeconds() / 60);
         o.setAll(r.toJson());
         o.put("passages", cfg.readerOnly ? "gold" : "retrieved");
         trainer.metrics().write(o);
-        System.err.printf("%s at step %d: EM %.3f F1 %.3f %s(%d questions, %.0fs)%n", event, step, r.em(), r.f1(),
-                r.recall().length > 0 ? String.format("recall@1 %.3f ", r.recall()[0]) : "on gold passages ", r.questions(), r.seconds());
+        System.err.printf(
+                "%s at step %d: EM %.3f F1 %.3f %s(%d questions, %.0fs)%n",
+                event,
+                step,
+                r.em(),
+                r.f1(),
+                r.recall().length > 0 ? String.format("recall@1 %.3f ", r.recall()[0]) : "on gold passages ",
+                r.questions(),
+                r.seconds());
         return o;
     }
 
@@ -310,7 +356,8 @@ public final class TrainingRun implements AutoCloseable {
         Embeddings e = Embeddings.open(kb, KbVersions.requireCurrent(kb.dir()));
         String p = e.meta().path("encoder").path("path").asText(null);
         if (p == null) {
-            throw new UserException(kb.dir() + ": the current embeddings were not made from a model directory; pass --context-encoder");
+            throw new UserException(kb.dir() + ": the current embeddings were not made from a model directory; "
+                    + "pass --context-encoder");
         }
         return p;
     }
@@ -329,8 +376,14 @@ public final class TrainingRun implements AutoCloseable {
             }
             out.add(new RagExample(e.id(), e.question(), e.answers(), gold));
         }
-        if (noGold > 0) System.err.printf("reader-only: %d of %d questions have no gold passage (no context or answer not in it); skipped%n", noGold, qs.size());
-        if (out.isEmpty()) throw new UserException(cfg.train + ": no training questions" + (cfg.split != null ? " in part '" + cfg.part + "'" : ""));
+        if (noGold > 0)
+            System.err.printf(
+                    "reader-only: %d of %d questions have no gold passage (no context or "
+                            + "answer not in it); skipped%n",
+                    noGold, qs.size());
+        if (out.isEmpty())
+            throw new UserException(
+                    cfg.train + ": no training questions" + (cfg.split != null ? " in part '" + cfg.part + "'" : ""));
         return out;
     }
 
@@ -341,7 +394,10 @@ public final class TrainingRun implements AutoCloseable {
         return sample(qs, cfg.evalQuestions, cfg.evalSample == TrainConfig.EvalSample.SPREAD);
     }
 
-    /** Every k-th question from the first, k = size / n, at most n (the reader anchors' test sample: {@code test[::k][:n]}). */
+    /**
+     * Every k-th question from the first, k = size / n, at most n (the reader
+     * anchors' test sample: {@code test[::k][:n]}).
+     */
     public static List<QaExample> stride(List<QaExample> qs, int n) {
         int k = Math.max(1, qs.size() / n);
         List<QaExample> out = new ArrayList<>(n);
@@ -361,7 +417,8 @@ public final class TrainingRun implements AutoCloseable {
     static List<QaExample> questions(String file, String split, String part) {
         if (split == null) return SquadReader.read(Path.of(file));
         Split s = Split.load(Path.of(split));
-        if (!s.parts().contains(part)) throw new UserException(split + ": no part '" + part + "' (has " + s.parts() + ")");
+        if (!s.parts().contains(part))
+            throw new UserException(split + ": no part '" + part + "' (has " + s.parts() + ")");
         return s.questions(part);
     }
 

@@ -40,10 +40,12 @@ public final class LoadGenerator {
 
     /** Refuses anything but a loopback address: this is a benchmark, never a load on someone else's server. */
     public static URI checkLoopback(URI base) {
-        if (!"http".equals(base.getScheme()) || base.getHost() == null) throw new UserException(base + ": expected http://127.0.0.1:PORT/");
+        if (!"http".equals(base.getScheme()) || base.getHost() == null)
+            throw new UserException(base + ": expected http://127.0.0.1:PORT/");
         try {
             for (InetAddress a : InetAddress.getAllByName(base.getHost())) {
-                if (!a.isLoopbackAddress()) throw new UserException(base + ": only loopback servers (127.0.0.1, ::1, localhost) may be loaded");
+                if (!a.isLoopbackAddress())
+                    throw new UserException(base + ": only loopback servers (127.0.0.1, ::1, localhost) may be loaded");
             }
         } catch (UnknownHostException e) {
             throw new UserException(base + ": unknown host");
@@ -51,16 +53,21 @@ public final class LoadGenerator {
         return base;
     }
 
-    public static ObjectNode run(URI base, List<String> questions, Options o, PrintStream progress) throws InterruptedException {
+    public static ObjectNode run(URI base, List<String> questions, Options o, PrintStream progress)
+            throws InterruptedException {
         checkLoopback(base);
         if (questions.isEmpty()) throw new UserException("no questions to send");
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+        HttpClient http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10))
+                .build();
         URI answer = base.resolve("/api/answer");
         // warm-up: one client, not measured (first requests pay for lazy initialisation and JIT)
         for (int i = 0; i < o.warmup(); i++) {
             try {
                 HttpResponse<String> r = send(http, answer, questions.get(i % questions.size()), o.k());
-                if (r.statusCode() != 200) throw new UserException(answer + ": warm-up request got HTTP " + r.statusCode() + ": " + r.body());
+                if (r.statusCode() != 200)
+                    throw new UserException(answer + ": warm-up request got HTTP " + r.statusCode() + ": " + r.body());
             } catch (java.io.IOException e) {
                 throw new UserException(answer + ": cannot reach the server: " + e);
             }
@@ -76,28 +83,35 @@ public final class LoadGenerator {
         long deadline = t0 + (long) (o.maxSeconds() * 1e9);
         List<Thread> threads = new ArrayList<>();
         for (int c = 0; c < o.clients(); c++) {
-            Thread t = new Thread(() -> {
-                while (System.nanoTime() < deadline) {
-                    int i = next.getAndIncrement();
-                    if (i >= o.maxRequests()) return;
-                    long s = System.nanoTime();
-                    int status;
-                    JsonNode body = null;
-                    try {
-                        HttpResponse<String> r = send(http, answer, questions.get(i % questions.size()), o.k());
-                        status = r.statusCode();
-                        if (status == 200) body = Json.MAPPER.readTree(r.body());
-                    } catch (Exception e) {
-                        status = -1;
-                        transportErrors.incrementAndGet();
-                    }
-                    latencies[i] = (System.nanoTime() - s) / 1e6;
-                    statuses.computeIfAbsent(status, x -> new AtomicInteger()).incrementAndGet();
-                    if (body != null) body.path("timings").fields().forEachRemaining(e -> serverMs.computeIfAbsent(e.getKey(), x -> new DoubleAdder())
-                            .add(e.getValue().asDouble()));
-                    done.incrementAndGet();
-                }
-            }, "load-client-" + c);
+            Thread t = new Thread(
+                    () -> {
+                        while (System.nanoTime() < deadline) {
+                            int i = next.getAndIncrement();
+                            if (i >= o.maxRequests()) return;
+                            long s = System.nanoTime();
+                            int status;
+                            JsonNode body = null;
+                            try {
+                                HttpResponse<String> r = send(http, answer, questions.get(i % questions.size()), o.k());
+                                status = r.statusCode();
+                                if (status == 200) body = Json.MAPPER.readTree(r.body());
+                            } catch (Exception e) {
+                                status = -1;
+                                transportErrors.incrementAndGet();
+                            }
+                            latencies[i] = (System.nanoTime() - s) / 1e6;
+                            statuses.computeIfAbsent(status, x -> new AtomicInteger())
+                                    .incrementAndGet();
+                            if (body != null)
+                                body.path("timings")
+                                        .fields()
+                                        .forEachRemaining(
+                                                e -> serverMs.computeIfAbsent(e.getKey(), x -> new DoubleAdder())
+                                                        .add(e.getValue().asDouble()));
+                            done.incrementAndGet();
+                        }
+                    },
+                    "load-client-" + c);
             threads.add(t);
             t.start();
         }
@@ -108,8 +122,9 @@ public final class LoadGenerator {
                 if (progress != null && System.nanoTime() - lastReport > 2e9) {
                     lastReport = System.nanoTime();
                     double el = (lastReport - t0) / 1e9;
-                    progress.printf("bench serve: %d/%d requests  %.1f req/s  %.0fs elapsed (limit %.0fs)%n", done.get(), o.maxRequests(),
-                            done.get() / el, el, o.maxSeconds());
+                    progress.printf(
+                            "bench serve: %d/%d requests  %.1f req/s  %.0fs elapsed (limit %.0fs)%n",
+                            done.get(), o.maxRequests(), done.get() / el, el, o.maxSeconds());
                 }
             }
         }
@@ -119,7 +134,8 @@ public final class LoadGenerator {
         // latencies of finished requests only (the slots of requests never sent stay 0 and are skipped)
         double[] lat = new double[n];
         int j = 0;
-        for (int i = 0; i < Math.min(next.get(), latencies.length) && j < n; i++) if (latencies[i] > 0) lat[j++] = latencies[i];
+        for (int i = 0; i < Math.min(next.get(), latencies.length) && j < n; i++)
+            if (latencies[i] > 0) lat[j++] = latencies[i];
         lat = Arrays.copyOf(lat, j);
         Arrays.sort(lat);
         ObjectNode out = Json.MAPPER.createObjectNode();
@@ -139,16 +155,21 @@ public final class LoadGenerator {
         l.put("mean", Arrays.stream(lat).average().orElse(Double.NaN));
         l.put("max", lat.length == 0 ? Double.NaN : lat[lat.length - 1]);
         ObjectNode sm = out.putObject("server_mean_ms");
-        new TreeMap<>(serverMs).forEach((k, v) -> sm.put(k.replaceAll("_ms$", ""), ok == 0 ? Double.NaN : v.sum() / ok));
+        new TreeMap<>(serverMs)
+                .forEach((k, v) -> sm.put(k.replaceAll("_ms$", ""), ok == 0 ? Double.NaN : v.sum() / ok));
         return out;
     }
 
-    static HttpResponse<String> send(HttpClient http, URI answer, String question, Integer k) throws java.io.IOException, InterruptedException {
+    static HttpResponse<String> send(HttpClient http, URI answer, String question, Integer k)
+            throws java.io.IOException, InterruptedException {
         ObjectNode req = Json.MAPPER.createObjectNode();
         req.put("question", question);
         if (k != null) req.put("k", k);
-        HttpRequest r = HttpRequest.newBuilder(answer).timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(Json.write(req))).build();
+        HttpRequest r = HttpRequest.newBuilder(answer)
+                .timeout(Duration.ofSeconds(120))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(Json.write(req)))
+                .build();
         return http.send(r, HttpResponse.BodyHandlers.ofString());
     }
 

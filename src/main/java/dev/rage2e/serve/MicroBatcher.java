@@ -83,7 +83,8 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
         for (Pending<I, O> p : batch) inputs.add(p.input());
         try {
             List<O> out = batchFn.apply(inputs);
-            if (out.size() != batch.size()) throw new IllegalStateException("batch function returned " + out.size() + " for " + batch.size());
+            if (out.size() != batch.size())
+                throw new IllegalStateException("batch function returned " + out.size() + " for " + batch.size());
             batches.incrementAndGet();
             items.addAndGet(batch.size());
             for (int i = 0; i < batch.size(); i++) batch.get(i).result().complete(out.get(i));
@@ -100,6 +101,7 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
     public void close() {
         closed = true;
         for (Thread t : threads) t.interrupt();
-        for (Pending<I, O> p; (p = queue.poll()) != null; ) p.result().completeExceptionally(new IllegalStateException("server closing"));
+        for (Pending<I, O> p; (p = queue.poll()) != null; )
+            p.result().completeExceptionally(new IllegalStateException("server closing"));
     }
 }

@@ -1,21 +1,21 @@
 package dev.rage2e.serve;
 
-import dev.rage2e.util.Swappable;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.index.KbRetriever;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.Seq2SeqModels;
-import dev.rage2e.train.RagCheckpoint;
 import dev.rage2e.rag.RagDecoder;
-import dev.rage2e.reader.SpanReader;
 import dev.rage2e.rag.RagModel;
 import dev.rage2e.rag.RagSettings;
 import dev.rage2e.rag.Retriever;
+import dev.rage2e.reader.SpanReader;
 import dev.rage2e.train.Checkpoints;
+import dev.rage2e.train.RagCheckpoint;
 import dev.rage2e.train.TrainConfig;
 import dev.rage2e.util.Json;
+import dev.rage2e.util.Swappable;
 import dev.rage2e.util.UserException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -59,7 +59,14 @@ public final class RagBackend implements QaBackend {
         final Instant loadedAt = Instant.now();
         private final Map<Integer, RagDecoder> decoders = new ConcurrentHashMap<>();
 
-        Bundle(Path dir, FileTime stamp, int step, RagModel rag, RagDecoder.Options beams, RagDecoder.Mode mode, SpanReader.SpanScore spanScore,
+        Bundle(
+                Path dir,
+                FileTime stamp,
+                int step,
+                RagModel rag,
+                RagDecoder.Options beams,
+                RagDecoder.Mode mode,
+                SpanReader.SpanScore spanScore,
                 NDManager manager) {
             this.spanScore = spanScore;
             this.dir = dir;
@@ -75,7 +82,8 @@ public final class RagBackend implements QaBackend {
         RagDecoder decoder(int k) {
             return decoders.computeIfAbsent(k, n -> {
                 RagSettings s = rag.settings;
-                RagModel view = n == s.nDocs() ? rag : rag.withSettings(s.withNDocs(n).forServing());
+                RagModel view =
+                        n == s.nDocs() ? rag : rag.withSettings(s.withNDocs(n).forServing());
                 return new RagDecoder(view, beams, mode, spanScore);
             });
         }
@@ -135,7 +143,8 @@ public final class RagBackend implements QaBackend {
         if (cfg.kb == null) throw new UserException(cp.resolve("config.yaml") + ": no 'kb'; pass --kb KB_DIR");
         Path kb = Path.of(cfg.kb);
         if (!Files.isDirectory(kb)) {
-            throw new UserException(cp.resolve("config.yaml") + ": kb '" + cfg.kb + "' not found from " + Path.of("").toAbsolutePath()
+            throw new UserException(cp.resolve("config.yaml") + ": kb '" + cfg.kb + "' not found "
+                    + "from " + Path.of("").toAbsolutePath()
                     + "; pass --kb KB_DIR");
         }
         return kb;
@@ -143,7 +152,8 @@ public final class RagBackend implements QaBackend {
 
     private static void checkDims(Bundle b, KbRetriever r, Path kbDir) {
         if (r.dim() != b.rag.questionEncoder.dim()) {
-            throw new UserException(kbDir + ": embeddings " + r.version() + " have dim " + r.dim() + " but the question encoder of " + b.dir
+            throw new UserException(kbDir + ": embeddings " + r.version() + " have dim " + r.dim() + " but the "
+                    + "question encoder of " + b.dir
                     + " has dim " + b.rag.questionEncoder.dim());
         }
     }
@@ -156,12 +166,24 @@ public final class RagBackend implements QaBackend {
             TrainConfig cfg = l.config();
             int beams = o.beams() != null ? o.beams() : cfg.numBeams;
             int maxLen = o.maxAnswerLength() != null ? o.maxAnswerLength() : cfg.maxAnswerLength;
-            int limit = l.model().generator != null ? Seq2SeqModels.maxDecoderPositions(l.model().generator) : Integer.MAX_VALUE;
+            int limit = l.model().generator != null
+                    ? Seq2SeqModels.maxDecoderPositions(l.model().generator)
+                    : Integer.MAX_VALUE;
             if (beams < 1) throw new UserException("beams must be >= 1, got " + beams);
-            if (maxLen < 2 || maxLen > limit) throw new UserException("max answer length must be in 2.." + limit + ", got " + maxLen);
-            RagDecoder.Mode mode = o.mode() != null ? o.mode() : RagDecoder.defaultMode(l.model().settings.kind());
-            return new Bundle(l.dir(), stamp, l.state().step, l.model(), new RagDecoder.Options(beams, maxLen), mode,
-                    cfg.spanScore, m);
+            if (maxLen < 2 || maxLen > limit)
+                throw new UserException("max answer length must be in 2.." + limit + ", got " + maxLen);
+            RagDecoder.Mode mode = o.mode() != null
+                    ? o.mode()
+                    : RagDecoder.defaultMode(l.model().settings.kind());
+            return new Bundle(
+                    l.dir(),
+                    stamp,
+                    l.state().step,
+                    l.model(),
+                    new RagDecoder.Options(beams, maxLen),
+                    mode,
+                    cfg.spanScore,
+                    m);
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -181,11 +203,13 @@ public final class RagBackend implements QaBackend {
     public ObjectNode answer(String question, int k) {
         Inference.enter();
         int n = Math.min(k, maxK);
-        try (Swappable.Lease<Bundle> lease = model.acquire(); Retriever.Snapshot snap = retriever.acquire()) {
+        try (Swappable.Lease<Bundle> lease = model.acquire();
+                Retriever.Snapshot snap = retriever.acquire()) {
             Bundle b = lease.value();
             RagModel.Timings t = new RagModel.Timings();
             long t0 = System.nanoTime();
-            RagDecoder.Answer a = b.decoder(n).answer(b.manager, List.of(question), snap, t).get(0);
+            RagDecoder.Answer a =
+                    b.decoder(n).answer(b.manager, List.of(question), snap, t).get(0);
             long total = System.nanoTime() - t0;
             ObjectNode o = Json.MAPPER.createObjectNode();
             o.put("question", question);
@@ -201,7 +225,8 @@ public final class RagBackend implements QaBackend {
                 po.put("score", a.docScores()[j]);
                 po.put("posterior", a.docPosterior()[j]);
             }
-            if (a.span() != null) { // a span reader's answer: where it was cut from (passage index, characters [start, end))
+            // a span reader's answer: where it was cut from (passage index, characters [start, end))
+            if (a.span() != null) {
                 ObjectNode sp = o.putObject("span");
                 sp.put("passage", a.span().passage());
                 sp.put("start", a.span().start());
@@ -211,8 +236,14 @@ public final class RagBackend implements QaBackend {
             o.put("embeddings_version", a.version());
             o.put("checkpoint", b.dir.getFileName().toString());
             o.put("step", b.step);
-            o.put("model_type", b.rag.settings.kind() == dev.rage2e.rag.RagLoss.Kind.TOKEN ? "rag-token" : "rag-sequence");
-            o.put("decoding", b.rag.spanReader != null ? "span-" + b.spanScore.name().toLowerCase() : b.mode.name().toLowerCase());
+            o.put(
+                    "model_type",
+                    b.rag.settings.kind() == dev.rage2e.rag.RagLoss.Kind.TOKEN ? "rag-token" : "rag-sequence");
+            o.put(
+                    "decoding",
+                    b.rag.spanReader != null
+                            ? "span-" + b.spanScore.name().toLowerCase()
+                            : b.mode.name().toLowerCase());
             ObjectNode tm = o.putObject("timings");
             tm.put("question_ms", t.questionNs / 1e6);
             tm.put("retrieval_ms", (t.retrievalNs + t.passageNs) / 1e6);
@@ -232,7 +263,9 @@ public final class RagBackend implements QaBackend {
             Bundle b = lease.value();
             h.put("checkpoint", b.dir.toString());
             h.put("step", b.step);
-            h.put("model_type", b.rag.settings.kind() == dev.rage2e.rag.RagLoss.Kind.TOKEN ? "rag-token" : "rag-sequence");
+            h.put(
+                    "model_type",
+                    b.rag.settings.kind() == dev.rage2e.rag.RagLoss.Kind.TOKEN ? "rag-token" : "rag-sequence");
             h.put("decoding", b.mode.name().toLowerCase());
             h.put("beams", b.beams.beams());
             h.put("max_answer_length", b.beams.maxLength());
@@ -303,10 +336,15 @@ public final class RagBackend implements QaBackend {
         return maxK;
     }
 
-    /** NDArrays held by the served model's manager and its sub-managers (constant between requests unless something leaks). */
+    /**
+     * NDArrays held by the served model's manager and its sub-managers
+     * (constant between requests unless something leaks).
+     */
     int managedArrays() {
         try (Swappable.Lease<Bundle> lease = model.acquire()) {
-            return ((ai.djl.ndarray.BaseNDManager) lease.value().manager).getManagedArrays().size();
+            return ((ai.djl.ndarray.BaseNDManager) lease.value().manager)
+                    .getManagedArrays()
+                    .size();
         }
     }
 

@@ -85,7 +85,11 @@ public final class RagServer implements AutoCloseable {
             cfg.useVirtualThreads = false;
             cfg.startupWatcherEnabled = false;
         });
-        app.get("/", ctx -> ctx.contentType("text/html; charset=utf-8").header("Cache-Control", "no-store").result(page));
+        app.get(
+                "/",
+                ctx -> ctx.contentType("text/html; charset=utf-8")
+                        .header("Cache-Control", "no-store")
+                        .result(page));
         app.get("/api/health", ctx -> {
             ObjectNode h = backend.health();
             h.put("workers", workers);
@@ -100,9 +104,15 @@ public final class RagServer implements AutoCloseable {
         app.post("/api/reload", ctx -> {
             if (guarded && !authorized(ctx)) {
                 ctx.header("WWW-Authenticate", "Bearer");
-                json(ctx, 401, error(adminToken == null
-                        ? "admin endpoints are off on a non-loopback address without a token: start rag serve with --admin-token or RAG_ADMIN_TOKEN"
-                        : "admin endpoint: send Authorization: Bearer <token>"));
+                json(
+                        ctx,
+                        401,
+                        error(
+                                adminToken == null
+                                        ? "admin endpoints are off on a non-loopback address without a token: "
+                                                + "start rag serve with "
+                                                + "--admin-token or RAG_ADMIN_TOKEN"
+                                        : "admin endpoint: send Authorization: Bearer <token>"));
                 return;
             }
             try {
@@ -118,7 +128,8 @@ public final class RagServer implements AutoCloseable {
             json(ctx, 500, error("internal error: " + e));
         });
         app.error(404, ctx -> {
-            if (!"application/json".equals(ctx.res().getContentType())) json(ctx, 404, error("not found: " + ctx.method() + " " + ctx.path()));
+            if (!"application/json".equals(ctx.res().getContentType()))
+                json(ctx, 404, error("not found: " + ctx.method() + " " + ctx.path()));
         });
         app.start(host, port);
         return this;
@@ -133,8 +144,8 @@ public final class RagServer implements AutoCloseable {
         String h = ctx.header("Authorization");
         if (h == null || !h.startsWith("Bearer ")) return false;
         // constant-time comparison: the time taken says nothing about how much of the token was right
-        return java.security.MessageDigest.isEqual(h.substring(7).strip().getBytes(StandardCharsets.UTF_8),
-                adminToken.getBytes(StandardCharsets.UTF_8));
+        return java.security.MessageDigest.isEqual(
+                h.substring(7).strip().getBytes(StandardCharsets.UTF_8), adminToken.getBytes(StandardCharsets.UTF_8));
     }
 
     private void answer(Context ctx) throws InterruptedException {

@@ -24,19 +24,24 @@ public final class ReloadWatcher implements AutoCloseable {
             return t;
         });
         long ms = Math.max(1, Math.round(intervalSeconds * 1000));
-        timer.scheduleWithFixedDelay(() -> {
-            try {
-                ObjectNode o = backend.reload();
-                if (o.path("checkpoint_changed").asBoolean() || o.path("embeddings_changed").asBoolean()) {
-                    ObjectNode e = Json.MAPPER.createObjectNode();
-                    e.put("event", "reloaded");
-                    e.setAll(o);
-                    log.accept(Json.write(e));
-                }
-            } catch (RuntimeException ex) {
-                log.accept("rag serve: reload failed (keeping the served model): " + ex.getMessage());
-            }
-        }, ms, ms, TimeUnit.MILLISECONDS);
+        timer.scheduleWithFixedDelay(
+                () -> {
+                    try {
+                        ObjectNode o = backend.reload();
+                        if (o.path("checkpoint_changed").asBoolean()
+                                || o.path("embeddings_changed").asBoolean()) {
+                            ObjectNode e = Json.MAPPER.createObjectNode();
+                            e.put("event", "reloaded");
+                            e.setAll(o);
+                            log.accept(Json.write(e));
+                        }
+                    } catch (RuntimeException ex) {
+                        log.accept("rag serve: reload failed (keeping the served model): " + ex.getMessage());
+                    }
+                },
+                ms,
+                ms,
+                TimeUnit.MILLISECONDS);
     }
 
     @Override

@@ -39,7 +39,13 @@ public final class RetrievalBackend implements QaBackend {
 
     private record Found(KbRetriever.Result result, long encodeNs, long searchNs, int batchSize) {}
 
-    private RetrievalBackend(KnowledgeBase kb, Path encoderDir, NDManager root, EncoderModel encoder, KbRetriever retriever, int defaultK,
+    private RetrievalBackend(
+            KnowledgeBase kb,
+            Path encoderDir,
+            NDManager root,
+            EncoderModel encoder,
+            KbRetriever retriever,
+            int defaultK,
             int maxK) {
         this.kb = kb;
         this.encoderDir = encoderDir;
@@ -58,7 +64,8 @@ public final class RetrievalBackend implements QaBackend {
      * As {@link #open(Path, Path, String, int, int)}, with questions of up to {@code batch} concurrent requests
      * encoded together on {@code workers} batch threads ({@code batch} 1: every request encodes on its own thread).
      */
-    public static RetrievalBackend open(Path kbDir, Path encoderDir, String indexType, int defaultK, int maxK, int batch, int workers) {
+    public static RetrievalBackend open(
+            Path kbDir, Path encoderDir, String indexType, int defaultK, int maxK, int batch, int workers) {
         if (batch < 1) throw new UserException("--batch must be >= 1");
         RetrievalBackend b = open0(kbDir, encoderDir, indexType, defaultK, maxK);
         if (batch > 1) b.batcher = new MicroBatcher<>("encode-batch", workers, batch, b::searchBatch);
@@ -73,10 +80,12 @@ public final class RetrievalBackend implements QaBackend {
         KbRetriever r = null;
         try {
             enc = EncoderModel.load(encoderDir, root);
-            if (!enc.hasTokenizer()) throw new UserException(encoderDir + ": no tokenizer.json; the server needs one to read questions");
+            if (!enc.hasTokenizer())
+                throw new UserException(encoderDir + ": no tokenizer.json; the server needs one to read questions");
             r = KbRetriever.open(kb, indexType);
             if (r.dim() != enc.dim()) {
-                throw new UserException(kbDir + ": embeddings " + r.version() + " have dim " + r.dim() + " but encoder " + encoderDir
+                throw new UserException(kbDir + ": embeddings " + r.version() + " have dim " + r.dim() + " but "
+                        + "encoder " + encoderDir
                         + " has dim " + enc.dim() + " (encode the KB with a matching encoder)");
             }
             return new RetrievalBackend(kb, encoderDir, root, enc, r, defaultK, maxK);
@@ -156,11 +165,15 @@ public final class RetrievalBackend implements QaBackend {
             KbRetriever.Result all = retriever.searchPassages(q, kMax);
             for (int i = 0; i < q.length; i++) {
                 List<ScoredPassage> hits = all.hits().get(i);
-                results.add(new KbRetriever.Result(all.version(), all.indexType(),
+                results.add(new KbRetriever.Result(
+                        all.version(),
+                        all.indexType(),
                         List.of(hits.subList(0, Math.min(queries.get(i).k(), hits.size())))));
             }
         } else {
-            for (int i = 0; i < q.length; i++) results.add(retriever.searchPassages(new float[][] {q[i]}, queries.get(i).k()));
+            for (int i = 0; i < q.length; i++)
+                results.add(retriever.searchPassages(
+                        new float[][] {q[i]}, queries.get(i).k()));
         }
         long t2 = System.nanoTime();
         List<Found> out = new ArrayList<>(q.length);
@@ -226,7 +239,8 @@ public final class RetrievalBackend implements QaBackend {
         h.put("max_k", maxK);
         h.put("reloads", reloads.get());
         h.put("batch", batchCapacity());
-        if (batcher != null && !Double.isNaN(batcher.meanBatch())) h.put("mean_batch", Math.round(batcher.meanBatch() * 100) / 100.0);
+        if (batcher != null && !Double.isNaN(batcher.meanBatch()))
+            h.put("mean_batch", Math.round(batcher.meanBatch() * 100) / 100.0);
         return h;
     }
 

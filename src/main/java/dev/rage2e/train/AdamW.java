@@ -24,14 +24,16 @@ public final class AdamW {
     private long t;
     private final boolean onCpu;
 
-    public AdamW(Map<String, NDArray> params, NDManager manager, float beta1, float beta2, float eps, float weightDecay) {
+    public AdamW(
+            Map<String, NDArray> params, NDManager manager, float beta1, float beta2, float eps, float weightDecay) {
         this.params = new LinkedHashMap<>(params);
         this.manager = manager;
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
         this.weightDecay = weightDecay;
-        this.onCpu = this.params.values().stream().allMatch(p -> p.getDevice().getDeviceType().equals(ai.djl.Device.Type.CPU));
+        this.onCpu = this.params.values().stream()
+                .allMatch(p -> p.getDevice().getDeviceType().equals(ai.djl.Device.Type.CPU));
         for (Map.Entry<String, NDArray> e : this.params.entrySet()) {
             m.put(e.getKey(), manager.zeros(e.getValue().getShape()));
             v.put(e.getKey(), manager.zeros(e.getValue().getShape()));
@@ -92,9 +94,13 @@ public final class AdamW {
     private void fusedStep(float lr) {
         t++;
         try (NDManager sub = manager.newSubManager()) {
-            List<NDArray> dp = new java.util.ArrayList<>(), dg = new java.util.ArrayList<>(), dm = new java.util.ArrayList<>(),
+            List<NDArray> dp = new java.util.ArrayList<>(),
+                    dg = new java.util.ArrayList<>(),
+                    dm = new java.util.ArrayList<>(),
                     dv = new java.util.ArrayList<>();
-            List<NDArray> np = new java.util.ArrayList<>(), ng = new java.util.ArrayList<>(), nm = new java.util.ArrayList<>(),
+            List<NDArray> np = new java.util.ArrayList<>(),
+                    ng = new java.util.ArrayList<>(),
+                    nm = new java.util.ArrayList<>(),
                     nv = new java.util.ArrayList<>();
             for (Map.Entry<String, NDArray> e : params.entrySet()) {
                 NDArray grad = gradient(e.getValue(), sub);
@@ -105,7 +111,8 @@ public final class AdamW {
                 (decayed ? dm : nm).add(m.get(e.getKey()));
                 (decayed ? dv : nv).add(v.get(e.getKey()));
             }
-            NDArray step = sub.create(new float[] {t}); // the kernel reads t from a float tensor, as torch's state["step"]
+            // the kernel reads t from a float tensor, as torch's state["step"]
+            NDArray step = sub.create(new float[] {t});
             dev.rage2e.engine.FusedAdamW.step(dp, dg, dm, dv, step, lr, beta1, beta2, weightDecay, eps);
             dev.rage2e.engine.FusedAdamW.step(np, ng, nm, nv, step, lr, beta1, beta2, 0, eps);
         }
@@ -125,7 +132,8 @@ public final class AdamW {
         try (NDManager sub = manager.newSubManager()) {
             for (NDArray p : params.values()) {
                 NDArray g = gradient(p, sub);
-                if (g != null) g.set(new ai.djl.ndarray.index.NDIndex("..."), 0f); // assignment, so a NaN gradient cannot survive
+                // assignment, so a NaN gradient cannot survive
+                if (g != null) g.set(new ai.djl.ndarray.index.NDIndex("..."), 0f);
             }
         }
     }
@@ -159,7 +167,8 @@ public final class AdamW {
         t = st.toLongs()[0];
         for (String k : params.keySet()) {
             HostTensor mi = s.get("m/" + k), vi = s.get("v/" + k);
-            if (mi == null || vi == null) throw new dev.rage2e.util.UserException(origin + ": optimizer state lacks moments of '" + k + "'");
+            if (mi == null || vi == null)
+                throw new dev.rage2e.util.UserException(origin + ": optimizer state lacks moments of '" + k + "'");
             // copy_ into our own storage: DJL's set(Buffer) may alias a direct buffer (here a read-only file
             // mapping), which later in-place updates would then write into
             copyInto(m.get(k), mi, origin + " m/" + k);
@@ -173,7 +182,8 @@ public final class AdamW {
         try (NDManager sub = manager.newSubManager()) {
             for (Map.Entry<String, NDArray> e : params.entrySet()) {
                 NDArray g = gradient(e.getValue(), sub);
-                if (g != null && (g.isNaN().any().getBoolean() || g.isInfinite().any().getBoolean())) {
+                if (g != null
+                        && (g.isNaN().any().getBoolean() || g.isInfinite().any().getBoolean())) {
                     out.add(e.getKey());
                     if (out.size() >= limit) break;
                 }
@@ -184,7 +194,8 @@ public final class AdamW {
 
     private void copyInto(NDArray dst, HostTensor src, String what) {
         if (!java.util.Arrays.equals(dst.getShape().getShape(), src.shape())) {
-            throw new dev.rage2e.util.UserException(what + ": shape " + java.util.Arrays.toString(src.shape()) + " != parameter shape "
+            throw new dev.rage2e.util.UserException(what + ": shape " + java.util.Arrays.toString(src.shape()) + " "
+                    + "!= parameter shape "
                     + dst.getShape());
         }
         try (NDManager sub = manager.newSubManager()) {

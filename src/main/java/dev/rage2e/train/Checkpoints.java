@@ -34,9 +34,10 @@ public final class Checkpoints {
         return String.format("checkpoint-%06d", step);
     }
 
-    public static Path save(Path runDir, int step, RagModel rag, Map<String, AdamW> optimizers, TrainerState state, TrainConfig cfg)
+    public static Path save(
+            Path runDir, int step, RagModel rag, Map<String, AdamW> optimizers, TrainerState state, TrainConfig cfg)
             throws IOException {
-        return save(runDir, step, rag, optimizers, state, cfg, tmp -> { });
+        return save(runDir, step, rag, optimizers, state, cfg, tmp -> {});
     }
 
     /** Writes more files into the checkpoint before it is renamed into place. */
@@ -45,14 +46,22 @@ public final class Checkpoints {
     }
 
     /** As above; {@code extras} adds files (e.g. the weights of a refresh in flight) to the temp folder first. */
-    public static Path save(Path runDir, int step, RagModel rag, Map<String, AdamW> optimizers, TrainerState state, TrainConfig cfg,
-            Extras extras) throws IOException {
+    public static Path save(
+            Path runDir,
+            int step,
+            RagModel rag,
+            Map<String, AdamW> optimizers,
+            TrainerState state,
+            TrainConfig cfg,
+            Extras extras)
+            throws IOException {
         Files.createDirectories(runDir);
         Path tmp = runDir.resolve(".tmp-" + name(step) + "-" + UUID.randomUUID());
         try {
             Files.createDirectories(tmp);
             rag.questionEncoder.save(tmp.resolve("question_encoder"));
-            if (rag.contextEncoder != null && rag.settings.end2end()) rag.contextEncoder.save(tmp.resolve("context_encoder"));
+            if (rag.contextEncoder != null && rag.settings.end2end())
+                rag.contextEncoder.save(tmp.resolve("context_encoder"));
             rag.saveReader(tmp.resolve("generator"));
             Map<String, HostTensor> opt = new LinkedHashMap<>();
             for (Map.Entry<String, AdamW> e : optimizers.entrySet()) {
@@ -71,8 +80,12 @@ public final class Checkpoints {
         } catch (IOException e) {
             AtomicFiles.deleteTree(tmp);
             Path prev = latestOrNull(runDir);
-            throw new IOException(runDir.resolve(name(step)) + ": cannot write checkpoint (" + describe(e) + "); "
-                    + (prev == null ? "no earlier checkpoint" : "the previous checkpoint " + prev.getFileName() + " is unchanged"), e);
+            throw new IOException(
+                    runDir.resolve(name(step)) + ": cannot write checkpoint (" + describe(e) + "); "
+                            + (prev == null
+                                    ? "no earlier checkpoint"
+                                    : "the previous checkpoint " + prev.getFileName() + " is unchanged"),
+                    e);
         } catch (RuntimeException e) {
             AtomicFiles.deleteTree(tmp);
             throw e;
@@ -82,7 +95,9 @@ public final class Checkpoints {
     /** An I/O error's message with the file it concerns (a FileSystemException's message is often only the path). */
     public static String describe(IOException e) {
         String m = String.valueOf(e.getMessage());
-        return e instanceof java.nio.file.FileSystemException f && f.getReason() == null ? e.getClass().getSimpleName() + " " + m : m;
+        return e instanceof java.nio.file.FileSystemException f && f.getReason() == null
+                ? e.getClass().getSimpleName() + " " + m
+                : m;
     }
 
     /** A run folder (its latest checkpoint) or one checkpoint folder. */
@@ -98,7 +113,8 @@ public final class Checkpoints {
                 throw new UserException(latest + ": cannot read: " + e.getMessage());
             }
         }
-        throw new UserException(dir + ": neither a checkpoint folder (no " + STATE + ") nor a run folder (no " + LATEST + ")");
+        throw new UserException(
+                dir + ": neither a checkpoint folder (no " + STATE + ") nor a run folder (no " + LATEST + ")");
     }
 
     /** The latest complete checkpoint of a run, or null for a fresh run. */
@@ -146,7 +162,11 @@ public final class Checkpoints {
         Path latest = latestOrNull(runDir);
         for (int i = 0; i < cps.size() - keep; i++) {
             Path cp = cps.get(i);
-            if (!cp.equals(latest) && (inUse == null || !cp.toAbsolutePath().normalize().equals(inUse.toAbsolutePath().normalize()))) {
+            if (!cp.equals(latest)
+                    && (inUse == null
+                            || !cp.toAbsolutePath()
+                                    .normalize()
+                                    .equals(inUse.toAbsolutePath().normalize()))) {
                 AtomicFiles.deleteTree(cp);
             }
         }

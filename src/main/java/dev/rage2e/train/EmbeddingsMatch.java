@@ -23,7 +23,9 @@ public final class EmbeddingsMatch {
         JsonNode enc = Embeddings.open(kb, version).meta().path("encoder");
         String fp = enc.path("fingerprint").asText(null);
         if (fp != null && fp.equals(EncoderIdentity.fingerprintOfFile(weights))) return null;
-        return kb.dir().resolve(version) + ": encoded by '" + enc.path("label").asText("?") + "', not by the checkpoint's context encoder "
-                + ctx + "; retrieval uses another encoder's passage vectors (re-encode: rag kb encode --kb " + kb.dir() + " --encoder " + ctx + ")";
+        return kb.dir().resolve(version) + ": encoded by '" + enc.path("label").asText("?") + "', not by the "
+                + "checkpoint's context encoder "
+                + ctx + "; retrieval uses another encoder's passage vectors (re-encode: rag kb encode "
+                + "--kb " + kb.dir() + " --encoder " + ctx + ")";
     }
 }

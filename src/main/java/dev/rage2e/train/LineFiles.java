@@ -28,9 +28,13 @@ public final class LineFiles {
         List<RagExample> out = new ArrayList<>(q.size());
         for (int i = 0; i < q.size(); i++) {
             if (q.get(i).isBlank()) throw UserException.at(source, i + 1, "empty question");
-            List<String> answers = Arrays.stream(a.get(i).split("\t")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+            List<String> answers = Arrays.stream(a.get(i).split("\t"))
+                    .map(String::strip)
+                    .filter(s -> !s.isEmpty())
+                    .toList();
             if (answers.isEmpty()) throw UserException.at(target, i + 1, "empty answer");
-            out.add(new RagExample(source.getFileName() + ":" + (i + 1), q.get(i).strip(), answers));
+            out.add(new RagExample(
+                    source.getFileName() + ":" + (i + 1), q.get(i).strip(), answers));
         }
         return out;
     }
@@ -44,8 +48,11 @@ public final class LineFiles {
                 int end = start;
                 while (end < bytes.length && bytes[end] != '\n') end++;
                 try {
-                    sb.append(StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                            .onUnmappableCharacter(CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(bytes, start, end - start)));
+                    sb.append(StandardCharsets.UTF_8
+                            .newDecoder()
+                            .onMalformedInput(CodingErrorAction.REPORT)
+                            .onUnmappableCharacter(CodingErrorAction.REPORT)
+                            .decode(java.nio.ByteBuffer.wrap(bytes, start, end - start)));
                 } catch (CharacterCodingException e) {
                     throw UserException.at(file, line, "invalid UTF-8");
                 }

@@ -3,7 +3,9 @@ package dev.rage2e.train;
 /** Linear warmup, then linear / polynomial (power 2) decay to 0 at {@code total}, or constant. */
 public record LrSchedule(Kind kind, int warmup, int total) {
     public enum Kind implements dev.rage2e.util.Choice {
-        LINEAR, POLYNOMIAL, CONSTANT;
+        LINEAR,
+        POLYNOMIAL,
+        CONSTANT;
 
         @Override
         public String toString() {

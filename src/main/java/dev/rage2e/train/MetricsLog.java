@@ -26,7 +26,12 @@ public final class MetricsLog {
 
     public synchronized void write(ObjectNode o) {
         try {
-            Files.writeString(file, Json.write(o) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            Files.writeString(
+                    file,
+                    Json.write(o) + "\n",
+                    StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -1,10 +1,10 @@
 package dev.rage2e.train;
 
-import dev.rage2e.rag.RagSettings;
-import dev.rage2e.rag.Readers;
-import dev.rage2e.rag.RagModel;
 import ai.djl.ndarray.NDManager;
 import dev.rage2e.model.EncoderModel;
+import dev.rage2e.rag.RagModel;
+import dev.rage2e.rag.RagSettings;
+import dev.rage2e.rag.Readers;
 import dev.rage2e.util.UserException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,9 +23,11 @@ public final class RagCheckpoint {
         AutoCloseable g = null;
         try {
             q = EncoderModel.load(dir.resolve("question_encoder"), manager);
-            if (Files.isDirectory(dir.resolve("context_encoder"))) c = EncoderModel.load(dir.resolve("context_encoder"), manager);
+            if (Files.isDirectory(dir.resolve("context_encoder")))
+                c = EncoderModel.load(dir.resolve("context_encoder"), manager);
             g = Readers.load(dir.resolve("generator"), manager);
-            if (cfg.docScoreScale == null) cfg.docScoreScale = 1f; // checkpoints from before the setting scored q·d unscaled
+            // checkpoints from before the setting scored q·d unscaled
+            if (cfg.docScoreScale == null) cfg.docScoreScale = 1f;
             RagSettings s = cfg.ragSettings(q.settings.normalize());
             // serving retrieves from the stored index; passages are not re-embedded per request
             RagSettings serving = s.forServing();

@@ -1,11 +1,11 @@
 package dev.rage2e.train;
 
-import dev.rage2e.engine.Torch;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.engine.Torch;
 import dev.rage2e.rag.RagExample;
 import dev.rage2e.rag.RagModel;
 import dev.rage2e.rag.Retriever;
@@ -54,7 +54,13 @@ public final class Trainer {
     private long backwardNs, optimizerNs, excludedNs;
     private boolean stoppedByBudget;
 
-    public Trainer(TrainConfig cfg, Path runDir, RagModel rag, Retriever retriever, List<RagExample> data, NDManager manager,
+    public Trainer(
+            TrainConfig cfg,
+            Path runDir,
+            RagModel rag,
+            Retriever retriever,
+            List<RagExample> data,
+            NDManager manager,
             TrainerState resumeFrom) {
         if (data.isEmpty()) throw new dev.rage2e.util.UserException("no training examples");
         this.cfg = cfg;
@@ -65,12 +71,14 @@ public final class Trainer {
         this.manager = manager;
         this.metrics = new MetricsLog(runDir.resolve("metrics.jsonl"));
         int perStep = cfg.batchSize * cfg.gradAccum;
-        this.totalSteps = cfg.maxSteps > 0 ? cfg.maxSteps : cfg.epochs * (int) Math.ceil((double) data.size() / perStep);
+        this.totalSteps =
+                cfg.maxSteps > 0 ? cfg.maxSteps : cfg.epochs * (int) Math.ceil((double) data.size() / perStep);
 
         Map<String, NDArray> gen = rag.readerParams().parameters();
         Map<String, NDArray> ret = new LinkedHashMap<>();
         rag.questionEncoder.params.parameters().forEach((k, v) -> ret.put("question_encoder." + k, v));
-        if (rag.settings.end2end()) rag.contextEncoder.params.parameters().forEach((k, v) -> ret.put("context_encoder." + k, v));
+        if (rag.settings.end2end())
+            rag.contextEncoder.params.parameters().forEach((k, v) -> ret.put("context_encoder." + k, v));
         gen.values().forEach(a -> a.setRequiresGradient(true));
         ret.values().forEach(a -> a.setRequiresGradient(true));
         optimizers.put("generator", new AdamW(gen, manager, cfg.weightDecay));
@@ -164,7 +172,10 @@ public final class Trainer {
         return stoppedByBudget;
     }
 
-    /** Seconds excluded from the budget so far (periodic evaluation); trainSeconds minus this is what the budget counted. */
+    /**
+     * Seconds excluded from the budget so far (periodic evaluation);
+     * trainSeconds minus this is what the budget counted.
+     */
     public double excludedSeconds() {
         return excludedNs / 1e9;
     }
@@ -216,7 +227,8 @@ public final class Trainer {
         Torch.setIntraOpThreads(cfg.threads);
         while (state.step < end) {
             int step = state.step;
-            Engine.getInstance().setRandomSeed((int) (state.seed * 1_000_003L + step)); // dropout: a function of (seed, step)
+            // dropout: a function of (seed, step)
+            Engine.getInstance().setRandomSeed((int) (state.seed * 1_000_003L + step));
             StepResult r = forwardBackward(step);
             long o0 = System.nanoTime();
             float gradNorm = AdamW.clipGradNorm(trainedParameters, manager, cfg.maxGradNorm);
@@ -231,11 +243,16 @@ public final class Trainer {
             state.budgetSeconds = budgetAtStart + budgetSecondsUsed(started, excludedAtStart);
             losses.add(r.loss());
             if (cfg.logEvery > 0 && (state.step % cfg.logEvery == 0 || state.step == end)) {
-                logProgress(r, gradNorm, factor, (state.step - firstStep) / Math.max(1e-9, (System.nanoTime() - started) / 1e9));
+                logProgress(
+                        r,
+                        gradNorm,
+                        factor,
+                        (state.step - firstStep) / Math.max(1e-9, (System.nanoTime() - started) / 1e9));
             }
             for (StepHook h : hooks) h.afterStep(state.step, this);
             state.budgetSeconds = budgetAtStart + budgetSecondsUsed(started, excludedAtStart);
-            if (cfg.checkpointEvery > 0 && state.step % cfg.checkpointEvery == 0 && state.step < totalSteps) checkpoint();
+            if (cfg.checkpointEvery > 0 && state.step % cfg.checkpointEvery == 0 && state.step < totalSteps)
+                checkpoint();
             if (cfg.maxMinutes > 0 && state.step < end && state.budgetSeconds / 60 >= cfg.maxMinutes) {
                 budgetUsedUp();
                 break;
@@ -261,8 +278,10 @@ public final class Trainer {
             long waitNs = System.nanoTime() - w0;
             for (int micro = 0; micro < cfg.gradAccum; micro++) {
                 List<RagExample> batch = nextBatch();
-                try (NDManager m = manager.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    RagModel.Output out = cfg.readerOnly ? rag.goldLoss(m, batch, true, timings)
+                try (NDManager m = manager.newSubManager();
+                        GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    RagModel.Output out = cfg.readerOnly
+                            ? rag.goldLoss(m, batch, true, timings)
                             : rag.loss(m, batch, snap, true, retrieverTrains(step), timings);
                     answerless += out.answerless();
                     // test hook: a GC between forward and backward exposes graph tensors over freed JVM buffers
@@ -278,19 +297,23 @@ public final class Trainer {
         }
     }
 
-    /** AdamW on each parameter group at its learning rate; a non-finite gradient skips the update and says where it is. */
+    /**
+     * AdamW on each parameter group at its learning rate; a non-finite gradient skips the update and says where it is.
+     */
     private void update(int step, float gradNorm, float lrFactor) {
         if (!Float.isFinite(gradNorm)) { // skip the update rather than poison the weights
             ObjectNode o = metrics.event("nonfinite_gradient");
             o.put("step", step + 1);
             var names = o.putArray("parameters");
-            for (Map.Entry<String, AdamW> e : optimizers.entrySet()) e.getValue().nonFiniteGradients(5).forEach(n -> names.add(e.getKey() + ":" + n));
+            for (Map.Entry<String, AdamW> e : optimizers.entrySet())
+                e.getValue().nonFiniteGradients(5).forEach(n -> names.add(e.getKey() + ":" + n));
             metrics.write(o);
             System.err.println("step " + (step + 1) + ": non-finite gradient, update skipped: " + names);
             return;
         }
         for (Map.Entry<String, AdamW> e : optimizers.entrySet()) {
-            if (e.getKey().equals("retriever") && !retrieverTrains(step)) continue; // no gradient yet: moments start at the first real one
+            // no gradient yet: moments start at the first real one
+            if (e.getKey().equals("retriever") && !retrieverTrains(step)) continue;
             e.getValue().step(groupLr.get(e.getKey()) * lrFactor);
         }
     }
@@ -305,7 +328,8 @@ public final class Trainer {
         o.put("steps_per_s", stepsPerSec);
         o.put("embeddings_version", r.version());
         if (r.contentId() != null && !r.contentId().equals(r.version())) o.put("embeddings_sha256", r.contentId());
-        if (rag.spanReader != null) o.put("answerless", r.answerless()); // questions of the step with no answer span in their passages
+        // questions of the step with no answer span in their passages
+        if (rag.spanReader != null) o.put("answerless", r.answerless());
         o.put("retrieval_wait_s", r.retrievalWaitNs() / 1e9);
         o.put("question_s", timings.questionNs / 1e9);
         o.put("retrieval_s", timings.retrievalNs / 1e9);
@@ -318,8 +342,9 @@ public final class Trainer {
         if (cfg.maxMinutes > 0) { // a time budget ends training first when it is the tighter bound
             remaining = Math.min(remaining, Math.max(0, cfg.maxMinutes * 60 - state.budgetSeconds));
         }
-        System.err.printf("step %d/%d  loss %.4f  |g| %.3f  %.2f steps/s  ETA %s%n", state.step, totalSteps, r.loss(), gradNorm, stepsPerSec,
-                eta(remaining));
+        System.err.printf(
+                "step %d/%d  loss %.4f  |g| %.3f  %.2f steps/s  ETA %s%n",
+                state.step, totalSteps, r.loss(), gradNorm, stepsPerSec, eta(remaining));
     }
 
     private void budgetUsedUp() {
@@ -352,7 +377,8 @@ public final class Trainer {
         List<RagExample> out = new ArrayList<>(cfg.batchSize);
         while (out.size() < cfg.batchSize) {
             List<Integer> order = order(state.epoch);
-            while (out.size() < cfg.batchSize && state.position < order.size()) out.add(data.get(order.get(state.position++)));
+            while (out.size() < cfg.batchSize && state.position < order.size())
+                out.add(data.get(order.get(state.position++)));
             if (state.position >= order.size()) {
                 state.epoch++;
                 state.position = 0;

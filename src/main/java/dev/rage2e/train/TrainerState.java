@@ -16,6 +16,7 @@ public final class TrainerState {
     public String modelType;
     /** Steps at which the last refresh started / was published (end2end). */
     public int lastRefreshStartStep = -1;
+
     public int lastPublishedStep = -1;
     /**
      * Start step of a refresh that was running when this checkpoint was written (-1: none). Resume
@@ -25,8 +26,11 @@ public final class TrainerState {
     public int pendingRefreshStartStep = -1;
     /** Seconds charged to --max-minutes so far, over all runs of this training (evaluation excluded). */
     public double budgetSeconds;
+
     public double trainSeconds;
-    /** Matmul precision (fp32|bf16) of the run that saved this state; the config's --precision decides a resumed run's. */
+    /**
+     * Matmul precision (fp32|bf16) of the run that saved this state; the config's --precision decides a resumed run's.
+     */
     @com.fasterxml.jackson.annotation.JsonIgnore
     public String savedPrecision;
 

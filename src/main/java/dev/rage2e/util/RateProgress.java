@@ -50,8 +50,9 @@ public final class RateProgress {
         double s = Math.max(1e-9, seconds());
         double rate = done / s;
         String eta = rate > 0 && done < total ? formatSeconds((total - done) / rate) : "0s";
-        return String.format("%s %d/%d (%.1f%%) %.1f %s/s elapsed %s ETA %s", label, done, total,
-                total == 0 ? 100.0 : 100.0 * done / total, rate, unit, formatSeconds(s), eta);
+        return String.format(
+                "%s %d/%d (%.1f%%) %.1f %s/s elapsed %s ETA %s",
+                label, done, total, total == 0 ? 100.0 : 100.0 * done / total, rate, unit, formatSeconds(s), eta);
     }
 
     static String formatSeconds(double s) {

@@ -111,7 +111,9 @@ public final class Swappable<T extends AutoCloseable> implements AutoCloseable {
         swap(next, null);
     }
 
-    /** As {@link #swap(AutoCloseable)}; {@code onOldFreed} (e.g. deleting its files) runs after the old value is closed. */
+    /**
+     * As {@link #swap(AutoCloseable)}; {@code onOldFreed} (e.g. deleting its files) runs after the old value is closed.
+     */
     public void swap(T next, Consumer<? super T> onOldFreed) {
         open.incrementAndGet();
         Entry<T> old = current.getAndSet(new Entry<>(next, what, open));

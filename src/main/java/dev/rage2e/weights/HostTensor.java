@@ -14,8 +14,8 @@ public record HostTensor(DType dtype, long[] shape, ByteBuffer data) {
         data = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         long n = numel(shape);
         if ((long) data.remaining() != n * dtype.bytes) {
-            throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " and dtype "
-                    + dtype + " needs " + n * dtype.bytes + " bytes, got " + data.remaining());
+            throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " and dtype " + dtype
+                    + " needs " + n * dtype.bytes + " bytes, got " + data.remaining());
         }
     }
 

@@ -44,7 +44,8 @@ public final class ModelFiles {
             if (!Files.isRegularFile(src)) throw new UserException(src + ": file not found");
             if (isZip(src)) return new ModelFiles(readZip(src, wanted), null);
             Path dir = src.toAbsolutePath().getParent();
-            Map<String, ByteBuffer> m = readDir(dir, 1, wanted); // siblings only: never pick up unrelated files further down
+            // siblings only: never pick up unrelated files further down
+            Map<String, ByteBuffer> m = readDir(dir, 1, wanted);
             String name = src.getFileName().toString();
             m.putIfAbsent(name, map(src));
             return new ModelFiles(m, name);
@@ -73,7 +74,8 @@ public final class ModelFiles {
 
     public byte[] bytes(String name) {
         ByteBuffer b = get(name);
-        if (b.hasArray() && b.arrayOffset() == 0 && b.position() == 0 && b.remaining() == b.array().length) return b.array();
+        if (b.hasArray() && b.arrayOffset() == 0 && b.position() == 0 && b.remaining() == b.array().length)
+            return b.array();
         byte[] out = new byte[b.remaining()];
         b.get(out);
         return out;
@@ -121,7 +123,9 @@ public final class ModelFiles {
                 ZipEntry e = en.nextElement();
                 if (e.isDirectory()) continue;
                 if (wanted.test(e.getName())) {
-                    m.put(e.getName(), ByteBuffer.wrap(readAll(zf.getInputStream(e), e.getSize(), src + "!" + e.getName())));
+                    m.put(
+                            e.getName(),
+                            ByteBuffer.wrap(readAll(zf.getInputStream(e), e.getSize(), src + "!" + e.getName())));
                     continue;
                 }
                 String base = e.getName().substring(e.getName().lastIndexOf('/') + 1);
@@ -136,7 +140,10 @@ public final class ModelFiles {
                     try (ZipInputStream zin = new ZipInputStream(bin)) {
                         for (ZipEntry ie = zin.getNextEntry(); ie != null; ie = zin.getNextEntry()) {
                             if (!ie.isDirectory() && wanted.test(ie.getName())) {
-                                m.put(ie.getName(), ByteBuffer.wrap(readAll(zin, ie.getSize(), src + "!" + e.getName() + "!" + ie.getName())));
+                                m.put(
+                                        ie.getName(),
+                                        ByteBuffer.wrap(readAll(
+                                                zin, ie.getSize(), src + "!" + e.getName() + "!" + ie.getName())));
                             }
                         }
                     }
@@ -147,7 +154,8 @@ public final class ModelFiles {
     }
 
     private static byte[] readAll(InputStream in, long declaredSize, String what) throws IOException {
-        if (declaredSize > Integer.MAX_VALUE - 16) throw new UserException(what + ": entries over 2 GiB are not supported");
+        if (declaredSize > Integer.MAX_VALUE - 16)
+            throw new UserException(what + ": entries over 2 GiB are not supported");
         if (declaredSize < 0) return in.readAllBytes();
         byte[] b = new byte[(int) declaredSize]; // one exact buffer: these entries reach 440 MB
         int off = 0;

@@ -22,17 +22,26 @@ import java.util.Map;
  */
 public final class OnnxGraph {
     /** ONNX TensorProto.DataType values this reader turns into host tensors. */
-    private static final int FLOAT = 1, UINT8 = 2, INT8 = 3, INT32 = 6, INT64 = 7, BOOL = 9, FLOAT16 = 10, DOUBLE = 11,
+    private static final int FLOAT = 1,
+            UINT8 = 2,
+            INT8 = 3,
+            INT32 = 6,
+            INT64 = 7,
+            BOOL = 9,
+            FLOAT16 = 10,
+            DOUBLE = 11,
             BFLOAT16 = 16;
 
-    public record Node(String name, String opType, List<String> inputs, List<String> outputs, Map<String, Attribute> attributes) {
+    public record Node(
+            String name, String opType, List<String> inputs, List<String> outputs, Map<String, Attribute> attributes) {
         public Attribute attr(String key) {
             return attributes.get(key);
         }
     }
 
     /** One attribute; only the field its type uses is meaningful. */
-    public record Attribute(String name, float f, long i, ByteString s, HostTensor t, List<Long> ints, List<Float> floats) {}
+    public record Attribute(
+            String name, float f, long i, ByteString s, HostTensor t, List<Long> ints, List<Float> floats) {}
 
     public final Map<String, HostTensor> initializers = new LinkedHashMap<>();
     public final List<Node> nodes = new ArrayList<>();
@@ -60,7 +69,8 @@ public final class OnnxGraph {
             while (true) {
                 int tag = in.readTag();
                 if (tag == 0) break;
-                if (WireFormat.getTagFieldNumber(tag) == 7 && WireFormat.getTagWireType(tag) == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
+                if (WireFormat.getTagFieldNumber(tag) == 7
+                        && WireFormat.getTagWireType(tag) == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
                     int limit = in.pushLimit(in.readRawVarint32());
                     g.readGraph(in);
                     in.popLimit(limit);
@@ -79,7 +89,8 @@ public final class OnnxGraph {
         }
         for (Node n : g.nodes) {
             for (String o : n.outputs) g.producers.put(o, n);
-            for (String i : n.inputs) g.consumers.computeIfAbsent(i, k -> new ArrayList<>()).add(n);
+            for (String i : n.inputs)
+                g.consumers.computeIfAbsent(i, k -> new ArrayList<>()).add(n);
         }
         return g;
     }
@@ -102,7 +113,8 @@ public final class OnnxGraph {
         if (t != null) return t;
         Node p = producers.get(value);
         if (p == null) return null;
-        if (p.opType.equals("Constant") && p.attr("value") != null) return p.attr("value").t();
+        if (p.opType.equals("Constant") && p.attr("value") != null)
+            return p.attr("value").t();
         if (p.opType.equals("Identity")) return constant(p.inputs.get(0));
         return null;
     }
@@ -227,7 +239,8 @@ public final class OnnxGraph {
                     + "only self-contained .onnx files are supported");
         }
         long[] shape = dims.stream().mapToLong(Long::longValue).toArray();
-        for (long d : shape) if (d < 0) throw new UserException(origin + ": tensor '" + name + "' has a negative dimension");
+        for (long d : shape)
+            if (d < 0) throw new UserException(origin + ": tensor '" + name + "' has a negative dimension");
         long numel = HostTensor.numel(shape);
         DType dtype = switch (dataType) {
             case FLOAT -> DType.F32;
@@ -265,8 +278,10 @@ public final class OnnxGraph {
             data.flip();
         }
         if (data.remaining() != numel * dtype.bytes) {
-            throw new UserException(origin + ": tensor '" + name + "' of shape " + java.util.Arrays.toString(shape) + " and type "
-                    + dtype + " has " + data.remaining() + " bytes of data instead of " + numel * dtype.bytes + " (truncated?)");
+            throw new UserException(origin + ": tensor '" + name + "' of "
+                    + "shape " + java.util.Arrays.toString(shape) + " and type "
+                    + dtype + " has " + data.remaining() + " bytes of data instead of " + numel * dtype.bytes + " "
+                    + "(truncated?)");
         }
         return new Tensor(name, new HostTensor(dtype, shape, data));
     }
@@ -282,7 +297,8 @@ public final class OnnxGraph {
     }
 
     /** Appends a packed (or single) fixed-width field's little-endian bytes. */
-    private static void readFixed(CodedInputStream in, int wire, int width, java.io.ByteArrayOutputStream out) throws IOException {
+    private static void readFixed(CodedInputStream in, int wire, int width, java.io.ByteArrayOutputStream out)
+            throws IOException {
         if (wire == WireFormat.WIRETYPE_LENGTH_DELIMITED) {
             out.write(in.readRawBytes(in.readRawVarint32()));
         } else {

@@ -64,7 +64,8 @@ public final class Safetensors {
             }
             long dataStart = 8 + headerLen;
             long dataLen = size - dataStart;
-            ByteBuffer data = ch.map(FileChannel.MapMode.READ_ONLY, dataStart, dataLen).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer data =
+                    ch.map(FileChannel.MapMode.READ_ONLY, dataStart, dataLen).order(ByteOrder.LITTLE_ENDIAN);
             Map<String, HostTensor> tensors = new LinkedHashMap<>();
             Map<String, String> metadata = new LinkedHashMap<>();
             List<long[]> ranges = new ArrayList<>();
@@ -73,7 +74,10 @@ public final class Safetensors {
                 String name = e.getKey();
                 JsonNode v = e.getValue();
                 if (name.equals("__metadata__")) {
-                    if (v.isObject()) v.fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+                    if (v.isObject())
+                        v.fields()
+                                .forEachRemaining(m ->
+                                        metadata.put(m.getKey(), m.getValue().asText()));
                     continue;
                 }
                 String where = "tensor '" + name + "'";
@@ -82,7 +86,9 @@ public final class Safetensors {
                 }
                 DType dtype = DType.parse(v.get("dtype").asText());
                 if (dtype == null) {
-                    throw bad(file, where + " has unknown dtype '" + v.get("dtype").asText() + "'");
+                    throw bad(
+                            file,
+                            where + " has unknown dtype '" + v.get("dtype").asText() + "'");
                 }
                 JsonNode sh = v.get("shape");
                 JsonNode off = v.get("data_offsets");
@@ -101,12 +107,16 @@ public final class Safetensors {
                 long begin = off.get(0).asLong(-1);
                 long end = off.get(1).asLong(-1);
                 if (begin < 0 || end < begin || end > dataLen) {
-                    throw bad(file, where + " has data_offsets [" + begin + ", " + end + "] outside the "
-                            + dataLen + "-byte data section");
+                    throw bad(
+                            file,
+                            where + " has data_offsets [" + begin + ", " + end + "] outside the " + dataLen
+                                    + "-byte data section");
                 }
                 if (end - begin != numel * dtype.bytes) {
-                    throw bad(file, where + " spans " + (end - begin) + " bytes but " + dtype + Arrays.toString(shape)
-                            + " needs " + numel * dtype.bytes);
+                    throw bad(
+                            file,
+                            where + " spans " + (end - begin) + " bytes but " + dtype + Arrays.toString(shape)
+                                    + " needs " + numel * dtype.bytes);
                 }
                 ranges.add(new long[] {begin, end});
                 ByteBuffer slice = data.slice((int) begin, (int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
@@ -129,7 +139,8 @@ public final class Safetensors {
     }
 
     /** Writes tensors sorted by name (as HF does), 8-byte aligned header, atomically. */
-    public static void write(Path file, Map<String, HostTensor> tensors, Map<String, String> metadata) throws IOException {
+    public static void write(Path file, Map<String, HostTensor> tensors, Map<String, String> metadata)
+            throws IOException {
         TreeMap<String, HostTensor> sorted = new TreeMap<>(tensors);
         ObjectNode header = Json.MAPPER.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
@@ -152,7 +163,8 @@ public final class Safetensors {
         byte[] hdrPadded = Arrays.copyOf(hdr, padded);
         Arrays.fill(hdrPadded, hdr.length, padded, (byte) ' ');
         AtomicFiles.write(file, out -> {
-            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
+            ByteBuffer len =
+                    ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
             out.write(len.array());
             out.write(hdrPadded);
             byte[] chunk = new byte[1 << 20];

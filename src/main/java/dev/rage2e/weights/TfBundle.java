@@ -52,7 +52,8 @@ public final class TfBundle {
         ByteBuffer b = index.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int n = b.remaining();
         if (n < FOOTER) throw bad(origin, "file is " + n + " bytes, shorter than a table footer");
-        if (b.getLong(n - 8) != TABLE_MAGIC) throw bad(origin, "no LevelDB table magic at the end (not a TF .index file, or truncated)");
+        if (b.getLong(n - 8) != TABLE_MAGIC)
+            throw bad(origin, "no LevelDB table magic at the end (not a TF .index file, or truncated)");
         int[] pos = {n - FOOTER};
         varint(b, pos, origin); // metaindex handle: unused
         varint(b, pos, origin);
@@ -76,7 +77,8 @@ public final class TfBundle {
         }
         if (shards < 0) throw bad(origin, "no bundle header (empty key) in the table");
         for (Entry e : entries.values()) {
-            if (e.shard >= shards) throw bad(origin, "variable '" + e.name + "' is in shard " + e.shard + " of " + shards);
+            if (e.shard >= shards)
+                throw bad(origin, "variable '" + e.name + "' is in shard " + e.shard + " of " + shards);
         }
         return new TfBundle(entries, shards, origin);
     }
@@ -96,7 +98,8 @@ public final class TfBundle {
         if (e == null) throw new UserException(origin + ": no variable '" + name + "'");
         ByteBuffer shard = shards.apply(e.shard);
         if (e.offset < 0 || e.size < 0 || e.offset + e.size > shard.limit()) {
-            throw new UserException(origin + ": variable '" + name + "' spans bytes " + e.offset + ".." + (e.offset + e.size)
+            throw new UserException(origin + ": variable '" + name + "' spans "
+                    + "bytes " + e.offset + ".." + (e.offset + e.size)
                     + " of a " + shard.limit() + "-byte data shard (truncated?)");
         }
         ByteBuffer data = shard.slice((int) e.offset, (int) e.size).order(ByteOrder.LITTLE_ENDIAN);
@@ -110,7 +113,9 @@ public final class TfBundle {
             case DT_DOUBLE -> DType.F64;
             case DT_HALF -> DType.F16;
             case DT_BFLOAT16 -> DType.BF16;
-            default -> throw new UserException(origin + ": variable '" + name + "' has TF dtype " + e.dtype + ", not a float type");
+            default ->
+                throw new UserException(
+                        origin + ": variable '" + name + "' has TF dtype " + e.dtype + ", not a float type");
         };
         try {
             return new HostTensor(dt, e.shape, data).asF32();
@@ -132,14 +137,16 @@ public final class TfBundle {
     /** Key/value pairs of one table block, after checking its trailer (type byte + masked crc32c). */
     private static List<byte[][]> readBlock(ByteBuffer file, long offset, long size, String origin) {
         if (offset < 0 || size < 4 || offset + size + 5 > file.limit()) {
-            throw bad(origin, "block at " + offset + " (+" + size + ") lies outside the " + file.limit() + "-byte file");
+            throw bad(
+                    origin, "block at " + offset + " (+" + size + ") lies outside the " + file.limit() + "-byte file");
         }
         int off = (int) offset;
         int len = (int) size;
         int type = file.get(off + len) & 0xff;
         CRC32C crc = new CRC32C();
         crc.update(file.slice(off, len + 1));
-        if (mask((int) crc.getValue()) != file.getInt(off + len + 1)) throw bad(origin, "block checksum mismatch at byte " + off);
+        if (mask((int) crc.getValue()) != file.getInt(off + len + 1))
+            throw bad(origin, "block checksum mismatch at byte " + off);
         if (type == 1) throw bad(origin, "snappy-compressed table blocks are not supported");
         if (type != 0) throw bad(origin, "unknown block compression type " + type);
         ByteBuffer block = file.slice(off, len).order(ByteOrder.LITTLE_ENDIAN);
@@ -153,7 +160,8 @@ public final class TfBundle {
             int shared = (int) varint(block, p, origin);
             int nonShared = (int) varint(block, p, origin);
             int valueLen = (int) varint(block, p, origin);
-            if (shared > prev.length || p[0] + nonShared + valueLen > end) throw bad(origin, "malformed entry in block at " + off);
+            if (shared > prev.length || p[0] + nonShared + valueLen > end)
+                throw bad(origin, "malformed entry in block at " + off);
             byte[] key = Arrays.copyOf(prev, shared + nonShared);
             block.get(p[0], key, shared, nonShared);
             p[0] += nonShared;
@@ -198,7 +206,10 @@ public final class TfBundle {
         return shards;
     }
 
-    /** BundleEntryProto: dtype 1, shape 2 (TensorShapeProto dim 2 {size 1}), shard_id 3, offset 4, size 5, crc32c 6, slices 7. */
+    /**
+     * BundleEntryProto: dtype 1, shape 2 (TensorShapeProto dim 2 {size 1}),
+     * shard_id 3, offset 4, size 5, crc32c 6, slices 7.
+     */
     private static Entry readEntry(String name, byte[] value, String origin) {
         int dtype = 0, shard = 0, crc = 0;
         long offset = 0, size = 0;
@@ -215,7 +226,8 @@ public final class TfBundle {
                                 CodedInputStream dim = shape.readBytes().newCodedInput();
                                 long sz = 0;
                                 for (int dt = dim.readTag(); dt != 0; dt = dim.readTag()) {
-                                    if (WireFormat.getTagFieldNumber(dt) == 1) sz = dim.readInt64(); else dim.skipField(dt);
+                                    if (WireFormat.getTagFieldNumber(dt) == 1) sz = dim.readInt64();
+                                    else dim.skipField(dt);
                                 }
                                 dims.add(sz);
                             } else {

@@ -28,12 +28,16 @@ public record TokenizerJson(ObjectNode json, int padId) {
         }
         ObjectNode o = (ObjectNode) n;
         int pad = -1;
-        if (o.path("padding").has("pad_id")) pad = o.path("padding").path("pad_id").asInt();
+        if (o.path("padding").has("pad_id"))
+            pad = o.path("padding").path("pad_id").asInt();
         JsonNode vocab = o.path("model").path("vocab");
-        if (pad < 0 && vocab.isObject() && vocab.has("[PAD]")) pad = vocab.get("[PAD]").asInt();
+        if (pad < 0 && vocab.isObject() && vocab.has("[PAD]"))
+            pad = vocab.get("[PAD]").asInt();
         if (pad < 0) {
             for (JsonNode t : o.path("added_tokens")) {
-                if (t.path("content").asText().equals("[PAD]") || t.path("content").asText().equals("<pad>")) pad = t.path("id").asInt();
+                if (t.path("content").asText().equals("[PAD]")
+                        || t.path("content").asText().equals("<pad>"))
+                    pad = t.path("id").asInt();
             }
         }
         return new TokenizerJson(o, Math.max(pad, 0));
@@ -57,11 +61,13 @@ public record TokenizerJson(ObjectNode json, int padId) {
         for (int i = 0; i < vocabLines.size(); i++) {
             String tok = vocabLines.get(i);
             if (vocab.putIfAbsent(tok, i) != null) {
-                throw UserException.at(origin, i + 1, "duplicate token '" + tok + "' (first on line " + (vocab.get(tok) + 1) + ")");
+                throw UserException.at(
+                        origin, i + 1, "duplicate token '" + tok + "' (first on line " + (vocab.get(tok) + 1) + ")");
             }
         }
         for (String special : new String[] {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
-            if (!vocab.containsKey(special)) throw new UserException(origin + ": no " + special + " token in the vocabulary");
+            if (!vocab.containsKey(special))
+                throw new UserException(origin + ": no " + special + " token in the vocabulary");
         }
         ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("version", "1.0");

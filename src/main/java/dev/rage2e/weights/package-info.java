@@ -1,5 +1,6 @@
 /**
- * Tensor file formats: safetensors (read, validate, write), host tensors, half floats, the ONNX graph and TensorFlow bundle readers.
+ * Tensor file formats: safetensors (read, validate, write), host tensors, half
+ * floats, the ONNX graph and TensorFlow bundle readers.
  *
  * <p>Layer 2 of 19: uses only packages of lower layers (the order: the README's architecture table,
  * {@code PackageCyclesTest.LAYERS}, which the test enforces).

@@ -5,12 +5,12 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import dev.rage2e.cli.BenchEncodeCommand;
+import dev.rage2e.convert.ModelCatalog;
+import dev.rage2e.convert.ModelDirs;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.model.TextTokenizer;
 import dev.rage2e.testutil.MavenJars;
 import dev.rage2e.util.Json;
-import dev.rage2e.convert.ModelCatalog;
-import dev.rage2e.convert.ModelDirs;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -24,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
  * A benchmark, not a test (skipped unless -Drag.bench=true): {@code rag bench encode}'s workload on
  * our DJL/PyTorch encoder and on ONNX Runtime (a test-scope dependency) running the original ONNX
  * file, same random batch, same JVM, alternating batch by batch. Run:
- * {@code mvn -o -q test -Dtest=EncodeBenchmarkVsOnnxRuntime -Drag.bench=true [-Drag.bench.model=e5-small-v2 -Drag.bench.iters=5]}
+ * {@code mvn -o -q test -Dtest=EncodeBenchmarkVsOnnxRuntime -Drag.bench=true
+ * [-Drag.bench.model=e5-small-v2 -Drag.bench.iters=5]}
  */
 class EncodeBenchmarkVsOnnxRuntime {
     @TempDir
@@ -46,7 +47,8 @@ class EncodeBenchmarkVsOnnxRuntime {
             onnx = z.getInputStream(z.getEntry(name + ".onnx")).readAllBytes();
         }
         OrtEnvironment env = OrtEnvironment.getEnvironment();
-        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(dir, root);
+        try (NDManager root = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(dir, root);
                 OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
             long[][] ids = BenchEncodeCommand.randomBatch(enc.config, batch, seq, 42);
             long[] flat = Arrays.stream(ids).flatMapToLong(Arrays::stream).toArray();
@@ -61,7 +63,8 @@ class EncodeBenchmarkVsOnnxRuntime {
                     OnnxTensor tIds = OnnxTensor.createTensor(env, LongBuffer.wrap(flat), shape);
                     OnnxTensor tMask = OnnxTensor.createTensor(env, LongBuffer.wrap(ones), shape);
                     OnnxTensor tTypes = OnnxTensor.createTensor(env, LongBuffer.wrap(new long[flat.length]), shape)) {
-                Map<String, OnnxTensor> in = Map.of("input_ids", tIds, "attention_mask", tMask, "token_type_ids", tTypes);
+                Map<String, OnnxTensor> in =
+                        Map.of("input_ids", tIds, "attention_mask", tMask, "token_type_ids", tTypes);
                 // alternate the two runtimes batch by batch so that load from other processes hits both alike
                 for (int i = -warmup; i < iters; i++) {
                     long t0 = System.nanoTime();
@@ -80,8 +83,10 @@ class EncodeBenchmarkVsOnnxRuntime {
                     }
                 }
             }
-            System.out.println(Json.write(BenchEncodeCommand.result("djl-pytorch", name, enc.config, batch, seq, ours, false)));
-            System.out.println(Json.write(BenchEncodeCommand.result("onnxruntime-1.20.0", name, enc.config, batch, seq, ort, false)));
+            System.out.println(
+                    Json.write(BenchEncodeCommand.result("djl-pytorch", name, enc.config, batch, seq, ours, false)));
+            System.out.println(Json.write(
+                    BenchEncodeCommand.result("onnxruntime-1.20.0", name, enc.config, batch, seq, ort, false)));
         }
     }
 }

@@ -36,9 +36,16 @@ class ChoicesTest {
         Path yaml = tmp.resolve("config.yaml");
         c.save(yaml);
         String text = Files.readString(yaml);
-        for (String line : new String[] {"mode: \"end2end\"", "model-type: \"rag-sequence\"", "scheduler: \"constant\"", "refresh: \"none\"",
-                "span-score: \"sum\""}) {
-            assertTrue(text.contains(line) || text.contains(line.replace("\"", "")), "config.yaml has " + line + ":\n" + text);
+        for (String line : new String[] {
+            "mode: \"end2end\"",
+            "model-type: \"rag-sequence\"",
+            "scheduler: \"constant\"",
+            "refresh: \"none\"",
+            "span-score: \"sum\""
+        }) {
+            assertTrue(
+                    text.contains(line) || text.contains(line.replace("\"", "")),
+                    "config.yaml has " + line + ":\n" + text);
         }
         TrainConfig back = TrainConfig.load(yaml);
         assertEquals(TrainConfig.Mode.END2END, back.mode);
@@ -49,7 +56,9 @@ class ChoicesTest {
         var json = Json.MAPPER.valueToTree(c);
         assertEquals("end2end", json.path("mode").asText());
         assertEquals("rag-sequence", json.path("model-type").asText());
-        assertEquals(TrainConfig.Mode.ORIGINAL, Json.MAPPER.treeToValue(Json.MAPPER.readTree("{\"mode\":\"original\"}"), TrainConfig.class).mode);
+        assertEquals(
+                TrainConfig.Mode.ORIGINAL,
+                Json.MAPPER.treeToValue(Json.MAPPER.readTree("{\"mode\":\"original\"}"), TrainConfig.class).mode);
     }
 
     @Test
@@ -59,7 +68,8 @@ class ChoicesTest {
         int rc;
         System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         try {
-            rc = Main.run("train", "--mode", "sideways", "--out", tmp.resolve("run").toString());
+            rc = Main.run(
+                    "train", "--mode", "sideways", "--out", tmp.resolve("run").toString());
         } finally {
             System.setErr(old);
         }

@@ -29,7 +29,10 @@ class HelpTest {
             int code = cl.execute(args.toArray(new String[0]));
             String usage = out.toString();
             if (code != 0 || !usage.startsWith("Usage: rag" + (path.isEmpty() ? "" : " " + String.join(" ", path)))) {
-                broken.add(String.join(" ", path) + " --help: exit " + code + ", " + (usage.isEmpty() ? err.toString().strip() : usage.lines().findFirst().orElse("")));
+                broken.add(String.join(" ", path) + " --help: exit " + code + ", "
+                        + (usage.isEmpty()
+                                ? err.toString().strip()
+                                : usage.lines().findFirst().orElse("")));
             }
         }
         assertEquals(List.of(), broken);

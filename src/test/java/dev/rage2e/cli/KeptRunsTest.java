@@ -47,7 +47,8 @@ class KeptRunsTest {
 
     @Test
     void keepsRunsOfTheSameSetupWhateverTheirSeedModeAndKbCopy() throws Exception {
-        List<JsonNode> kept = SquadKbExperimentCommand.keptRuns(results(30, 1e-4f), setup(30), config(2, "end2end", "seed-2/end2end/kb", 1e-4f));
+        List<JsonNode> kept = SquadKbExperimentCommand.keptRuns(
+                results(30, 1e-4f), setup(30), config(2, "end2end", "seed-2/end2end/kb", 1e-4f));
         assertEquals(1, kept.size());
         assertEquals(579, kept.get(0).path("steps").asInt());
     }
@@ -58,7 +59,10 @@ class KeptRunsTest {
         ObjectNode doc = (ObjectNode) Json.read(f);
         ((ObjectNode) doc.get("config")).remove("refresh-batch"); // as if results.json predates the key
         Json.writeFile(f, doc);
-        assertEquals(1, SquadKbExperimentCommand.keptRuns(f, setup(30), config(2, "end2end", "k", 1e-4f)).size());
+        assertEquals(
+                1,
+                SquadKbExperimentCommand.keptRuns(f, setup(30), config(2, "end2end", "k", 1e-4f))
+                        .size());
         TrainConfig changed = config(2, "end2end", "k", 1e-4f);
         changed.refreshBatch = 7;
         assertTrue(SquadKbExperimentCommand.keptRuns(f, setup(30), changed).isEmpty());
@@ -66,8 +70,12 @@ class KeptRunsTest {
 
     @Test
     void dropsThemWhenTheBudgetOrTheRecipeDiffers() throws Exception {
-        assertTrue(SquadKbExperimentCommand.keptRuns(results(30, 1e-4f), setup(20), config(1, "original", "k", 1e-4f)).isEmpty());
-        assertTrue(SquadKbExperimentCommand.keptRuns(results(30, 1e-4f), setup(30), config(1, "original", "k", 3e-4f)).isEmpty());
-        assertTrue(SquadKbExperimentCommand.keptRuns(dir.resolve("absent.json"), setup(30), config(1, "original", "k", 1e-4f)).isEmpty());
+        assertTrue(SquadKbExperimentCommand.keptRuns(results(30, 1e-4f), setup(20), config(1, "original", "k", 1e-4f))
+                .isEmpty());
+        assertTrue(SquadKbExperimentCommand.keptRuns(results(30, 1e-4f), setup(30), config(1, "original", "k", 3e-4f))
+                .isEmpty());
+        assertTrue(SquadKbExperimentCommand.keptRuns(
+                        dir.resolve("absent.json"), setup(30), config(1, "original", "k", 1e-4f))
+                .isEmpty());
     }
 }

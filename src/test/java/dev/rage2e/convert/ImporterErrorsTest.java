@@ -1,19 +1,13 @@
 package dev.rage2e.convert;
 
-import dev.rage2e.weights.TfBundle;
-
-import dev.rage2e.weights.HostTensor;
-
-import dev.rage2e.convert.OnnxImporter;
-import dev.rage2e.convert.ModelCatalog;
-import dev.rage2e.convert.ConvertedBert;
-import dev.rage2e.convert.BertLayout;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.testutil.MavenJars;
 import dev.rage2e.util.UserException;
+import dev.rage2e.weights.HostTensor;
+import dev.rage2e.weights.TfBundle;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -30,9 +24,13 @@ class ImporterErrorsTest {
     @BeforeAll
     static void load() throws Exception {
         ModelCatalog.Entry e = ModelCatalog.get("all-minilm-l6-v2");
-        try (ZipFile z = new ZipFile(MavenJars.locate("all-minilm-l6-v2.onnx", e.groupId(), e.artifactId(), e.version()).toFile())) {
+        try (ZipFile z = new ZipFile(MavenJars.locate("all-minilm-l6-v2.onnx", e.groupId(), e.artifactId(), e.version())
+                .toFile())) {
             onnx = z.getInputStream(z.getEntry("all-minilm-l6-v2.onnx")).readAllBytes();
-            tokenizer = new String(z.getInputStream(z.getEntry("all-minilm-l6-v2-tokenizer.json")).readAllBytes(), StandardCharsets.UTF_8);
+            tokenizer = new String(
+                    z.getInputStream(z.getEntry("all-minilm-l6-v2-tokenizer.json"))
+                            .readAllBytes(),
+                    StandardCharsets.UTF_8);
         }
     }
 
@@ -50,7 +48,8 @@ class ImporterErrorsTest {
 
     @Test
     void foreignFilesAreRejected() {
-        String m = message(() -> OnnxImporter.convert("hello, this is not protobuf".getBytes(StandardCharsets.UTF_8), "t.onnx", tokenizer, 0));
+        String m = message(() -> OnnxImporter.convert(
+                "hello, this is not protobuf".getBytes(StandardCharsets.UTF_8), "t.onnx", tokenizer, 0));
         assertTrue(m.startsWith("t.onnx: "), m);
         m = message(() -> OnnxImporter.convert(onnx, "m.onnx", "{\"no\": \"model\"}", 0));
         assertTrue(m.contains("not a Hugging Face tokenizer.json"), m);
@@ -74,6 +73,10 @@ class ImporterErrorsTest {
     @Test
     void unknownModelNamesListTheKnownOnes() {
         String m = message(() -> ModelCatalog.get("bert-large"));
-        assertTrue(m.contains("unknown model 'bert-large'") && m.contains("e5-small-v2") && m.contains("bert-base-uncased"), m);
+        assertTrue(
+                m.contains("unknown model 'bert-large'")
+                        && m.contains("e5-small-v2")
+                        && m.contains("bert-base-uncased"),
+                m);
     }
 }

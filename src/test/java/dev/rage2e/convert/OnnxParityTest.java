@@ -1,8 +1,5 @@
 package dev.rage2e.convert;
 
-import dev.rage2e.convert.ModelDirs;
-import dev.rage2e.convert.ModelCatalog;
-import dev.rage2e.convert.ConvertedBert;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -53,7 +50,8 @@ class OnnxParityTest {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
             opts.setIntraOpNumThreads(2);
-            try (OrtSession ort = env.createSession(onnx, opts); NDManager root = NDManager.newBaseManager();
+            try (OrtSession ort = env.createSession(onnx, opts);
+                    NDManager root = NDManager.newBaseManager();
                     EncoderModel enc = EncoderModel.load(dir, root)) {
                 double worst = 0;
                 int tokens = 0;
@@ -67,7 +65,8 @@ class OnnxParityTest {
                         for (long[] s : c.ids) tokens += s.length;
                     }
                 }
-                System.out.printf("%s: %d cases, %d tokens, max abs diff of last_hidden_state vs ONNX Runtime = %.3g%n",
+                System.out.printf(
+                        "%s: %d cases, %d tokens, max abs diff of last_hidden_state vs ONNX Runtime = %.3g%n",
                         name, cases(enc).size(), tokens, worst);
             }
         }
@@ -79,25 +78,61 @@ class OnnxParityTest {
     static List<Case> cases(EncoderModel enc) {
         TextTokenizer tok = enc.tokenizer();
         StringBuilder longText = new StringBuilder();
-        String[] words = {"retrieval", "augmented", "generation", "combines", "a", "dense", "passage", "index", "with", "seq2seq",
-            "models,", "and", "the", "encoders", "are", "trained", "end-to-end;", "meanwhile", "Wikipedia", "articles", "(2018)"};
-        for (int i = 0; i < 700; i++) longText.append(words[(i * 7 + i / 5) % words.length]).append(' ');
+        String[] words = {
+            "retrieval",
+            "augmented",
+            "generation",
+            "combines",
+            "a",
+            "dense",
+            "passage",
+            "index",
+            "with",
+            "seq2seq",
+            "models,",
+            "and",
+            "the",
+            "encoders",
+            "are",
+            "trained",
+            "end-to-end;",
+            "meanwhile",
+            "Wikipedia",
+            "articles",
+            "(2018)"
+        };
+        for (int i = 0; i < 700; i++)
+            longText.append(words[(i * 7 + i / 5) % words.length]).append(' ');
         List<Case> out = new ArrayList<>();
         out.add(single(tok, "short", "hi", 512));
         out.add(single(tok, "700 words truncated to 512 tokens", longText.toString(), 512));
         out.add(single(tok, "300+ tokens truncated to 260", longText.substring(0, 2500), 260));
-        out.add(single(tok, "punctuation", "Wait... what?! (Really) -- yes: 100% [sure]; e-mail a.b@c.org, #tag & $5.99 \"quoted\" 'single'", 512));
+        out.add(single(
+                tok,
+                "punctuation",
+                "Wait... what?! (Really) -- yes: 100% [sure]; e-mail a.b@c.org, #tag & $5.99 \"quoted\" 'single'",
+                512));
         out.add(single(tok, "accents", "Café naïve résumé — Ünïcödé straße, façade, Ærøskøbing, São Paulo", 512));
         out.add(single(tok, "CJK, Cyrillic and emoji", "東京は日本の首都です。 Привет, мир! 🙂👍 ελληνικά", 512));
-        out.add(single(tok, "code and numbers", "x = f(3.14159) + 2^10; if (a <= b) { return -1; } // 0xDEADBEEF 1,000,000", 512));
+        out.add(single(
+                tok,
+                "code and numbers",
+                "x = f(3.14159) + 2^10; if (a <= b) { return -1; } // 0xDEADBEEF 1,000,000",
+                512));
         out.add(single(tok, "whitespace and controls", "  tabs\tand\nnewlines \u00a0 nbsp \u200b zero-width  ", 512));
-        List<String> batch = List.of("query: how much protein should a female eat",
-                "passage: As a general guideline, the CDC's average requirement of protein for women ages 19 to 70 is 46 grams per day. "
-                        + "But, as you can see from this chart, you'll need to increase that if you're expecting or training for a marathon.",
-                "ok", "The quick brown fox jumps over the lazy dog.");
+        List<String> batch = List.of(
+                "query: how much protein should a female eat",
+                "passage: As a general guideline, the CDC's average requirement of protein for women ages 19 to 70 "
+                        + "is 46 grams per day. "
+                        + "But, as you can see from this chart, you'll need to increase that if you're expecting "
+                        + "or training for a marathon.",
+                "ok",
+                "The quick brown fox jumps over the lazy dog.");
         out.add(new Case("batch of 4 with padding", tok.encodeBatch(batch, 512), null));
-        Encoding pair = tok.encodePair("What is the capital of France?", "Paris is the capital and largest city of France.");
-        out.add(new Case("sentence pair with token types", new long[][] {pair.getIds()}, new long[][] {pair.getTypeIds()}));
+        Encoding pair =
+                tok.encodePair("What is the capital of France?", "Paris is the capital and largest city of France.");
+        out.add(new Case(
+                "sentence pair with token types", new long[][] {pair.getIds()}, new long[][] {pair.getTypeIds()}));
         return out;
     }
 
@@ -107,8 +142,12 @@ class OnnxParityTest {
 
     static float[] ours(NDManager m, EncoderModel enc, Case c) {
         TextTokenizer.Batch b = TextTokenizer.pad(m, c.ids, enc.config.padTokenId());
-        NDArray types = c.types == null ? null : m.create(padded(c.types, 0), b.ids().getShape());
-        return enc.bert.forward(b.ids(), b.mask(), types, false).lastHiddenState().toFloatArray();
+        NDArray types =
+                c.types == null ? null : m.create(padded(c.types, 0), b.ids().getShape());
+        return enc.bert
+                .forward(b.ids(), b.mask(), types, false)
+                .lastHiddenState()
+                .toFloatArray();
     }
 
     static float[] onnxRuntime(OrtEnvironment env, OrtSession ort, Case c) throws OrtException {

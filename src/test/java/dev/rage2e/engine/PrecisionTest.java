@@ -36,12 +36,16 @@ class PrecisionTest {
         CpuFlags amx = new CpuFlags("Xeon", Set.of("avx512f", "avx512_bf16", "amx_bf16"));
         Roofline.Result fast = new Roofline.Result("k", 350, 870, 111, 459, 2e-3, 2, "t", 0.1);
         Roofline.Result same = new Roofline.Result("k", 120, 125, 130, 128, 0, 2, "t", 0.1);
-        assertEquals("fp32", Precision.resolve("auto", zen3, () -> {
-            throw new AssertionError("no bf16 hardware: nothing to measure");
-        }).used());
+        assertEquals(
+                "fp32",
+                Precision.resolve("auto", zen3, () -> {
+                            throw new AssertionError("no bf16 hardware: nothing to measure");
+                        })
+                        .used());
         assertEquals("bf16", Precision.resolve("auto", amx, () -> fast).used());
         assertEquals("fp32", Precision.resolve("auto", amx, () -> same).used());
-        Roofline.Result noisy = new Roofline.Result("k", 104, 144, 129, 160, 0, 2, "t", 3.0); // faster but identical products
+        // faster but identical products
+        Roofline.Result noisy = new Roofline.Result("k", 104, 144, 129, 160, 0, 2, "t", 3.0);
         assertEquals("fp32", Precision.resolve("auto", amx, () -> noisy).used());
         assertEquals("bf16", Precision.resolve("bf16", zen3, () -> same).used());
         assertEquals("fp32", Precision.resolve("fp32", amx, () -> fast).used());
@@ -51,8 +55,11 @@ class PrecisionTest {
     @Test
     void cpuFlagsComeFromProcCpuinfo(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("cpuinfo");
-        Files.writeString(f, "processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: fpu avx2 fma avx512f avx512_bf16\n\nprocessor\t: 1\n"
-                + "model name\t: Test CPU\nflags\t\t: fpu avx2\n");
+        Files.writeString(
+                f,
+                "processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: fpu avx2 fma avx512f "
+                        + "avx512_bf16\n\nprocessor\t: 1\n"
+                        + "model name\t: Test CPU\nflags\t\t: fpu avx2\n");
         CpuFlags c = CpuFlags.parse(f);
         assertEquals("Test CPU", c.model());
         assertTrue(c.hasBf16Matmul());
@@ -87,8 +94,8 @@ class PrecisionTest {
         dev.rage2e.train.TrainerState st = new dev.rage2e.train.TrainerState();
         String json = dev.rage2e.util.Json.write(st);
         assertTrue(json.contains("\"precision\":\"fp32\""), json);
-        dev.rage2e.train.TrainerState back = dev.rage2e.util.Json.MAPPER.readValue(json.replace("\"fp32\"", "\"bf16\""),
-                dev.rage2e.train.TrainerState.class);
+        dev.rage2e.train.TrainerState back = dev.rage2e.util.Json.MAPPER.readValue(
+                json.replace("\"fp32\"", "\"bf16\""), dev.rage2e.train.TrainerState.class);
         assertEquals("bf16", back.savedPrecision, "what the saving run used is kept when read back");
         dev.rage2e.train.TrainConfig c = new dev.rage2e.train.TrainConfig();
         assertEquals("auto", c.precision);

@@ -1,8 +1,5 @@
 package dev.rage2e.eval;
 
-import dev.rage2e.qa.Split;
-import dev.rage2e.qa.SquadReader;
-import dev.rage2e.qa.QaExample;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.rage2e.index.ScoredPassage;
 import dev.rage2e.kb.Passage;
+import dev.rage2e.qa.QaExample;
+import dev.rage2e.qa.Split;
+import dev.rage2e.qa.SquadReader;
 import dev.rage2e.testutil.Fixtures;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 class RetrievalEvalTest {
     private static List<ScoredPassage> ranked(String... texts) {
         return java.util.stream.IntStream.range(0, texts.length)
-                .mapToObj(i -> new ScoredPassage(new Passage(i, "T", texts[i]), 1f - i * 0.1f)).toList();
+                .mapToObj(i -> new ScoredPassage(new Passage(i, "T", texts[i]), 1f - i * 0.1f))
+                .toList();
     }
 
     @Test
@@ -34,10 +35,10 @@ class RetrievalEvalTest {
     @Test
     void recallAtKOnAHandmadeCase() {
         List<QaExample> qs = List.of(
-                new QaExample("1", "q1", List.of("Paris"), "A"),        // hit at rank 0
-                new QaExample("2", "q2", List.of("red", "blue"), "A"),  // hit at rank 2
-                new QaExample("3", "q3", List.of("Mars"), "A"),         // never
-                new QaExample("4", "q4", List.of("seven"), "A"));       // hit at rank 1
+                new QaExample("1", "q1", List.of("Paris"), "A"), // hit at rank 0
+                new QaExample("2", "q2", List.of("red", "blue"), "A"), // hit at rank 2
+                new QaExample("3", "q3", List.of("Mars"), "A"), // never
+                new QaExample("4", "q4", List.of("seven"), "A")); // hit at rank 1
         List<List<ScoredPassage>> r = List.of(
                 ranked("capital is paris", "x", "y"),
                 ranked("x", "y", "the sky is Blue"),
@@ -60,8 +61,11 @@ class RetrievalEvalTest {
         Set<String> testArticles = split.files("test").values().iterator().next();
         assertTrue(test.stream().allMatch(q -> testArticles.contains(q.title())));
         List<QaExample> train = split.questions("train");
-        assertTrue(train.stream().noneMatch(q -> testArticles.contains(q.title())), "train and test articles are disjoint");
-        QaExample first = SquadReader.read(split.kbFiles().get(0), Set.of("Super_Bowl_50")).get(0);
+        assertTrue(
+                train.stream().noneMatch(q -> testArticles.contains(q.title())),
+                "train and test articles are disjoint");
+        QaExample first = SquadReader.read(split.kbFiles().get(0), Set.of("Super_Bowl_50"))
+                .get(0);
         assertEquals("Which NFL team represented the AFC at Super Bowl 50?", first.question());
         assertEquals(List.of("Denver Broncos"), first.answers()); // three identical annotations, deduplicated
         Map<Path, Set<String>> trainFiles = split.files("train");

@@ -37,7 +37,8 @@ class SquadKbReportTest {
         ObjectNode before = r.putObject("before");
         for (String k : SquadKbReport.METRICS) before.put(k, 0.01);
         ArrayNode c = r.putArray("curve");
-        for (int s = 0; s <= steps; s += steps / 2) c.addObject().put("step", s).put("em", em * s / steps).put("sample_recall@5", r5);
+        for (int s = 0; s <= steps; s += steps / 2)
+            c.addObject().put("step", s).put("em", em * s / steps).put("sample_recall@5", r5);
         return r;
     }
 
@@ -83,8 +84,11 @@ class SquadKbReportTest {
         List<QaExample> qs = new ArrayList<>();
         for (int i = 0; i < 10; i++) qs.add(new QaExample("q" + i, "question " + i, List.of("a"), "t" + i / 5));
         List<QaExample> s = TrainingRun.sample(qs, 4, true);
-        assertEquals(List.of("q0", "q2", "q5", "q7"), s.stream().map(QaExample::id).toList());
-        assertEquals(List.of("q0", "q1"), TrainingRun.sample(qs, 2, false).stream().map(QaExample::id).toList());
+        assertEquals(
+                List.of("q0", "q2", "q5", "q7"), s.stream().map(QaExample::id).toList());
+        assertEquals(
+                List.of("q0", "q1"),
+                TrainingRun.sample(qs, 2, false).stream().map(QaExample::id).toList());
         assertEquals(10, TrainingRun.sample(qs, 50, true).size());
     }
 
@@ -109,7 +113,10 @@ class SquadKbReportTest {
         assertEquals(0.10, same.path("em").asDouble(), 1e-9);
         assertEquals(0.04, same.path("spread").path("recall@5").asDouble(), 1e-9);
         assertEquals(30, same.path("steps").asDouble(), 1e-9);
-        assertTrue(Json.read(dir.resolve("results.json")).path("end2end").path("same_steps").isMissingNode());
+        assertTrue(Json.read(dir.resolve("results.json"))
+                .path("end2end")
+                .path("same_steps")
+                .isMissingNode());
         String md = Files.readString(dir.resolve("report.md"));
         assertTrue(md.contains("| original at the other mode's steps | 0.100 ± 0.040"), md);
     }

@@ -36,7 +36,16 @@ import java.util.stream.Stream;
  * published after the latest checkpoint: between publish and checkpoint).
  */
 public final class CrashHarness {
-    public enum Point { STEP, CHECKPOINT_WRITE, KB_ENCODE, INDEX_BUILD, UNPUBLISHED, TIME, REFRESH_RUNNING, PUBLISHED }
+    public enum Point {
+        STEP,
+        CHECKPOINT_WRITE,
+        KB_ENCODE,
+        INDEX_BUILD,
+        UNPUBLISHED,
+        TIME,
+        REFRESH_RUNNING,
+        PUBLISHED
+    }
 
     /** One kill attempt: whether the point was reached (and the child killed) and what the checks found. */
     public record Kill(Point point, boolean killed, int checkpointStepBefore, String problem, double seconds) {
@@ -71,8 +80,13 @@ public final class CrashHarness {
 
     /** The usual child command line: this JVM's java and class path, offline DJL, a heap cap. */
     public static List<String> javaCommand() {
-        return new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g",
-                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), "dev.rage2e.cli.Main"));
+        return new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g",
+                "-Dai.djl.offline=true",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.rage2e.cli.Main"));
     }
 
     private Process launch() throws IOException {
@@ -82,7 +96,10 @@ public final class CrashHarness {
         else cmd.addAll(firstArgs);
         Files.createDirectories(logs);
         Path log = logs.resolve("child-" + (launches++) + ".log");
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
     }
 
     /**
@@ -103,21 +120,25 @@ public final class CrashHarness {
                 case STEP -> lastTrainEventTime() >= launchedAt;
                 case CHECKPOINT_WRITE -> hasChild(run, n -> n.startsWith(".tmp-checkpoint-"));
                 case KB_ENCODE -> hasChild(kb, n -> n.startsWith(".emb.tmp-"));
-                case INDEX_BUILD -> versionDirs().stream().anyMatch(v -> hasChild(v, n -> n.startsWith("." + Indexes.HNSW_DIR + ".tmp-")));
+                case INDEX_BUILD ->
+                    versionDirs().stream()
+                            .anyMatch(v -> hasChild(v, n -> n.startsWith("." + Indexes.HNSW_DIR + ".tmp-")));
                 case UNPUBLISHED -> newestCommittedIsUnpublished();
                 case REFRESH_RUNNING -> refreshRunningAcrossCheckpoint();
                 case PUBLISHED -> publishedAfterCheckpoint();
             };
             if (hit) break;
             Thread.sleep(point == Point.TIME || point == Point.STEP ? 5 : 2);
-            if (point == Point.REFRESH_RUNNING || point == Point.PUBLISHED) Thread.sleep(3); // these re-read metrics.jsonl
+            // these re-read metrics.jsonl
+            if (point == Point.REFRESH_RUNNING || point == Point.PUBLISHED) Thread.sleep(3);
         }
         if (hit && point == Point.STEP && delayMs > 0) Thread.sleep(delayMs);
         boolean killed = hit && p.isAlive();
         if (killed) p.destroyForcibly(); // SIGKILL: no shutdown hooks, no finally blocks
         if (!p.waitFor(60, TimeUnit.SECONDS)) throw new IllegalStateException("child did not die");
         String problem = null;
-        if (!killed && p.exitValue() != 0) problem = "child exited " + p.exitValue() + " before the kill point:\n" + lastLog();
+        if (!killed && p.exitValue() != 0)
+            problem = "child exited " + p.exitValue() + " before the kill point:\n" + lastLog();
         if (problem == null) problem = checkSurvivors(before);
         Kill k = new Kill(point, killed, before, problem, (System.nanoTime() - t0) / 1e9);
         kills.add(k);
@@ -157,8 +178,10 @@ public final class CrashHarness {
                 if (checkpointStepBefore >= 0) return "the latest checkpoint vanished";
             } else {
                 TrainerState s = Checkpoints.readState(cp);
-                if (!cp.getFileName().toString().equals(Checkpoints.name(s.step))) return cp + ": state says step " + s.step;
-                if (s.step < checkpointStepBefore) return "latest checkpoint went back from " + checkpointStepBefore + " to " + s.step;
+                if (!cp.getFileName().toString().equals(Checkpoints.name(s.step)))
+                    return cp + ": state says step " + s.step;
+                if (s.step < checkpointStepBefore)
+                    return "latest checkpoint went back from " + checkpointStepBefore + " to " + s.step;
                 for (String sub : List.of("question_encoder", "context_encoder", "generator")) {
                     Path f = cp.resolve(sub).resolve("model.safetensors");
                     if (Files.exists(cp.resolve(sub)) || !sub.equals("context_encoder")) Safetensors.read(f);
@@ -191,9 +214,10 @@ public final class CrashHarness {
         for (Path root : List.of(run, kb)) {
             try (Stream<Path> s = Files.walk(root)) {
                 s.filter(f -> {
-                    String n = f.getFileName().toString();
-                    return n.contains(".tmp") || n.startsWith(".trash");
-                }).forEach(out::add);
+                            String n = f.getFileName().toString();
+                            return n.contains(".tmp") || n.startsWith(".trash");
+                        })
+                        .forEach(out::add);
             }
         }
         return out;
@@ -207,7 +231,8 @@ public final class CrashHarness {
     public static TreeMap<Integer, Double> losses(Path metrics) throws IOException {
         TreeMap<Integer, Double> out = new TreeMap<>();
         for (JsonNode e : events(metrics)) {
-            if (e.path("event").asText().equals("train")) out.put(e.get("step").asInt(), e.get("loss").asDouble());
+            if (e.path("event").asText().equals("train"))
+                out.put(e.get("step").asInt(), e.get("loss").asDouble());
         }
         return out;
     }
@@ -215,21 +240,26 @@ public final class CrashHarness {
     /** Versions of the refresh_published events of a metrics file, in order. */
     public static List<String> publishedAt(Path metrics) throws IOException {
         List<String> out = new ArrayList<>();
-        for (JsonNode e : events(metrics)) if (e.path("event").asText().equals("refresh_published")) out.add(e.get("step") + ":" + e.get("version").asText());
+        for (JsonNode e : events(metrics))
+            if (e.path("event").asText().equals("refresh_published"))
+                out.add(e.get("step") + ":" + e.get("version").asText());
         return out;
     }
 
     /** Train events in order, duplicates included (a resumed run must not repeat a step in its log). */
     public List<Integer> trainEvents() throws IOException {
         List<Integer> steps = new ArrayList<>();
-        for (JsonNode e : events(run.resolve("metrics.jsonl"))) if (e.path("event").asText().equals("train")) steps.add(e.get("step").asInt());
+        for (JsonNode e : events(run.resolve("metrics.jsonl")))
+            if (e.path("event").asText().equals("train"))
+                steps.add(e.get("step").asInt());
         return steps;
     }
 
     private double lastTrainEventTime() {
         try {
             double t = 0;
-            for (JsonNode e : events(run.resolve("metrics.jsonl"))) if (e.path("event").asText().equals("train")) t = e.get("time").asDouble();
+            for (JsonNode e : events(run.resolve("metrics.jsonl")))
+                if (e.path("event").asText().equals("train")) t = e.get("time").asDouble();
             return t;
         } catch (IOException e) {
             return 0;
@@ -256,7 +286,8 @@ public final class CrashHarness {
 
     private List<Path> versionDirs() {
         try (Stream<Path> s = Files.list(kb)) {
-            return s.filter(v -> KbVersions.isVersionName(v.getFileName().toString())).toList();
+            return s.filter(v -> KbVersions.isVersionName(v.getFileName().toString()))
+                    .toList();
         } catch (IOException e) {
             return List.of();
         }
@@ -271,7 +302,7 @@ public final class CrashHarness {
                     case "refresh_start" -> start = e.get("step").asInt();
                     case "refresh_published", "refresh_failed" -> start = -1;
                     case "checkpoint" -> cp = e.get("step").asInt();
-                    default -> { }
+                    default -> {}
                 }
             }
             return start >= 0 && cp > start;
@@ -288,7 +319,7 @@ public final class CrashHarness {
                 switch (e.path("event").asText()) {
                     case "refresh_published" -> pub = e.get("step").asInt();
                     case "checkpoint" -> cp = e.get("step").asInt();
-                    default -> { }
+                    default -> {}
                 }
             }
             return pub > cp && cp >= 0;
@@ -323,7 +354,9 @@ public final class CrashHarness {
         o.put("not_reached", kills.stream().filter(k -> !k.killed()).count());
         ObjectNode byPoint = o.putObject("by_point");
         for (Kill k : kills) {
-            ObjectNode b = byPoint.has(k.point().name()) ? (ObjectNode) byPoint.get(k.point().name()) : byPoint.putObject(k.point().name());
+            ObjectNode b = byPoint.has(k.point().name())
+                    ? (ObjectNode) byPoint.get(k.point().name())
+                    : byPoint.putObject(k.point().name());
             b.put("tried", b.path("tried").asInt() + (k.killed() ? 1 : 0));
             b.put("survived", b.path("survived").asInt() + (k.survived() ? 1 : 0));
         }

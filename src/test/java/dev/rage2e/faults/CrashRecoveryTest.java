@@ -30,11 +30,44 @@ class CrashRecoveryTest {
     Path tmp;
 
     static List<String> trainArgs(TinyRag t, Path run, int steps, String... extra) {
-        List<String> a = new ArrayList<>(List.of("train", "--mode", "end2end", "--max-steps", String.valueOf(steps), "--checkpoint-every", "2",
-                "--question-encoder", t.encoder.toString(), "--generator", t.generator.toString(), "--kb", t.kb.toString(),
-                "--train", t.squad.toString(), "--n-docs", "2", "--batch-size", "4", "--max-combined-length", "96",
-                "--max-target-length", "16", "--lr", "1e-3", "--scheduler", "constant", "--eval-questions", "0", "--log-every", "1",
-                "--seed", "5", "--threads", "1", "--out", run.toString()));
+        List<String> a = new ArrayList<>(List.of(
+                "train",
+                "--mode",
+                "end2end",
+                "--max-steps",
+                String.valueOf(steps),
+                "--checkpoint-every",
+                "2",
+                "--question-encoder",
+                t.encoder.toString(),
+                "--generator",
+                t.generator.toString(),
+                "--kb",
+                t.kb.toString(),
+                "--train",
+                t.squad.toString(),
+                "--n-docs",
+                "2",
+                "--batch-size",
+                "4",
+                "--max-combined-length",
+                "96",
+                "--max-target-length",
+                "16",
+                "--lr",
+                "1e-3",
+                "--scheduler",
+                "constant",
+                "--eval-questions",
+                "0",
+                "--log-every",
+                "1",
+                "--seed",
+                "5",
+                "--threads",
+                "1",
+                "--out",
+                run.toString()));
         a.addAll(List.of(extra));
         return a;
     }
@@ -44,13 +77,20 @@ class CrashRecoveryTest {
         TinyRag t = TinyRag.create(tmp, 8, 24, 0.0f);
         int steps = 10;
         Path ref = tmp.resolve("ref");
-        assertEquals(0, dev.rage2e.cli.Main.run(trainArgs(t, ref, steps, "--refresh", "none").toArray(new String[0])));
+        assertEquals(
+                0,
+                dev.rage2e.cli.Main.run(
+                        trainArgs(t, ref, steps, "--refresh", "none").toArray(new String[0])));
         TreeMap<Integer, Double> expected = CrashHarness.losses(ref.resolve("metrics.jsonl"));
         assertEquals(steps, expected.size());
 
         Path run = tmp.resolve("run");
-        CrashHarness h = new CrashHarness(run, t.kb, "flat", trainArgs(t, run, steps, "--refresh", "none"), tmp.resolve("logs"));
-        for (var k : List.of(h.killAt(Point.STEP, 0, 90_000), h.killAt(Point.CHECKPOINT_WRITE, 0, 90_000), h.killAt(Point.STEP, 150, 90_000))) {
+        CrashHarness h =
+                new CrashHarness(run, t.kb, "flat", trainArgs(t, run, steps, "--refresh", "none"), tmp.resolve("logs"));
+        for (var k : List.of(
+                h.killAt(Point.STEP, 0, 90_000),
+                h.killAt(Point.CHECKPOINT_WRITE, 0, 90_000),
+                h.killAt(Point.STEP, 150, 90_000))) {
             assertTrue(k.killed(), k + " " + h.summary());
             assertNull(k.problem(), k.toString());
         }
@@ -62,14 +102,30 @@ class CrashRecoveryTest {
         TreeMap<Integer, Double> actual = h.losses();
         for (Map.Entry<Integer, Double> e : expected.entrySet()) {
             double a = actual.get(e.getKey());
-            assertEquals(e.getValue(), a, 1e-4 * Math.max(1, Math.abs(a)), "loss at step " + e.getKey() + ": uninterrupted vs killed+resumed");
+            assertEquals(
+                    e.getValue(),
+                    a,
+                    1e-4 * Math.max(1, Math.abs(a)),
+                    "loss at step " + e.getKey() + ": uninterrupted vs killed+resumed");
         }
     }
 
     /** End-to-end with refresh on and a publish lag: killed runs repeat the uninterrupted loss curve exactly. */
     static List<String> lagArgs(TinyRag t, Path run, int steps) {
-        return trainArgs(t, run, steps, "--indexing-freq", "4", "--refresh-publish-lag", "3", "--refresh-batch", "8", "--refresh-threads", "1",
-                "--lr-retriever", "1e-2");
+        return trainArgs(
+                t,
+                run,
+                steps,
+                "--indexing-freq",
+                "4",
+                "--refresh-publish-lag",
+                "3",
+                "--refresh-batch",
+                "8",
+                "--refresh-threads",
+                "1",
+                "--lr-retriever",
+                "1e-2");
     }
 
     @Test
@@ -83,13 +139,19 @@ class CrashRecoveryTest {
         TreeMap<Integer, Double> expected = CrashHarness.losses(ref.resolve("metrics.jsonl"));
         assertEquals(steps, expected.size());
         List<String> refVersions = CrashHarness.publishedAt(ref.resolve("metrics.jsonl"));
-        assertEquals(List.of(7, 11, 12), refVersions.stream().map(v -> Integer.parseInt(v.split(":")[0])).toList(),
+        assertEquals(
+                List.of(7, 11, 12),
+                refVersions.stream().map(v -> Integer.parseInt(v.split(":")[0])).toList(),
                 "refreshes started at 4 and 8 published at 7 and 11, plus the final one: " + refVersions);
-        CrashHarness.events(ref.resolve("metrics.jsonl")).stream().filter(e -> e.path("event").asText().equals("refresh_published"))
+        CrashHarness.events(ref.resolve("metrics.jsonl")).stream()
+                .filter(e -> e.path("event").asText().equals("refresh_published"))
                 .forEach(e -> System.out.println("reference run: " + e));
         // the refreshes change what is retrieved, so a resume on the wrong version would change the losses
-        assertTrue(CrashHarness.events(ref.resolve("metrics.jsonl")).stream().anyMatch(e -> e.path("event").asText().equals("refresh_published")
-                && e.path("probe_topk_changed_fraction").asDouble() > 0), "some refresh changed the probe questions' top-k");
+        assertTrue(
+                CrashHarness.events(ref.resolve("metrics.jsonl")).stream()
+                        .anyMatch(e -> e.path("event").asText().equals("refresh_published")
+                                && e.path("probe_topk_changed_fraction").asDouble() > 0),
+                "some refresh changed the probe questions' top-k");
 
         Path run = tmp.resolve("run");
         CrashHarness h = new CrashHarness(run, t.kb, "flat", lagArgs(t, run, steps), tmp.resolve("logs"));
@@ -110,7 +172,11 @@ class CrashRecoveryTest {
         // every step retrieved from the same vectors (by content: version names differ between the two KBs)
         assertEquals(embeddingsBySteps(ref), embeddingsBySteps(run));
         for (Map.Entry<Integer, Double> e : expected.entrySet()) {
-            assertEquals(e.getValue(), actual.get(e.getKey()), 0.0, "loss at step " + e.getKey() + ": uninterrupted vs killed+resumed");
+            assertEquals(
+                    e.getValue(),
+                    actual.get(e.getKey()),
+                    0.0,
+                    "loss at step " + e.getKey() + ": uninterrupted vs killed+resumed");
         }
         // the final checkpoint names the version of the final refresh, and it is the KB's current one
         String finalVersion = Checkpoints.readState(Checkpoints.resolve(run)).embeddingsVersion;
@@ -121,7 +187,8 @@ class CrashRecoveryTest {
     static TreeMap<Integer, String> embeddingsBySteps(Path run) throws Exception {
         TreeMap<Integer, String> out = new TreeMap<>();
         for (var e : CrashHarness.events(run.resolve("metrics.jsonl"))) {
-            if (e.path("event").asText().equals("train")) out.put(e.get("step").asInt(), e.path("embeddings_sha256").asText());
+            if (e.path("event").asText().equals("train"))
+                out.put(e.get("step").asInt(), e.path("embeddings_sha256").asText());
         }
         return out;
     }
@@ -129,16 +196,25 @@ class CrashRecoveryTest {
     @Test
     void killedWhileEncodingIndexingAndPublishingKeepsTheKbConsistent() throws Exception {
         TinyRag t = TinyRag.create(tmp, 8, 64, 0.0f);
-        Indexes.build(Embeddings.open(KnowledgeBase.open(t.kb), KbVersions.requireCurrent(t.kb)), "hnsw", new HnswIndex.Params(16, 50, 50, 1));
+        Indexes.build(
+                Embeddings.open(KnowledgeBase.open(t.kb), KbVersions.requireCurrent(t.kb)),
+                "hnsw",
+                new HnswIndex.Params(16, 50, 50, 1));
         int steps = 14;
         Path run = tmp.resolve("run");
-        CrashHarness h = new CrashHarness(run, t.kb, "hnsw",
-                trainArgs(t, run, steps, "--index-type", "hnsw", "--indexing-freq", "2", "--refresh-batch", "8"), tmp.resolve("logs"));
+        CrashHarness h = new CrashHarness(
+                run,
+                t.kb,
+                "hnsw",
+                trainArgs(t, run, steps, "--index-type", "hnsw", "--indexing-freq", "2", "--refresh-batch", "8"),
+                tmp.resolve("logs"));
         for (Point p : List.of(Point.KB_ENCODE, Point.INDEX_BUILD, Point.UNPUBLISHED)) {
             var k = h.killAt(p, 0, 90_000);
             assertNull(k.problem(), k.toString());
         }
-        assertTrue(h.kills().stream().filter(CrashHarness.Kill::killed).count() >= 2, "most kill points reached: " + h.summary());
+        assertTrue(
+                h.kills().stream().filter(CrashHarness.Kill::killed).count() >= 2,
+                "most kill points reached: " + h.summary());
         assertEquals(0, h.finish(120_000), () -> "resumed run failed:\n" + h.lastLog());
         assertEquals(List.of(), h.leftovers());
         assertNull(h.checkKb());

@@ -45,10 +45,18 @@ class CrashSoakTest {
         // 1. refresh off: the loss curve must equal an uninterrupted run's
         int steps1 = 3 * deterministicKills + 6;
         Path ref = tmp.resolve("ref");
-        assertEquals(0, dev.rage2e.cli.Main.run(CrashRecoveryTest.trainArgs(t, ref, steps1, "--refresh", "none").toArray(new String[0])));
+        assertEquals(
+                0,
+                dev.rage2e.cli.Main.run(CrashRecoveryTest.trainArgs(t, ref, steps1, "--refresh", "none")
+                        .toArray(new String[0])));
         TreeMap<Integer, Double> expected = CrashHarness.losses(ref.resolve("metrics.jsonl"));
         Path run1 = tmp.resolve("run-deterministic");
-        CrashHarness h1 = new CrashHarness(run1, t.kb, "flat", CrashRecoveryTest.trainArgs(t, run1, steps1, "--refresh", "none"), tmp.resolve("logs1"));
+        CrashHarness h1 = new CrashHarness(
+                run1,
+                t.kb,
+                "flat",
+                CrashRecoveryTest.trainArgs(t, run1, steps1, "--refresh", "none"),
+                tmp.resolve("logs1"));
         Point[] p1 = {Point.STEP, Point.CHECKPOINT_WRITE, Point.TIME};
         for (int i = 0; i < deterministicKills; i++) {
             Point p = p1[i % p1.length];
@@ -62,12 +70,22 @@ class CrashSoakTest {
         }
 
         // 2. end-to-end with asynchronous refreshes and an HNSW index
-        Indexes.build(Embeddings.open(KnowledgeBase.open(t.kb), KbVersions.requireCurrent(t.kb)), "hnsw", new HnswIndex.Params(16, 50, 50, 1));
+        Indexes.build(
+                Embeddings.open(KnowledgeBase.open(t.kb), KbVersions.requireCurrent(t.kb)),
+                "hnsw",
+                new HnswIndex.Params(16, 50, 50, 1));
         int steps2 = 3 * refreshKills + 6;
         Path run2 = tmp.resolve("run-refresh");
-        CrashHarness h2 = new CrashHarness(run2, t.kb, "hnsw", CrashRecoveryTest.trainArgs(t, run2, steps2, "--index-type", "hnsw",
-                "--indexing-freq", "2", "--refresh-batch", "8"), tmp.resolve("logs2"));
-        Point[] p2 = {Point.KB_ENCODE, Point.INDEX_BUILD, Point.UNPUBLISHED, Point.CHECKPOINT_WRITE, Point.STEP, Point.TIME};
+        CrashHarness h2 = new CrashHarness(
+                run2,
+                t.kb,
+                "hnsw",
+                CrashRecoveryTest.trainArgs(
+                        t, run2, steps2, "--index-type", "hnsw", "--indexing-freq", "2", "--refresh-batch", "8"),
+                tmp.resolve("logs2"));
+        Point[] p2 = {
+            Point.KB_ENCODE, Point.INDEX_BUILD, Point.UNPUBLISHED, Point.CHECKPOINT_WRITE, Point.STEP, Point.TIME
+        };
         for (int i = 0; i < refreshKills; i++) {
             Point p = p2[i % p2.length];
             h2.killAt(p, p == Point.TIME ? 2000 + rnd.nextInt(6000) : p == Point.STEP ? rnd.nextInt(400) : 0, 120_000);
@@ -82,11 +100,17 @@ class CrashSoakTest {
         TinyRag r3 = TinyRag.create(tmp.resolve("lag-ref"), 8, 40, 0.0f);
         TinyRag t3 = TinyRag.create(tmp.resolve("lag-run"), 8, 40, 0.0f);
         Path ref3 = tmp.resolve("ref-lag");
-        assertEquals(0, dev.rage2e.cli.Main.run(CrashRecoveryTest.lagArgs(r3, ref3, steps3).toArray(new String[0])));
+        assertEquals(
+                0,
+                dev.rage2e.cli.Main.run(
+                        CrashRecoveryTest.lagArgs(r3, ref3, steps3).toArray(new String[0])));
         TreeMap<Integer, Double> expected3 = CrashHarness.losses(ref3.resolve("metrics.jsonl"));
         Path run3 = tmp.resolve("run-lag");
-        CrashHarness h3 = new CrashHarness(run3, t3.kb, "flat", CrashRecoveryTest.lagArgs(t3, run3, steps3), tmp.resolve("logs3"));
-        Point[] p3 = {Point.REFRESH_RUNNING, Point.PUBLISHED, Point.STEP, Point.KB_ENCODE, Point.CHECKPOINT_WRITE, Point.TIME};
+        CrashHarness h3 = new CrashHarness(
+                run3, t3.kb, "flat", CrashRecoveryTest.lagArgs(t3, run3, steps3), tmp.resolve("logs3"));
+        Point[] p3 = {
+            Point.REFRESH_RUNNING, Point.PUBLISHED, Point.STEP, Point.KB_ENCODE, Point.CHECKPOINT_WRITE, Point.TIME
+        };
         for (int i = 0; i < lagKills; i++) {
             Point p = p3[i % p3.length];
             h3.killAt(p, p == Point.TIME ? 2000 + rnd.nextInt(6000) : p == Point.STEP ? rnd.nextInt(400) : 0, 120_000);
@@ -95,19 +119,34 @@ class CrashSoakTest {
         double maxLossDiff3 = 0;
         TreeMap<Integer, Double> actual3 = h3.losses();
         for (Map.Entry<Integer, Double> e : expected3.entrySet()) {
-            maxLossDiff3 = Math.max(maxLossDiff3, Math.abs(e.getValue() - actual3.getOrDefault(e.getKey(), Double.NaN)));
+            maxLossDiff3 =
+                    Math.max(maxLossDiff3, Math.abs(e.getValue() - actual3.getOrDefault(e.getKey(), Double.NaN)));
         }
-        TreeMap<Integer, String> wantEmb = CrashRecoveryTest.embeddingsBySteps(ref3), gotEmb = CrashRecoveryTest.embeddingsBySteps(run3);
-        long embMismatches = wantEmb.keySet().stream().filter(k -> !wantEmb.get(k).equals(gotEmb.get(k))).count();
+        TreeMap<Integer, String> wantEmb = CrashRecoveryTest.embeddingsBySteps(ref3),
+                gotEmb = CrashRecoveryTest.embeddingsBySteps(run3);
+        long embMismatches = wantEmb.keySet().stream()
+                .filter(k -> !wantEmb.get(k).equals(gotEmb.get(k)))
+                .count();
 
         ObjectNode summary = Json.MAPPER.createObjectNode();
         ObjectNode a = h1.summary();
         ObjectNode b = h2.summary();
         ObjectNode c = h3.summary();
-        summary.put("kill_points_tried", a.get("kill_points_tried").asInt() + b.get("kill_points_tried").asInt() + c.get("kill_points_tried").asInt());
-        summary.put("kill_points_survived", a.get("kill_points_survived").asInt() + b.get("kill_points_survived").asInt()
-                + c.get("kill_points_survived").asInt());
-        summary.put("not_reached", a.get("not_reached").asInt() + b.get("not_reached").asInt() + c.get("not_reached").asInt());
+        summary.put(
+                "kill_points_tried",
+                a.get("kill_points_tried").asInt()
+                        + b.get("kill_points_tried").asInt()
+                        + c.get("kill_points_tried").asInt());
+        summary.put(
+                "kill_points_survived",
+                a.get("kill_points_survived").asInt()
+                        + b.get("kill_points_survived").asInt()
+                        + c.get("kill_points_survived").asInt());
+        summary.put(
+                "not_reached",
+                a.get("not_reached").asInt()
+                        + b.get("not_reached").asInt()
+                        + c.get("not_reached").asInt());
         summary.put("max_abs_loss_diff_vs_uninterrupted", Math.max(maxLossDiff, maxLossDiff3));
         a.put("steps", steps1);
         a.put("final_exit_code", rc1);
@@ -140,7 +179,10 @@ class CrashSoakTest {
         assertEquals(0, rc1);
         assertEquals(0, rc2);
         assertTrue(summary.get("kill_points_tried").asInt() >= 20, json);
-        assertEquals(summary.get("kill_points_tried").asInt(), summary.get("kill_points_survived").asInt(), json);
+        assertEquals(
+                summary.get("kill_points_tried").asInt(),
+                summary.get("kill_points_survived").asInt(),
+                json);
         assertTrue(maxLossDiff < 1e-3, json);
         assertEquals(steps1, h1.trainEvents().size(), json);
         assertEquals(List.of(), h1.leftovers());

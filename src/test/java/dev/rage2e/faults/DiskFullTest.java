@@ -35,7 +35,10 @@ class DiskFullTest {
         StringBuilder cmd = new StringBuilder("ulimit -f " + limitKb + "; exec");
         for (String a : java) cmd.append(" '").append(a.replace("'", "'\\''")).append("'");
         for (String a : args) cmd.append(" '").append(a.replace("'", "'\\''")).append("'");
-        Process p = new ProcessBuilder("bash", "-c", cmd.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Process p = new ProcessBuilder("bash", "-c", cmd.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         return new Object[] {p.exitValue(), Files.readString(log)};
     }
@@ -54,12 +57,17 @@ class DiskFullTest {
         Path before = Checkpoints.resolve(run);
 
         // 1. checkpoint: weights (MBs) exceed a 1 MiB file limit; small files (metrics) still fit
-        Object[] r = runLimited(1024, tmp.resolve("cp.log"), List.of("train", "--resume", run.toString(), "--max-steps", "4"));
+        Object[] r = runLimited(
+                1024, tmp.resolve("cp.log"), List.of("train", "--resume", run.toString(), "--max-steps", "4"));
         String msg = lastLine((String) r[1]);
         System.err.println("disk full: " + msg);
         assertEquals(4, r[0], r[1].toString());
-        assertTrue(msg.startsWith("rag: I/O error: ") && msg.contains(run.resolve("checkpoint-000004").toString()) && msg.contains("File too large")
-                && msg.contains("checkpoint-000002 is unchanged"), msg);
+        assertTrue(
+                msg.startsWith("rag: I/O error: ")
+                        && msg.contains(run.resolve("checkpoint-000004").toString())
+                        && msg.contains("File too large")
+                        && msg.contains("checkpoint-000002 is unchanged"),
+                msg);
         assertTrue(!r[1].toString().contains("\tat "), "no stack trace: " + r[1]);
         assertEquals(before, Checkpoints.resolve(run), "latest still names the previous checkpoint");
         try (Stream<Path> s = Files.list(run)) {
@@ -71,11 +79,18 @@ class DiskFullTest {
 
         // 2. a new embeddings version (kB of vectors) under a 4 KiB limit
         String current = KbVersions.requireCurrent(t.kb);
-        r = runLimited(4, tmp.resolve("enc.log"), List.of("kb", "encode", "--kb", t.kb.toString(), "--encoder", t.encoder.toString()));
+        r = runLimited(
+                4,
+                tmp.resolve("enc.log"),
+                List.of("kb", "encode", "--kb", t.kb.toString(), "--encoder", t.encoder.toString()));
         msg = lastLine((String) r[1]);
         System.err.println("disk full: " + msg);
         assertEquals(4, r[0], r[1].toString());
-        assertTrue(msg.contains(t.kb.toString()) && msg.contains("File too large") && msg.contains("published version is unchanged"), msg);
+        assertTrue(
+                msg.contains(t.kb.toString())
+                        && msg.contains("File too large")
+                        && msg.contains("published version is unchanged"),
+                msg);
 
         // 3. an HNSW index of the current version under the same limit
         r = runLimited(4, tmp.resolve("idx.log"), List.of("index", "build", "--kb", t.kb.toString(), "--type", "hnsw"));
@@ -89,9 +104,12 @@ class DiskFullTest {
         CrashHarness h = new CrashHarness(run, t.kb, "flat", List.of(), tmp.resolve("logs"));
         assertNull(h.checkKb());
         try (Stream<Path> s = Files.walk(t.kb)) {
-            assertEquals(List.of(), s.filter(f -> f.getFileName().toString().contains(".tmp")).toList());
+            assertEquals(
+                    List.of(),
+                    s.filter(f -> f.getFileName().toString().contains(".tmp")).toList());
         }
-        try (KbRetriever kr = KbRetriever.open(KnowledgeBase.open(t.kb), "flat"); var snap = kr.acquire()) {
+        try (KbRetriever kr = KbRetriever.open(KnowledgeBase.open(t.kb), "flat");
+                var snap = kr.acquire()) {
             float[][] q = {new float[kr.dim()]};
             q[0][0] = 1f;
             assertEquals(3, snap.search(q, 3).ids()[0].length);

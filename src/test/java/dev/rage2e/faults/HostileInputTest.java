@@ -55,13 +55,19 @@ class HostileInputTest {
             String id = c.get("id").asText();
             if (c.has("generate")) {
                 JsonNode g = c.get("generate");
-                Files.writeString(tmp.resolve(g.get("file").asText()),
-                        g.get("head").asText() + g.get("repeat").asText().repeat(g.get("times").asInt()) + g.get("tail").asText());
+                Files.writeString(
+                        tmp.resolve(g.get("file").asText()),
+                        g.get("head").asText()
+                                + g.get("repeat").asText().repeat(g.get("times").asInt())
+                                + g.get("tail").asText());
             }
             List<String> args = new ArrayList<>();
             for (JsonNode a : c.get("args")) {
-                args.add(a.asText().replace("{case}", CASES.toAbsolutePath().toString()).replace("{tmp}", tmp.toString())
-                        .replace("{kb}", kb.toString()).replace("{run}", run.toString()));
+                args.add(a.asText()
+                        .replace("{case}", CASES.toAbsolutePath().toString())
+                        .replace("{tmp}", tmp.toString())
+                        .replace("{kb}", kb.toString())
+                        .replace("{run}", run.toString()));
             }
             TreeMap<String, String> before = snapshot(tmp, CASES);
             PrintStream oldErr = System.err;
@@ -85,15 +91,18 @@ class HostileInputTest {
             else if (out.contains("\tat ") || out.contains("Exception in")) problem = "stack trace";
             else if (lines.size() != 1) problem = lines.size() + " lines of output";
             else if (!last.startsWith("rag: ")) problem = "not a 'rag: ' message";
-            else if (!last.contains(c.get("expect").asText())) problem = "message lacks '" + c.get("expect").asText() + "'";
+            else if (!last.contains(c.get("expect").asText()))
+                problem = "message lacks '" + c.get("expect").asText() + "'";
             else if (!last.contains(names)) problem = "message does not name " + names;
             if (problem == null) {
                 TreeMap<String, String> after = snapshot(tmp, CASES);
                 // a generated input file is the only thing allowed to differ: it was written before the snapshot
                 if (!after.equals(before)) problem = "files changed: " + diff(before, after);
             }
-            oldErr.println("hostile " + id + ": rc=" + rc + " " + (problem == null ? "ok" : "FAIL " + problem) + " | " + last);
-            if (problem != null) failures.add(id + ": " + problem + " | output: " + (out.length() > 400 ? out.substring(0, 400) : out));
+            oldErr.println("hostile " + id + ": rc=" + rc + " " + (problem == null ? "ok" : "FAIL " + problem) + " "
+                    + "| " + last);
+            if (problem != null)
+                failures.add(id + ": " + problem + " | output: " + (out.length() > 400 ? out.substring(0, 400) : out));
             AtomicFilesCleanup.deleteQuietly(tmp.resolve("new-kb"));
             AtomicFilesCleanup.deleteQuietly(tmp.resolve("new-run"));
         }
@@ -110,7 +119,12 @@ class HostileInputTest {
                 for (Path p : s.toList()) {
                     if (Files.isDirectory(p)) out.put(p.toString(), "dir");
                     else if (p.getFileName().toString().equals("huge.tsv")) out.put(p.toString(), "generated");
-                    else out.put(p.toString(), HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p))));
+                    else
+                        out.put(
+                                p.toString(),
+                                HexFormat.of()
+                                        .formatHex(MessageDigest.getInstance("SHA-256")
+                                                .digest(Files.readAllBytes(p))));
                 }
             }
         }
@@ -119,7 +133,8 @@ class HostileInputTest {
 
     static String diff(TreeMap<String, String> a, TreeMap<String, String> b) {
         List<String> d = new ArrayList<>();
-        for (String k : a.keySet()) if (!a.get(k).equals(b.get(k))) d.add((b.containsKey(k) ? "changed " : "removed ") + k);
+        for (String k : a.keySet())
+            if (!a.get(k).equals(b.get(k))) d.add((b.containsKey(k) ? "changed " : "removed ") + k);
         for (String k : b.keySet()) if (!a.containsKey(k)) d.add("created " + k);
         return d.toString();
     }

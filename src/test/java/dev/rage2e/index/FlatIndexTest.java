@@ -14,7 +14,8 @@ class FlatIndexTest {
             try (FlatIndex index = FlatIndex.of(rows, block)) {
                 TopK top = index.search(queries, 10);
                 for (int q = 0; q < queries.length; q++) {
-                    assertArrayEquals(Vectors.bruteForce(rows, queries[q], 10), top.ids()[q], "query " + q + " block " + block);
+                    assertArrayEquals(
+                            Vectors.bruteForce(rows, queries[q], 10), top.ids()[q], "query " + q + " block " + block);
                     for (int j = 0; j < 10; j++) {
                         assertEquals(Vectors.dot(rows[top.ids()[q][j]], queries[q]), top.scores()[q][j], 1e-4);
                     }

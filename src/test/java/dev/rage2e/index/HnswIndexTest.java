@@ -48,7 +48,11 @@ class HnswIndexTest {
             for (int id : exact.ids()[q]) truth.add(id);
             for (int j = 0; j < k; j++) {
                 if (truth.contains(approx.ids()[q][j])) found++;
-                assertEquals(Vectors.dot(rows[approx.ids()[q][j]], queries[q]), approx.scores()[q][j], 1e-4, "scores are exact inner products");
+                assertEquals(
+                        Vectors.dot(rows[approx.ids()[q][j]], queries[q]),
+                        approx.scores()[q][j],
+                        1e-4,
+                        "scores are exact inner products");
                 if (j > 0) assertTrue(approx.scores()[q][j - 1] >= approx.scores()[q][j]);
             }
         }

@@ -41,7 +41,8 @@ class IndexHolderTest {
             for (int q = 0; q < queries.length; q++) e[q] = Vectors.bruteForce(rows, queries[q], k);
             expected.put(name, e);
         }
-        for (int v = 1; v < 4; v++) assertFalse(java.util.Arrays.deepEquals(expected.get(versions.get(0)), expected.get(versions.get(v))));
+        for (int v = 1; v < 4; v++)
+            assertFalse(java.util.Arrays.deepEquals(expected.get(versions.get(0)), expected.get(versions.get(v))));
         KbVersions.publish(kb.dir(), versions.get(0));
 
         try (KbRetriever retriever = KbRetriever.open(kb, "flat")) {
@@ -56,8 +57,11 @@ class IndexHolderTest {
                             KbRetriever.Result r = retriever.searchPassages(queries, k);
                             int[][] want = expected.get(r.version());
                             for (int q = 0; q < queries.length; q++) {
-                                int[] got = r.hits().get(q).stream().mapToInt(h -> h.passage().id()).toArray();
-                                assertArrayEquals(want[q], got, "a search labelled " + r.version() + " returned other results");
+                                int[] got = r.hits().get(q).stream()
+                                        .mapToInt(h -> h.passage().id())
+                                        .toArray();
+                                assertArrayEquals(
+                                        want[q], got, "a search labelled " + r.version() + " returned other results");
                             }
                             seen.merge(r.version(), 1, Integer::sum);
                         }

@@ -34,15 +34,28 @@ class KbIndexBuilderTest {
     void buildsPublishesAndDiscardsVersionsFromAnInMemoryEncoder() throws Exception {
         StringBuilder csv = new StringBuilder("title,text\n");
         String[] w = {"river", "city", "warsaw", "tesla", "north", "coil", "flows", "the"};
-        for (int i = 0; i < 60; i++) csv.append("Doc ").append(i).append(',').append(w[i % 8]).append(' ').append(w[(i / 8) % 8]).append(' ')
-                .append(i).append('\n');
+        for (int i = 0; i < 60; i++)
+            csv.append("Doc ")
+                    .append(i)
+                    .append(',')
+                    .append(w[i % 8])
+                    .append(' ')
+                    .append(w[(i / 8) % 8])
+                    .append(' ')
+                    .append(i)
+                    .append('\n');
         Files.writeString(tmp.resolve("d.csv"), csv);
         KbBuilder.build(List.of(tmp.resolve("d.csv")), tmp.resolve("kb"), 100);
         KnowledgeBase kb = KnowledgeBase.open(tmp.resolve("kb"));
-        Path model = TinyWordPieceTokenizer.tinyEncoder(tmp.resolve("enc"), "{\"pooling\": \"mean\", \"normalize\": true}");
-        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(model, root)) {
+        Path model =
+                TinyWordPieceTokenizer.tinyEncoder(tmp.resolve("enc"), "{\"pooling\": \"mean\", \"normalize\": true}");
+        try (NDManager root = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(model, root)) {
             // an initial published version to start from
-            EmbeddingsWriter.Result first = EmbeddingsWriter.encode(kb, enc, dev.rage2e.kb.EncoderIdentity.ofDirectory(enc),
+            EmbeddingsWriter.Result first = EmbeddingsWriter.encode(
+                    kb,
+                    enc,
+                    dev.rage2e.kb.EncoderIdentity.ofDirectory(enc),
                     new EmbeddingsWriter.Options(16, 32, 0, 1, null));
             KbVersions.publish(kb.dir(), first.version());
             List<String> errors = new CopyOnWriteArrayList<>();
@@ -50,14 +63,19 @@ class KbIndexBuilderTest {
                     KbJanitor janitor = new KbJanitor(kb.dir(), v -> false, retriever::openVersions, errors::add)) {
                 retriever.useJanitor(janitor);
                 assertEquals("flat", retriever.resolvedIndexType());
-                KbIndexBuilder builder = new KbIndexBuilder(retriever, "hnsw", new HnswIndex.Params(8, 40, 60, 1),
+                KbIndexBuilder builder = new KbIndexBuilder(
+                        retriever,
+                        "hnsw",
+                        new HnswIndex.Params(8, 40, 60, 1),
                         new EmbeddingsWriter.Options(16, 32, 0, 1, null));
                 enc.params.parameters().values().iterator().next().addi(0.5f); // "a training step"
                 IndexBuilder.Built built = builder.build(enc, "context-encoder@step-10");
                 assertEquals("emb-00002", built.version());
                 assertEquals(60, built.passages());
                 Embeddings e2 = Embeddings.open(kb, built.version());
-                assertEquals("context-encoder@step-10", e2.meta().get("encoder").get("label").asText());
+                assertEquals(
+                        "context-encoder@step-10",
+                        e2.meta().get("encoder").get("label").asText());
                 assertTrue(e2.meta().get("encoder").has("fingerprint"));
                 assertTrue(Indexes.hasHnsw(e2));
                 assertEquals(first.version(), builder.current());
@@ -93,7 +111,10 @@ class KbIndexBuilderTest {
                     builder.publish(built);
                     double ms = (System.nanoTime() - t0) / 1e6;
                     assertEquals(built.version(), builder.current());
-                    assertEquals(first.version(), KbVersions.requireCurrent(kb.dir()), "the pointer file moves after the lock is free");
+                    assertEquals(
+                            first.version(),
+                            KbVersions.requireCurrent(kb.dir()),
+                            "the pointer file moves after the lock is free");
                     release.countDown();
                     holder.join();
                     janitor.flush();
@@ -106,7 +127,9 @@ class KbIndexBuilderTest {
                     assertTrue(Files.isDirectory(kb.dir().resolve(first.version())));
                 }
                 janitor.flush();
-                assertFalse(Files.exists(kb.dir().resolve(first.version())), "replaced version deleted after its last reader");
+                assertFalse(
+                        Files.exists(kb.dir().resolve(first.version())),
+                        "replaced version deleted after its last reader");
                 try (Retriever.Snapshot s = retriever.acquire()) {
                     assertEquals(built.version(), s.version());
                     assertArrayEquals(e2.row(17), s.embedding(17));

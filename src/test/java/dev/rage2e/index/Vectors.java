@@ -50,7 +50,8 @@ final class Vectors {
         Files.createDirectories(dir.getParent());
         Path csv = dir.getParent().resolve(dir.getFileName() + ".csv");
         StringBuilder b = new StringBuilder("title,text\n");
-        for (int i = 0; i < passages; i++) b.append("Doc ").append(i).append(",passage number ").append(i).append('\n');
+        for (int i = 0; i < passages; i++)
+            b.append("Doc ").append(i).append(",passage number ").append(i).append('\n');
         Files.writeString(csv, b);
         KbBuilder.build(List.of(csv), dir, 100);
         return KnowledgeBase.open(dir);

@@ -30,7 +30,8 @@ class EmbeddingsWriterTest {
         for (int d = 0; d < docs; d++) {
             csv.append("Doc ").append(d).append(',');
             int words = 3 + r.nextInt(40);
-            for (int w = 0; w < words; w++) csv.append(vocab[r.nextInt(vocab.length)]).append(' ');
+            for (int w = 0; w < words; w++)
+                csv.append(vocab[r.nextInt(vocab.length)]).append(' ');
             csv.append('\n');
         }
         Path f = tmp.resolve("docs.csv");
@@ -42,9 +43,12 @@ class EmbeddingsWriterTest {
     @Test
     void encodesPassagesAsPrefixTitleTextAndShardsMergeToTheSameVersion() throws Exception {
         KnowledgeBase kb = kb(30);
-        Path model = TinyWordPieceTokenizer.tinyEncoder(tmp.resolve("enc"),
-                "{\"pooling\": \"mean\", \"normalize\": true, \"query_prefix\": \"query: \", \"passage_prefix\": \"passage: \"}");
-        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(model, root)) {
+        Path model = TinyWordPieceTokenizer.tinyEncoder(
+                tmp.resolve("enc"),
+                "{\"pooling\": \"mean\", \"normalize\": true, \"query_prefix\": \"query: \", \"passage_prefix\": "
+                        + "\"passage: \"}");
+        try (NDManager root = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(model, root)) {
             EncoderIdentity id = EncoderIdentity.ofDirectory(enc);
             EmbeddingsWriter.Options opt = new EmbeddingsWriter.Options(4, 64, 0, 1, null);
             EmbeddingsWriter.Result r = EmbeddingsWriter.encode(kb, enc, id, opt);
@@ -54,24 +58,30 @@ class EmbeddingsWriterTest {
             e.verify();
             assertEquals(64, e.dim());
             assertEquals("passage: {title} {text}", e.meta().get("passage_text").asText());
-            assertEquals(KbBuilder.sha256(model.resolve("model.safetensors")), e.meta().get("encoder").get("weights_sha256").asText());
+            assertEquals(
+                    KbBuilder.sha256(model.resolve("model.safetensors")),
+                    e.meta().get("encoder").get("weights_sha256").asText());
             // each row equals the passage encoded alone (no padding) with the prefix
             for (int i = 0; i < kb.size(); i += 7) {
                 Passage p = kb.passage(i);
                 float[] alone = enc.encodeTexts(List.of(p.title() + " " + p.text()), false, 64, 1)[0];
                 float[] row = e.row(i);
                 for (int j = 0; j < row.length; j++) assertEquals(alone[j], row[j], 1e-5, "passage " + i + " dim " + j);
-                float[] noPrefix = enc.encodeIds(new long[][] {enc.tokenizer().encode(p.title() + " " + p.text(), 64)}, 1, null)[0];
+                float[] noPrefix = enc.encodeIds(
+                                new long[][] {enc.tokenizer().encode(p.title() + " " + p.text(), 64)}, 1, null)[0];
                 assertTrue(maxDiff(noPrefix, row) > 1e-3, "the passage prefix must be applied");
             }
 
             // three shards, out of order: the set is merged by the shard that completes it
-            EmbeddingsWriter.Result s0 = EmbeddingsWriter.encode(kb, enc, id, new EmbeddingsWriter.Options(4, 64, 0, 3, null));
-            EmbeddingsWriter.Result s2 = EmbeddingsWriter.encode(kb, enc, id, new EmbeddingsWriter.Options(4, 64, 2, 3, null));
+            EmbeddingsWriter.Result s0 =
+                    EmbeddingsWriter.encode(kb, enc, id, new EmbeddingsWriter.Options(4, 64, 0, 3, null));
+            EmbeddingsWriter.Result s2 =
+                    EmbeddingsWriter.encode(kb, enc, id, new EmbeddingsWriter.Options(4, 64, 2, 3, null));
             assertNull(s0.version());
             assertNull(s2.version());
             assertTrue(Files.exists(s2.shardFile()));
-            EmbeddingsWriter.Result s1 = EmbeddingsWriter.encode(kb, enc, id, new EmbeddingsWriter.Options(4, 64, 1, 3, null));
+            EmbeddingsWriter.Result s1 =
+                    EmbeddingsWriter.encode(kb, enc, id, new EmbeddingsWriter.Options(4, 64, 1, 3, null));
             assertEquals("emb-00002", s1.version());
             assertFalse(Files.exists(s2.shardFile().getParent()), "shard files are removed after the merge");
             Embeddings merged = Embeddings.open(kb, "emb-00002");
@@ -88,7 +98,8 @@ class EmbeddingsWriterTest {
     @Test
     void inMemoryFingerprintFollowsTheWeights() throws Exception {
         Path model = TinyWordPieceTokenizer.tinyEncoder(tmp.resolve("enc"), "{\"pooling\": \"cls\"}");
-        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(model, root)) {
+        try (NDManager root = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(model, root)) {
             String a = EncoderIdentity.ofParams("step-0", enc).fingerprint();
             assertEquals(a, EncoderIdentity.ofParams("step-0", enc).fingerprint());
             enc.params.parameters().values().iterator().next().addi(1f);

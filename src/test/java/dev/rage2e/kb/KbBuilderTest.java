@@ -42,15 +42,22 @@ class KbBuilderTest {
     /** Domain QA sets often ship articles without a title (paragraphs with a document_id), and long contexts. */
     @Test
     void squadArticlesWithoutTitlesAreTitledByTheirDocumentId() throws IOException {
-        Path squad = file("domain.json", "{\"data\": [\n"
-                + "{\"document_id\": \"doc-7\", \"paragraphs\": [{\"context\": \"one two three\", \"qas\": []}]},\n"
-                + "{\"paragraphs\": [{\"document_id\": \"manual_p4\", \"context\": \"" + words("w", 3000) + "\", \"qas\": []},\n"
-                + "  {\"context\": \"no id at all\", \"qas\": []}]}]}");
+        Path squad = file(
+                "domain.json",
+                "{\"data\": [\n"
+                        + "{\"document_id\": \"doc-7\", \"paragraphs\": [{\"context\": \"one two three\", \"qas\": "
+                        + "[]}]},\n"
+                        + "{\"paragraphs\": [{\"document_id\": \"manual_p4\", \"context\": \"" + words("w", 3000)
+                        + "\", "
+                        + "\"qas\": []},\n"
+                        + "  {\"context\": \"no id at all\", \"qas\": []}]}]}");
         KbBuilder.build(List.of(squad), tmp.resolve("kb"), 100);
         List<Passage> ps = all(KnowledgeBase.open(tmp.resolve("kb")));
         assertEquals(1 + 30 + 1, ps.size(), "a 3,000-word context is 30 passages");
         assertEquals("doc-7", ps.get(0).title());
-        assertTrue(ps.subList(1, 31).stream().allMatch(p -> p.title().equals("manual p4")), "underscores shown as spaces, as titles");
+        assertTrue(
+                ps.subList(1, 31).stream().allMatch(p -> p.title().equals("manual p4")),
+                "underscores shown as spaces, as titles");
         assertEquals("", ps.get(31).title());
         assertEquals("no id at all", ps.get(31).text());
     }
@@ -66,11 +73,13 @@ class KbBuilderTest {
     @Test
     void csvWithQuotingBecomesPassagesWithStableDenseIds() throws IOException {
         String longText = words("w", 250);
-        Path csv = file("docs.csv", "id,title,text\n"
-                + "1,First,\"" + longText + "\"\n"
-                + "2,\"Second, with comma\",\"He said \"\"hi\"\",\nthen left\"\r\n"
-                + "\n"
-                + "3,Third,plain text\n");
+        Path csv = file(
+                "docs.csv",
+                "id,title,text\n"
+                        + "1,First,\"" + longText + "\"\n"
+                        + "2,\"Second, with comma\",\"He said \"\"hi\"\",\nthen left\"\r\n"
+                        + "\n"
+                        + "3,Third,plain text\n");
         ObjectNode m = KbBuilder.build(List.of(csv), tmp.resolve("kb"), 100);
         KnowledgeBase kb = KnowledgeBase.open(tmp.resolve("kb"));
         List<Passage> ps = all(kb);
@@ -93,20 +102,36 @@ class KbBuilderTest {
     @Test
     void tsvJsonlAndSquadInputsInOrder() throws IOException {
         Path tsv = file("a.tsv", "title\ttext\nAlpha\tone two three\n\"Be\"\"ta\"\t\"four\tfive\"\n");
-        Path jsonl = file("b.jsonl", "{\"title\": \"Gamma\", \"text\": \"six seven\", \"id\": 3}\n\n{\"text\": \"eight\", \"title\": \"\"}\n");
-        Path squad = file("c.json", "{\"version\": \"1.1\", \"data\": ["
-                + "{\"paragraphs\": [{\"context\": \"nine  ten\", \"qas\": []}, {\"context\": \"nine ten\", \"qas\": []},"
-                + " {\"context\": \"eleven\", \"qas\": []}], \"title\": \"New_York_City\"},"
-                + "{\"title\": \"Other\", \"paragraphs\": [{\"context\": \"nine ten\", \"qas\": []}]}]}");
+        Path jsonl = file(
+                "b.jsonl",
+                "{\"title\": \"Gamma\", \"text\": \"six seven\", \"id\": 3}\n\n{\"text\": "
+                        + "\"eight\", \"title\": \"\"}\n");
+        Path squad = file(
+                "c.json",
+                "{\"version\": \"1.1\", \"data\": ["
+                        + "{\"paragraphs\": [{\"context\": \"nine  ten\", \"qas\": []}, {\"context\": \"nine ten\", "
+                        + "\"qas\": []},"
+                        + " {\"context\": \"eleven\", \"qas\": []}], \"title\": \"New_York_City\"},"
+                        + "{\"title\": \"Other\", \"paragraphs\": [{\"context\": \"nine ten\", \"qas\": []}]}]}");
         ObjectNode m = KbBuilder.build(List.of(tsv, jsonl, squad), tmp.resolve("kb"), 100);
         KnowledgeBase kb = KnowledgeBase.open(tmp.resolve("kb"));
-        assertEquals(List.of(new Passage(0, "Alpha", "one two three"), new Passage(1, "Be\"ta", "four five"),
-                new Passage(2, "Gamma", "six seven"), new Passage(3, "", "eight"),
-                new Passage(4, "New York City", "nine ten"), new Passage(5, "New York City", "eleven"),
-                new Passage(6, "Other", "nine ten")), all(kb));
+        assertEquals(
+                List.of(
+                        new Passage(0, "Alpha", "one two three"),
+                        new Passage(1, "Be\"ta", "four five"),
+                        new Passage(2, "Gamma", "six seven"),
+                        new Passage(3, "", "eight"),
+                        new Passage(4, "New York City", "nine ten"),
+                        new Passage(5, "New York City", "eleven"),
+                        new Passage(6, "Other", "nine ten")),
+                all(kb));
         assertEquals(1, m.get("duplicate_contexts_skipped").asInt()); // same title + same words
-        assertEquals(List.of("tsv", "jsonl", "squad"), List.of(m.get("sources").get(0).get("format").asText(),
-                m.get("sources").get(1).get("format").asText(), m.get("sources").get(2).get("format").asText()));
+        assertEquals(
+                List.of("tsv", "jsonl", "squad"),
+                List.of(
+                        m.get("sources").get(0).get("format").asText(),
+                        m.get("sources").get(1).get("format").asText(),
+                        m.get("sources").get(2).get("format").asText()));
         assertEquals("eight", kb.passage(3).encoderInput());
         assertEquals("Gamma six seven", kb.passage(2).encoderInput());
     }
@@ -118,31 +143,71 @@ class KbBuilderTest {
         assertTrue(e.getMessage().contains(expected), "'" + e.getMessage() + "' should contain '" + expected + "'");
         assertFalse(Files.exists(out), "no KB may be left behind");
         try (var s = Files.list(tmp)) {
-            assertTrue(s.noneMatch(p -> p.getFileName().toString().contains(".tmp-")), "no temp directory may be left behind");
+            assertTrue(
+                    s.noneMatch(p -> p.getFileName().toString().contains(".tmp-")),
+                    "no temp directory may be left behind");
         }
     }
 
     @Test
     void badInputsNameFileAndLineAndLeaveNoKb() throws IOException {
         assertRejected(file("missing.csv", "title,body\nA,b\n"), ":1: header must name the columns 'title' and 'text'");
-        assertRejected(file("fields.csv", "title,text\nA,b\nB,c,d\n"), ":3: expected 2 fields like the header, found 3");
+        assertRejected(
+                file("fields.csv", "title,text\nA,b\nB,c,d\n"), ":3: expected 2 fields like the header, found 3");
         assertRejected(file("empty.tsv", "title\ttext\nA\tb\nB\t   \n"), ":3: empty text");
         assertRejected(file("quote.csv", "title,text\nA,b\nB,\"never closed\nmore\n"), ":3: unterminated quoted field");
-        assertRejected(file("after.csv", "title,text\nA,\"b\"x\n"), ":2: unexpected character 'x' after a closing quote");
-        assertRejected(file("bad.jsonl", "{\"title\": \"A\", \"text\": \"b\"}\n{\"title\": \"B\", \"text\": }\n"), ":2: invalid JSON");
-        assertRejected(file("nofield.jsonl", "{\"title\": \"A\", \"text\": \"b\"}\n\n{\"title\": \"B\"}\n"), ":3: missing field 'text'");
+        assertRejected(
+                file("after.csv", "title,text\nA,\"b\"x\n"), ":2: unexpected character 'x' after a closing quote");
+        assertRejected(
+                file("bad.jsonl", "{\"title\": \"A\", \"text\": \"b\"}\n{\"title\": \"B\", \"text\": }\n"),
+                ":2: invalid JSON");
+        assertRejected(
+                file("nofield.jsonl", "{\"title\": \"A\", \"text\": \"b\"}\n\n{\"title\": \"B\"}\n"),
+                ":3: missing field 'text'");
         assertRejected(file("type.jsonl", "{\"title\": \"A\", \"text\": 5}\n"), ":1: field 'text' must be a string");
-        assertRejected(file("broken.json", "{\"data\": [\n{\"title\": \"A\", \"paragraphs\": [\n{\"context\": \"x\"}\n,]}]}"), ":4: invalid JSON");
-        assertRejected(file("noctx.json", "{\"data\": [\n{\"title\": \"A\", \"paragraphs\": [\n{\"context\": \"x\"},\n{\"qas\": []}]}]}"),
+        assertRejected(
+                file("broken.json", "{\"data\": [\n{\"title\": \"A\", \"paragraphs\": [\n{\"context\": \"x\"}\n,]}]}"),
+                ":4: invalid JSON");
+        assertRejected(
+                file(
+                        "noctx.json",
+                        "{\"data\": [\n{\"title\": \"A\", \"paragraphs\": [\n{\"context\": "
+                                + "\"x\"},\n{\"qas\": []}]}]}"),
                 ":4: paragraph without a string 'context'");
         assertRejected(file("nodata.json", "{\"version\": 1}"), "no 'data' array");
         Path utf = tmp.resolve("latin1.tsv");
-        Files.write(utf, new byte[] {'t', 'i', 't', 'l', 'e', '\t', 't', 'e', 'x', 't', '\n', 'A', '\t', 'o', 'k', '\n', 'B', '\t', 'c', 'a',
-            'f', (byte) 0xE9, '\n'});
+        Files.write(utf, new byte[] {
+            't',
+            'i',
+            't',
+            'l',
+            'e',
+            '\t',
+            't',
+            'e',
+            'x',
+            't',
+            '\n',
+            'A',
+            '\t',
+            'o',
+            'k',
+            '\n',
+            'B',
+            '\t',
+            'c',
+            'a',
+            'f',
+            (byte) 0xE9,
+            '\n'
+        });
         assertRejected(utf, ":3: invalid UTF-8");
         Path utfJson = tmp.resolve("latin1.json");
-        Files.write(utfJson, ("{\"data\": [\n{\"title\": \"A\", \"paragraphs\": [{\"context\": \"caf" + (char) 0 + "\"}]}]}")
-                .replace((char) 0, '?').getBytes(StandardCharsets.UTF_8));
+        Files.write(
+                utfJson,
+                ("{\"data\": [\n{\"title\": \"A\", \"paragraphs\": [{\"context\": \"caf" + (char) 0 + "\"}]}]}")
+                        .replace((char) 0, '?')
+                        .getBytes(StandardCharsets.UTF_8));
         byte[] b = Files.readAllBytes(utfJson);
         b[b.length - 8] = (byte) 0xE9;
         Files.write(utfJson, b);
@@ -153,7 +218,8 @@ class KbBuilderTest {
     void refusesToOverwriteAnExistingKbAndUnknownFormats() throws IOException {
         Path csv = file("d.csv", "title,text\nA,b\n");
         KbBuilder.build(List.of(csv), tmp.resolve("kb"), 100);
-        UserException e = assertThrows(UserException.class, () -> KbBuilder.build(List.of(csv), tmp.resolve("kb"), 100));
+        UserException e =
+                assertThrows(UserException.class, () -> KbBuilder.build(List.of(csv), tmp.resolve("kb"), 100));
         assertTrue(e.getMessage().contains("already exists"), e.getMessage());
         Path txt = file("d.txt", "x");
         assertThrows(UserException.class, () -> KbBuilder.build(List.of(txt), tmp.resolve("kb3"), 100));

@@ -59,7 +59,8 @@ class Bert2BertOverfitTest {
                     String answer = a.get("text").asText();
                     int start = a.get("answer_start").asInt();
                     // the sentence holding the answer keeps inputs short
-                    int from = Math.max(ctx.lastIndexOf(". ", start) + 2, 0), to = ctx.indexOf(". ", start + answer.length());
+                    int from = Math.max(ctx.lastIndexOf(". ", start) + 2, 0),
+                            to = ctx.indexOf(". ", start + answer.length());
                     String sentence = ctx.substring(from == 1 ? 0 : from, to < 0 ? ctx.length() : to + 1);
                     // only answers the uncased WordPiece round trip keeps (e.g. not "1,000" -> "1, 000")
                     long[] ids = tok.encode(answer, 64);
@@ -87,7 +88,8 @@ class Bert2BertOverfitTest {
         cfg.put("hidden_dropout_prob", 0.0);
         cfg.put("attention_probs_dropout_prob", 0.0);
         Json.writeFile(dir.resolve("config.json"), cfg);
-        Map<String, HostTensor> t = Bert2BertWarmStart.randomBert(BertConfig.load(dir.resolve("config.json")), 0.02f, 42);
+        Map<String, HostTensor> t =
+                Bert2BertWarmStart.randomBert(BertConfig.load(dir.resolve("config.json")), 0.02f, 42);
         Safetensors.write(dir.resolve("model.safetensors"), t, Map.of("format", "pt"));
         Files.copy(tokenizer, dir.resolve("tokenizer.json"));
     }
@@ -113,7 +115,8 @@ class Bert2BertOverfitTest {
         int maxSteps = Integer.getInteger("rag.overfit.max-steps", MAX_STEPS);
         Path genDir = tmp.resolve("gen");
         Bert2BertWarmStart.initGenerator(bert, genDir, decoderLayers, 0);
-        try (NDManager root = NDManager.newBaseManager(); Seq2SeqModel gen = Seq2SeqModels.load(genDir, root)) {
+        try (NDManager root = NDManager.newBaseManager();
+                Seq2SeqModel gen = Seq2SeqModels.load(genDir, root)) {
             TextTokenizer tok = gen.tokenizer();
             List<Pair> pairs = squadPairs(tok);
             assertEquals(PAIRS, pairs.size());
@@ -145,10 +148,12 @@ class Bert2BertOverfitTest {
                 while (step < maxSteps) {
                     try (NDManager sm = root.newSubManager()) {
                         TextTokenizer.Batch b = TextTokenizer.pad(sm, src, gen.padTokenId());
-                        NDArray di = sm.create(decIn, new Shape(PAIRS, maxTgt - 1)), lb = sm.create(labels, new Shape(PAIRS, maxTgt - 1));
+                        NDArray di = sm.create(decIn, new Shape(PAIRS, maxTgt - 1)),
+                                lb = sm.create(labels, new Shape(PAIRS, maxTgt - 1));
                         opt.zeroGrad();
                         try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                            NDArray l = Seq2SeqLoss.crossEntropy(gen.decode(di, gen.encode(b.ids(), b.mask(), true), b.mask(), true), lb, 0f);
+                            NDArray l = Seq2SeqLoss.crossEntropy(
+                                    gen.decode(di, gen.encode(b.ids(), b.mask(), true), b.mask(), true), lb, 0f);
                             gc.backward(l);
                             loss = l.getFloat();
                         }
@@ -158,13 +163,17 @@ class Bert2BertOverfitTest {
                     step++;
                     if (step % 20 == 0) {
                         em = exactMatch(gen, src, pairs, greedy, root);
-                        System.out.printf("overfit step %d loss %.4f EM %.2f (%.1f s)%n", step, loss, em, (System.nanoTime() - t0) / 1e9);
+                        System.out.printf(
+                                "overfit step %d loss %.4f EM %.2f (%.1f s)%n",
+                                step, loss, em, (System.nanoTime() - t0) / 1e9);
                         if (em == 1.0) break;
                     }
                 }
             }
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf("overfit (%s, %d decoder layers, lr %g): EM %.2f after %d steps, %.1f s (%.0f ms/step incl. evaluation)%n",
+            System.out.printf(
+                    "overfit (%s, %d decoder layers, lr %g): EM %.2f after %d steps, %.1f s (%.0f "
+                            + "ms/step incl. evaluation)%n",
                     real == null ? "tiny random BERT" : real, decoderLayers, lr, em, step, secs, 1000 * secs / step);
             assertEquals(1.0, em, "exact match after " + step + " steps (loss " + loss + ")");
             assertTrue(step <= maxSteps);

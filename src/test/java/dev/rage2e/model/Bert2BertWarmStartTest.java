@@ -34,15 +34,30 @@ class Bert2BertWarmStartTest {
         assertArrayEquals(new int[] {0, 1}, s.decoderLayersFrom());
         assertFalse(s.lmHeadFromCheckpoint());
         // exactly the tensor names and shapes HF's EncoderDecoderModel.save_pretrained wrote for the same sizes
-        assertEquals(Seq2SeqSaveLoadTest.shapes(Fixtures.hf("bert2bert").resolve("model.safetensors")),
+        assertEquals(
+                Seq2SeqSaveLoadTest.shapes(Fixtures.hf("bert2bert").resolve("model.safetensors")),
                 Seq2SeqSaveLoadTest.shapes(out.resolve("model.safetensors")));
-        JsonNode ours = Json.read(out.resolve("config.json")), hf = Json.read(Fixtures.hf("bert2bert").resolve("config.json"));
-        for (String f : new String[] {"model_type", "is_encoder_decoder", "decoder_start_token_id", "eos_token_id", "pad_token_id"}) {
+        JsonNode ours = Json.read(out.resolve("config.json")),
+                hf = Json.read(Fixtures.hf("bert2bert").resolve("config.json"));
+        for (String f : new String[] {
+            "model_type", "is_encoder_decoder", "decoder_start_token_id", "eos_token_id", "pad_token_id"
+        }) {
             assertEquals(hf.get(f), ours.get(f), f);
         }
         for (String side : new String[] {"encoder", "decoder"}) {
-            for (String f : new String[] {"model_type", "is_decoder", "add_cross_attention", "hidden_size", "num_hidden_layers",
-                    "num_attention_heads", "intermediate_size", "hidden_act", "layer_norm_eps", "vocab_size", "max_position_embeddings"}) {
+            for (String f : new String[] {
+                "model_type",
+                "is_decoder",
+                "add_cross_attention",
+                "hidden_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "intermediate_size",
+                "hidden_act",
+                "layer_norm_eps",
+                "vocab_size",
+                "max_position_embeddings"
+            }) {
                 assertEquals(hf.get(side).get(f).asText(), ours.get(side).get(f).asText(), side + "." + f);
             }
         }
@@ -51,26 +66,31 @@ class Bert2BertWarmStartTest {
         Map<String, HostTensor> src = Safetensors.read(bert.resolve("model.safetensors"));
         Map<String, HostTensor> gen = Safetensors.read(out.resolve("model.safetensors"));
         for (Map.Entry<String, HostTensor> e : src.entrySet()) {
-            assertArrayEquals(e.getValue().toFloats(), gen.get("encoder." + e.getKey()).toFloats(), "encoder." + e.getKey());
+            assertArrayEquals(
+                    e.getValue().toFloats(), gen.get("encoder." + e.getKey()).toFloats(), "encoder." + e.getKey());
             if (e.getKey().startsWith("encoder.layer.") || e.getKey().startsWith("embeddings.")) {
                 String d = "decoder.bert." + e.getKey();
                 assertArrayEquals(e.getValue().toFloats(), gen.get(d).toFloats(), d);
             }
         }
         // new cross-attention: N(0, 0.02) weights, zero biases, LayerNorm 1/0
-        float[] q = gen.get("decoder.bert.encoder.layer.1.crossattention.self.query.weight").toFloats();
+        float[] q = gen.get("decoder.bert.encoder.layer.1.crossattention.self.query.weight")
+                .toFloats();
         double mean = 0, sq = 0;
         for (float v : q) mean += v / q.length;
         for (float v : q) sq += (v - mean) * (v - mean) / q.length;
         assertEquals(0.0, mean, 0.003);
         assertEquals(0.02, Math.sqrt(sq), 0.002);
-        for (float v : gen.get("decoder.bert.encoder.layer.1.crossattention.self.query.bias").toFloats()) assertEquals(0f, v);
-        for (float v : gen.get("decoder.bert.encoder.layer.0.crossattention.output.LayerNorm.weight").toFloats()) assertEquals(1f, v);
+        for (float v : gen.get("decoder.bert.encoder.layer.1.crossattention.self.query.bias")
+                .toFloats()) assertEquals(0f, v);
+        for (float v : gen.get("decoder.bert.encoder.layer.0.crossattention.output.LayerNorm.weight")
+                .toFloats()) assertEquals(1f, v);
         for (float v : gen.get("decoder.cls.predictions.bias").toFloats()) assertEquals(0f, v);
 
         // loads as a generator whose encoder is the BERT: same hidden states as HF's BertModel on the fixture inputs
         JsonNode fx = Fixtures.json(bert.resolve("fixtures.json"));
-        try (NDManager m = NDManager.newBaseManager(); Seq2SeqModel g = Seq2SeqModels.load(out, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                Seq2SeqModel g = Seq2SeqModels.load(out, m)) {
             assertTrue(g instanceof EncoderDecoderModel);
             assertEquals(101, g.decoderStartTokenId());
             assertEquals(102, g.eosTokenId());
@@ -78,8 +98,13 @@ class Bert2BertWarmStartTest {
             Shape shape = new Shape(Fixtures.shape(fx.get("inputs").get("input_ids")));
             NDArray ids = m.create(Fixtures.longs(fx.get("inputs").get("input_ids")), shape);
             NDArray mask = m.create(Fixtures.longs(fx.get("inputs").get("attention_mask")), shape);
-            Fixtures.assertClose(Fixtures.floats(fx.get("outputs").get("without_token_type_ids").get("last_hidden_state")),
-                    g.encode(ids, mask, false).toFloatArray(), 1e-5, 1e-5, "generator encoder vs HF BertModel");
+            Fixtures.assertClose(
+                    Fixtures.floats(
+                            fx.get("outputs").get("without_token_type_ids").get("last_hidden_state")),
+                    g.encode(ids, mask, false).toFloatArray(),
+                    1e-5,
+                    1e-5,
+                    "generator encoder vs HF BertModel");
         }
     }
 
@@ -106,12 +131,16 @@ class Bert2BertWarmStartTest {
         Bert2BertWarmStart.Summary s = Bert2BertWarmStart.initGenerator(mlm, out, 1, 0);
         assertTrue(s.lmHeadFromCheckpoint());
         Map<String, HostTensor> gen = Safetensors.read(out.resolve("model.safetensors"));
-        assertArrayEquals(dense, gen.get("decoder.cls.predictions.transform.dense.weight").toFloats());
-        assertArrayEquals(filled(1000, 0.25f), gen.get("decoder.cls.predictions.bias").toFloats());
-        assertArrayEquals(t.get("bert.encoder.layer.0.output.dense.weight").toFloats(),
+        assertArrayEquals(
+                dense, gen.get("decoder.cls.predictions.transform.dense.weight").toFloats());
+        assertArrayEquals(
+                filled(1000, 0.25f), gen.get("decoder.cls.predictions.bias").toFloats());
+        assertArrayEquals(
+                t.get("bert.encoder.layer.0.output.dense.weight").toFloats(),
                 gen.get("decoder.bert.encoder.layer.0.output.dense.weight").toFloats());
         assertFalse(gen.containsKey("decoder.bert.encoder.layer.1.output.dense.weight"));
-        try (NDManager m = NDManager.newBaseManager(); Seq2SeqModel g = Seq2SeqModels.load(out, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                Seq2SeqModel g = Seq2SeqModels.load(out, m)) {
             assertEquals(1, ((EncoderDecoderModel) g).config.decoder().numHiddenLayers());
         }
     }
@@ -119,7 +148,8 @@ class Bert2BertWarmStartTest {
     @Test
     void rejectsBadRequests() {
         Path out = tmp.resolve("x");
-        Path bert = Fixtures.hf("bert"), bart = Fixtures.hf("bart"); // outside assertThrows: absent ../shared skips the test
+        // outside assertThrows: absent ../shared skips the test
+        Path bert = Fixtures.hf("bert"), bart = Fixtures.hf("bart");
         UserException e = assertThrows(UserException.class, () -> Bert2BertWarmStart.initGenerator(bert, out, 3, 0));
         assertTrue(e.getMessage().contains("between 1 and 2"), e.getMessage());
         e = assertThrows(UserException.class, () -> Bert2BertWarmStart.initGenerator(bart, out, null, 0));

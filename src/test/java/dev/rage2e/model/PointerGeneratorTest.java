@@ -64,16 +64,21 @@ class PointerGeneratorTest {
 
     @Test
     void outputIsTheMixtureOfTheEquations() {
-        try (NDManager m = NDManager.newBaseManager(); Seq2SeqModel model = Seq2SeqModels.load(dir, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                Seq2SeqModel model = Seq2SeqModels.load(dir, m)) {
             PointerGenerator pg = assertInstanceOf(PointerGenerator.class, model);
-            assertThrows(IllegalStateException.class, () -> pg.decode(m.create(DECODER, new Shape(2, 3)), null, null, false));
+            assertThrows(
+                    IllegalStateException.class,
+                    () -> pg.decode(m.create(DECODER, new Shape(2, 3)), null, null, false));
             TextTokenizer.Batch src = TextTokenizer.pad(m, SOURCE, pg.padTokenId());
             NDArray dec = m.create(DECODER, new Shape(2, 3));
             NDArray enc = pg.encode(src.ids(), src.mask(), false);
-            float[] out = pg.decode(dec, null, enc, src.mask(), src.ids(), false).toFloatArray();
+            float[] out =
+                    pg.decode(dec, null, enc, src.mask(), src.ids(), false).toFloatArray();
             DecoderHiddenStates base = (DecoderHiddenStates) pg.base();
             NDArray h = base.decodeHidden(dec, null, enc, src.mask(), false);
-            float[] expected = reference(h.toFloatArray(), base.lmLogits(h).toFloatArray(), enc.toFloatArray(), pg.params());
+            float[] expected =
+                    reference(h.toFloatArray(), base.lmLogits(h).toFloatArray(), enc.toFloatArray(), pg.params());
             int v = pg.vocabSize();
             double maxP = 0, sumErr = 0;
             for (int row = 0; row < 6; row++) {
@@ -81,7 +86,8 @@ class PointerGeneratorTest {
                 for (int w = 0; w < v; w++) {
                     double pe = expected[row * v + w], po = Math.exp(out[row * v + w]);
                     maxP = Math.max(maxP, Math.abs(pe - po));
-                    if (pe > 1e-4) assertEquals(Math.log(pe), out[row * v + w], 1e-4, "log p row " + row + " word " + w);
+                    if (pe > 1e-4)
+                        assertEquals(Math.log(pe), out[row * v + w], 1e-4, "log p row " + row + " word " + w);
                     sum += po;
                 }
                 sumErr = Math.max(sumErr, Math.abs(sum - 1));
@@ -96,16 +102,20 @@ class PointerGeneratorTest {
 
     @Test
     void incrementalDecodingMatchesTeacherForcingAndFollowsBeams() {
-        try (NDManager m = NDManager.newBaseManager(); Seq2SeqModel pg = Seq2SeqModels.load(dir, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                Seq2SeqModel pg = Seq2SeqModels.load(dir, m)) {
             TextTokenizer.Batch src = TextTokenizer.pad(m, SOURCE, pg.padTokenId());
             NDArray enc = pg.encode(src.ids(), src.mask(), false);
             NDArray dec = m.create(DECODER, new Shape(2, 3));
-            float[] full = pg.decode(dec, null, enc, src.mask(), src.ids(), false).toFloatArray();
+            float[] full =
+                    pg.decode(dec, null, enc, src.mask(), src.ids(), false).toFloatArray();
             int v = pg.vocabSize();
             // rows swapped by a reorder before the first step: results must follow the source rows
-            Seq2SeqModel.DecoderState s = pg.startDecoding(enc, src.mask(), src.ids()).reorder(m.create(new long[] {1, 0}));
+            Seq2SeqModel.DecoderState s =
+                    pg.startDecoding(enc, src.mask(), src.ids()).reorder(m.create(new long[] {1, 0}));
             for (int t = 0; t < 3; t++) {
-                float[] stepOut = pg.step(s, m.create(new long[] {DECODER[3 + t], DECODER[t]})).toFloatArray();
+                float[] stepOut = pg.step(s, m.create(new long[] {DECODER[3 + t], DECODER[t]}))
+                        .toFloatArray();
                 for (int w = 0; w < v; w++) {
                     assertEquals(full[(3 + t) * v + w], stepOut[w], 2e-4, "row 1 position " + t);
                     assertEquals(full[t * v + w], stepOut[v + w], 2e-4, "row 0 position " + t);
@@ -121,7 +131,8 @@ class PointerGeneratorTest {
 
     @Test
     void gradientsReachTheCopyHeadAndSaveLoadKeepsIt() throws Exception {
-        try (NDManager m = NDManager.newBaseManager(); Seq2SeqModel pg = Seq2SeqModels.load(dir, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                Seq2SeqModel pg = Seq2SeqModels.load(dir, m)) {
             pg.params().setRequiresGradient(true);
             TextTokenizer.Batch src = TextTokenizer.pad(m, SOURCE, pg.padTokenId());
             NDArray dec = m.create(DECODER, new Shape(2, 3));
@@ -144,13 +155,16 @@ class PointerGeneratorTest {
             try (Seq2SeqModel back = Seq2SeqModels.load(out, m)) {
                 assertInstanceOf(PointerGenerator.class, back);
                 NDArray e1 = pg.encode(src.ids(), src.mask(), false), e2 = back.encode(src.ids(), src.mask(), false);
-                assertArrayEquals(pg.decode(dec, null, e1, src.mask(), src.ids(), false).toFloatArray(),
+                assertArrayEquals(
+                        pg.decode(dec, null, e1, src.mask(), src.ids(), false).toFloatArray(),
                         back.decode(dec, null, e2, src.mask(), src.ids(), false).toFloatArray());
             }
         }
     }
 
-    /** The copy head's equations in plain Java: p [rows, V] for hidden [B*T, H], logits [B*T, V], encoder out [B, S, H]. */
+    /**
+     * The copy head's equations in plain Java: p [rows, V] for hidden [B*T, H], logits [B*T, V], encoder out [B, S, H].
+     */
     static float[] reference(float[] h, float[] logits, float[] enc, ParamStore p) {
         int hd = 64, he = 64, b = SOURCE.length, t = 3, s = SOURCE[0].length;
         int v = logits.length / (b * t);
@@ -188,8 +202,10 @@ class PointerGeneratorTest {
                 double lmax = Double.NEGATIVE_INFINITY, lz = 0;
                 for (int w = 0; w < v; w++) lmax = Math.max(lmax, logits[row * v + w]);
                 for (int w = 0; w < v; w++) lz += Math.exp(logits[row * v + w] - lmax);
-                for (int w = 0; w < v; w++) out[row * v + w] = (float) (pGen * Math.exp(logits[row * v + w] - lmax) / lz);
-                for (int si = 0; si < SOURCE[bi].length; si++) out[row * v + (int) SOURCE[bi][si]] += (float) ((1 - pGen) * a[si]);
+                for (int w = 0; w < v; w++)
+                    out[row * v + w] = (float) (pGen * Math.exp(logits[row * v + w] - lmax) / lz);
+                for (int si = 0; si < SOURCE[bi].length; si++)
+                    out[row * v + (int) SOURCE[bi][si]] += (float) ((1 - pGen) * a[si]);
             }
         }
         return out;

@@ -41,9 +41,13 @@ class Seq2SeqLossTest {
     void shiftAndPaddingHelpers() {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray labels = m.create(new long[] {5, 6, 2, -100, 7, 2, -100, -100}, new Shape(2, 4));
-            assertArrayEquals(new long[] {9, 5, 6, 2, 9, 7, 2, 1}, Seq2SeqLoss.shiftTokensRight(labels, 1, 9).toLongArray());
+            assertArrayEquals(
+                    new long[] {9, 5, 6, 2, 9, 7, 2, 1},
+                    Seq2SeqLoss.shiftTokensRight(labels, 1, 9).toLongArray());
             NDArray padded = m.create(new long[] {5, 6, 0, 0}, new Shape(1, 4));
-            assertArrayEquals(new long[] {5, 6, -100, -100}, Seq2SeqLoss.ignorePadding(padded, 0).toLongArray());
+            assertArrayEquals(
+                    new long[] {5, 6, -100, -100},
+                    Seq2SeqLoss.ignorePadding(padded, 0).toLongArray());
         }
     }
 }

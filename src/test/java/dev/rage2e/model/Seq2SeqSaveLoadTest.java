@@ -31,7 +31,10 @@ class Seq2SeqSaveLoadTest {
     static Map<String, String> shapes(Path safetensors) {
         Map<String, String> out = new TreeMap<>();
         for (Map.Entry<String, HostTensor> e : Safetensors.read(safetensors).entrySet()) {
-            out.put(e.getKey(), java.util.Arrays.toString(e.getValue().shape()) + e.getValue().dtype());
+            out.put(
+                    e.getKey(),
+                    java.util.Arrays.toString(e.getValue().shape())
+                            + e.getValue().dtype());
         }
         return out;
     }
@@ -41,8 +44,12 @@ class Seq2SeqSaveLoadTest {
     void saveThenLoadGivesIdenticalOutputs(String name) throws Exception {
         Path src = Fixtures.hf(name);
         Path out = tmp.resolve(name + "-copy");
-        long[][] in = {{name.equals("bart") ? 0 : 101, 300, 400, 500, name.equals("bart") ? 2 : 102}, {name.equals("bart") ? 0 : 101, 600, name.equals("bart") ? 2 : 102}};
-        try (NDManager m = NDManager.newBaseManager(); Seq2SeqModel a = Seq2SeqModels.load(src, m)) {
+        long[][] in = {
+            {name.equals("bart") ? 0 : 101, 300, 400, 500, name.equals("bart") ? 2 : 102},
+            {name.equals("bart") ? 0 : 101, 600, name.equals("bart") ? 2 : 102}
+        };
+        try (NDManager m = NDManager.newBaseManager();
+                Seq2SeqModel a = Seq2SeqModels.load(src, m)) {
             // change one trained parameter so that saving must write current values, not the source file
             NDArray w = a.params().parameters().values().iterator().next();
             w.addi(m.randomUniform(-0.05f, 0.05f, w.getShape())); // not a constant shift, which a LayerNorm would hide
@@ -54,9 +61,12 @@ class Seq2SeqSaveLoadTest {
                 assertEquals(a.getClass(), b.getClass());
                 assertEquals(a.generationConfig(), b.generationConfig());
                 TextTokenizer.Batch batch = TextTokenizer.pad(m, in, a.padTokenId());
-                NDArray dec = m.create(new long[] {a.decoderStartTokenId(), 7, 8, a.decoderStartTokenId(), 9, 10}, new Shape(2, 3));
-                float[] la = a.decode(dec, a.encode(batch.ids(), batch.mask(), false), batch.mask(), false).toFloatArray();
-                float[] lb = b.decode(dec, b.encode(batch.ids(), batch.mask(), false), batch.mask(), false).toFloatArray();
+                NDArray dec = m.create(
+                        new long[] {a.decoderStartTokenId(), 7, 8, a.decoderStartTokenId(), 9, 10}, new Shape(2, 3));
+                float[] la = a.decode(dec, a.encode(batch.ids(), batch.mask(), false), batch.mask(), false)
+                        .toFloatArray();
+                float[] lb = b.decode(dec, b.encode(batch.ids(), batch.mask(), false), batch.mask(), false)
+                        .toFloatArray();
                 assertEquals(0.0, Fixtures.maxAbsDiff(la, lb), "logits after reload");
                 GenerationConfig cfg = a.generationConfig().withMaxLength(10).withNumBeams(2);
                 Generation.Result ga = Generation.generate(a, in, cfg, m), gb = Generation.generate(b, in, cfg, m);
@@ -64,7 +74,8 @@ class Seq2SeqSaveLoadTest {
                 assertArrayEquals(ga.scores(), gb.scores());
                 // and the change was saved: the original file gives different logits
                 try (Seq2SeqModel orig = Seq2SeqModels.load(src, m)) {
-                    float[] lo = orig.decode(dec, orig.encode(batch.ids(), batch.mask(), false), batch.mask(), false).toFloatArray();
+                    float[] lo = orig.decode(dec, orig.encode(batch.ids(), batch.mask(), false), batch.mask(), false)
+                            .toFloatArray();
                     assertTrue(Fixtures.maxAbsDiff(la, lo) > 1e-4);
                 }
             }
@@ -73,7 +84,8 @@ class Seq2SeqSaveLoadTest {
 
     @Test
     void buffersAreSavedButNotTrained() {
-        try (NDManager m = NDManager.newBaseManager(); Seq2SeqModel bart = Seq2SeqModels.load(Fixtures.hf("bart"), m);
+        try (NDManager m = NDManager.newBaseManager();
+                Seq2SeqModel bart = Seq2SeqModels.load(Fixtures.hf("bart"), m);
                 Seq2SeqModel b2b = Seq2SeqModels.load(Fixtures.hf("bert2bert"), m)) {
             assertFalse(bart.params().parameters().containsKey("final_logits_bias"));
             assertTrue(bart.params().toHost().containsKey("final_logits_bias"));
@@ -103,10 +115,15 @@ class Seq2SeqSaveLoadTest {
             assertTrue(e.getMessage().contains("missing model.safetensors"), e.getMessage());
             // config that does not match the weights: named tensor and shapes
             Files.copy(Fixtures.hf("bart").resolve("model.safetensors"), bad.resolve("model.safetensors"));
-            Files.writeString(bad.resolve("config.json"), Files.readString(Fixtures.hf("bart").resolve("config.json"))
-                    .replace("\"decoder_ffn_dim\": 128", "\"decoder_ffn_dim\": 256"));
+            Files.writeString(
+                    bad.resolve("config.json"),
+                    Files.readString(Fixtures.hf("bart").resolve("config.json"))
+                            .replace("\"decoder_ffn_dim\": 128", "\"decoder_ffn_dim\": 256"));
             e = assertThrows(UserException.class, () -> Seq2SeqModels.load(bad, m));
-            assertTrue(e.getMessage().contains("model.decoder.layers.0.fc1.weight") && e.getMessage().contains("256"), e.getMessage());
+            assertTrue(
+                    e.getMessage().contains("model.decoder.layers.0.fc1.weight")
+                            && e.getMessage().contains("256"),
+                    e.getMessage());
         }
     }
 }

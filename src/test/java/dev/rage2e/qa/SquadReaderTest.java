@@ -26,17 +26,23 @@ class SquadReaderTest {
         String before = IntStream.range(0, 2500).mapToObj(i -> "b" + i).collect(Collectors.joining(" "));
         String context = before + " " + longAnswer + " end";
         Path f = tmp.resolve("domain.json");
-        Files.writeString(f, "{\"data\": [{\"paragraphs\": [{\"document_id\": \"doc_1\", \"context\": \"" + context + "\", \"qas\": ["
-                + "{\"id\": \"q1\", \"question\": \"what is long?\", \"answers\": [{\"text\": \"" + longAnswer + "\", \"answer_start\": "
-                + (before.length() + 1) + "}]}]}]},"
-                + "{\"document_id\": 42, \"paragraphs\": [{\"context\": \"short text here\", \"qas\": ["
-                + "{\"id\": \"q2\", \"question\": \"what is short?\", \"answers\": [{\"text\": \"short\", \"answer_start\": 0}]}]}]}]}");
+        Files.writeString(
+                f,
+                "{\"data\": [{\"paragraphs\": [{\"document_id\": \"doc_1\", \"context\": "
+                        + "\"" + context + "\", \"qas\": ["
+                        + "{\"id\": \"q1\", \"question\": \"what is long?\", \"answers\": [{\"text\": "
+                        + "\"" + longAnswer + "\", \"answer_start\": "
+                        + (before.length() + 1) + "}]}]}]},"
+                        + "{\"document_id\": 42, \"paragraphs\": [{\"context\": \"short text here\", \"qas\": ["
+                        + "{\"id\": \"q2\", \"question\": \"what is short?\", \"answers\": [{\"text\": \"short\", "
+                        + "\"answer_start\": 0}]}]}]}]}");
         List<QaExample> qs = SquadReader.read(f);
         assertEquals(2, qs.size());
         assertEquals("doc_1", qs.get(0).title());
         assertEquals("42", qs.get(1).title());
         assertEquals(Set.of("doc_1", "42"), SquadReader.titles(f));
-        assertEquals(1, SquadReader.read(f, Set.of("42")).size(), "a split can name title-less articles by document_id");
+        assertEquals(
+                1, SquadReader.read(f, Set.of("42")).size(), "a split can name title-less articles by document_id");
         Retriever.Passage gold = GoldPassages.of(qs.get(0), false);
         assertNotNull(gold, "the 100-word chunk around a 40-word answer deep in a 2,500-word context");
         assertTrue(gold.text().contains(longAnswer), gold.text());

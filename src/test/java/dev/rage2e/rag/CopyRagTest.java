@@ -12,10 +12,10 @@ import dev.rage2e.model.GenerationConfig;
 import dev.rage2e.model.PointerGenerator;
 import dev.rage2e.model.TextTokenizer;
 import dev.rage2e.model.generate.Generation;
+import dev.rage2e.run.TrainingRun;
 import dev.rage2e.testutil.TinyRag;
 import dev.rage2e.train.Checkpoints;
 import dev.rage2e.train.TrainConfig;
-import dev.rage2e.run.TrainingRun;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -43,24 +43,43 @@ class CopyRagTest {
             // the reloaded model is the final checkpoint's: every generator tensor (copy head included) as saved
             Path cp = Checkpoints.resolve(tmp.resolve("copy/run"));
             assertEquals(config(tmp.resolve("copy")).maxSteps, Checkpoints.readState(cp).step);
-            var saved = dev.rage2e.weights.Safetensors.read(cp.resolve("generator").resolve("model.safetensors"));
+            var saved =
+                    dev.rage2e.weights.Safetensors.read(cp.resolve("generator").resolve("model.safetensors"));
             var loaded = run.model().generator.params().toHost();
             assertEquals(new java.util.TreeSet<>(saved.keySet()), new java.util.TreeSet<>(loaded.keySet()));
-            assertTrue(saved.keySet().stream().anyMatch(k -> k.contains("copy") || k.contains("pointer")), "a copy head was saved: " + saved.keySet());
+            assertTrue(
+                    saved.keySet().stream().anyMatch(k -> k.contains("copy") || k.contains("pointer")),
+                    "a copy head was saved: " + saved.keySet());
             for (var e : saved.entrySet()) {
-                assertArrayEquals(e.getValue().asF32().toFloats(), loaded.get(e.getKey()).toFloats(), "reloaded " + e.getKey());
+                assertArrayEquals(
+                        e.getValue().asF32().toFloats(), loaded.get(e.getKey()).toFloats(), "reloaded " + e.getKey());
             }
             for (RagDecoder.Mode mode : RagDecoder.Mode.values()) {
                 RagDecoder dec = new RagDecoder(run.model(), new RagDecoder.Options(2, 12), mode);
-                AnswerEval.Report r = AnswerEval.run(run.model(), dec, run.retriever(), tiny.questions.subList(0, 8), 4, new int[] {1},
-                        tmp.resolve("pred-" + mode + ".jsonl"), m, null);
+                AnswerEval.Report r = AnswerEval.run(
+                        run.model(),
+                        dec,
+                        run.retriever(),
+                        tiny.questions.subList(0, 8),
+                        4,
+                        new int[] {1},
+                        tmp.resolve("pred-" + mode + ".jsonl"),
+                        m,
+                        null);
                 assertEquals(8, r.questions());
                 System.out.printf("copy-rag: %s decoding: EM %.3f F1 %.3f%n", mode, r.em(), r.f1());
                 for (String line : java.nio.file.Files.readAllLines(tmp.resolve("pred-" + mode + ".jsonl"))) {
-                    assertFalse(dev.rage2e.util.Json.MAPPER.readTree(line).path("prediction").asText().isBlank(), mode + ": " + line);
+                    assertFalse(
+                            dev.rage2e.util.Json.MAPPER
+                                    .readTree(line)
+                                    .path("prediction")
+                                    .asText()
+                                    .isBlank(),
+                            mode + ": " + line);
                 }
                 // 80 steps of a random 64-wide model: the loss has fallen but few answers are right yet
-                if (mode == RagDecoder.Mode.TOKEN) assertTrue(r.f1() > 0, "RAG-token answers overlap the truth: F1 " + r.f1());
+                if (mode == RagDecoder.Mode.TOKEN)
+                    assertTrue(r.f1() > 0, "RAG-token answers overlap the truth: F1 " + r.f1());
             }
             ragTokenOnOnePassageIsPlainGeneration(run.model(), run.retriever(), m);
         }
@@ -71,20 +90,28 @@ class CopyRagTest {
      * that passage: the same tokens as {@link Generation#generate} (HF semantics), since both run the one
      * {@link dev.rage2e.model.generate.BeamSearch}.
      */
-    private void ragTokenOnOnePassageIsPlainGeneration(RagModel rag, Retriever retriever, NDManager m) throws Exception {
+    private void ragTokenOnOnePassageIsPlainGeneration(RagModel rag, Retriever retriever, NDManager m)
+            throws Exception {
         RagDecoder dec = new RagDecoder(rag, new RagDecoder.Options(2, 12), RagDecoder.Mode.TOKEN);
-        GenerationConfig cfg = GenerationConfig.defaults(rag.generator).withNumBeams(2).withMaxLength(12)
+        GenerationConfig cfg = GenerationConfig.defaults(rag.generator)
+                .withNumBeams(2)
+                .withMaxLength(12)
                 .withEarlyStopping(GenerationConfig.EarlyStopping.TRUE);
         int nonEmpty = 0;
         for (int i = 0; i < 6; i++) {
             String q = tiny.questions.get(i).question();
             Retriever.Passage p;
             try (Retriever.Snapshot snap = retriever.acquire()) {
-                p = rag.retrieve(m, List.of(q), rag.embedQuestions(m, List.of(q), false), snap, false, null).passages().get(0).get(0);
+                p = rag.retrieve(m, List.of(q), rag.embedQuestions(m, List.of(q), false), snap, false, null)
+                        .passages()
+                        .get(0)
+                        .get(0);
             }
-            long[] viaRag = strip(dec.answerFromPassages(m, List.of(q), List.of(p)).get(0).tokens(), rag.generator.eosTokenId());
+            long[] viaRag = strip(
+                    dec.answerFromPassages(m, List.of(q), List.of(p)).get(0).tokens(), rag.generator.eosTokenId());
             TextTokenizer.Batch in = rag.contextInputs(m, List.of(q), List.of(List.of(p)));
-            long[] plain = Generation.generate(rag.generator, in.ids(), in.mask(), cfg).tokens(0, rag.generator.eosTokenId());
+            long[] plain =
+                    Generation.generate(rag.generator, in.ids(), in.mask(), cfg).tokens(0, rag.generator.eosTokenId());
             assertArrayEquals(plain, viaRag, "question " + i + ": RAG-token on one passage vs plain beam search");
             if (plain.length > 0) nonEmpty++;
         }

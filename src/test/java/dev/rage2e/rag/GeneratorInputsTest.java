@@ -15,8 +15,10 @@ class GeneratorInputsTest {
     Path tmp;
 
     private TextTokenizer tokenizer() throws Exception {
-        return TextTokenizer.load(TinyWordPieceTokenizer.write(tmp, List.of("what", "year", "was", "the", "bridge", "built", "passage",
-                "title", "word")), 0);
+        return TextTokenizer.load(
+                TinyWordPieceTokenizer.write(
+                        tmp, List.of("what", "year", "was", "the", "bridge", "built", "passage", "title", "word")),
+                0);
     }
 
     private static String decoded(TextTokenizer tok, long[] ids) {
@@ -27,7 +29,8 @@ class GeneratorInputsTest {
     void passageTextIsCutBeforeTheQuestion() throws Exception {
         TextTokenizer tok = tokenizer();
         String question = "what year was the bridge built";
-        long[] ids = GeneratorInputs.tokenize(tok, "title", "passage word ".repeat(50).strip(), question, 40);
+        long[] ids = GeneratorInputs.tokenize(
+                tok, "title", "passage word ".repeat(50).strip(), question, 40);
         assertTrue(ids.length <= 40, "fits: " + ids.length);
         assertTrue(decoded(tok, ids).endsWith(question), decoded(tok, ids));
         assertTrue(decoded(tok, ids).contains("passage word"), "the passage is cut, not dropped: " + decoded(tok, ids));

@@ -23,18 +23,37 @@ class RagForwardParityTest {
         JsonNode fx = Fixtures.json(Fixtures.hf("rag-loss").resolve("rag_e2e_bart.json"));
         JsonNode in = fx.get("inputs");
         int n = fx.get("meta").get("n_docs").asInt();
-        try (NDManager m = NDManager.newBaseManager(); Seq2SeqModel g = Seq2SeqModels.load(Fixtures.hf("bart"), m)) {
-            NDArray ctx = m.create(Fixtures.longs(in.get("context_input_ids")), new Shape(Fixtures.shape(in.get("context_input_ids"))));
-            NDArray mask = m.create(Fixtures.longs(in.get("context_attention_mask")), new Shape(Fixtures.shape(in.get("context_attention_mask"))));
-            NDArray docs = m.create(Fixtures.floats(in.get("doc_scores")), new Shape(Fixtures.shape(in.get("doc_scores"))));
+        try (NDManager m = NDManager.newBaseManager();
+                Seq2SeqModel g = Seq2SeqModels.load(Fixtures.hf("bart"), m)) {
+            NDArray ctx = m.create(
+                    Fixtures.longs(in.get("context_input_ids")),
+                    new Shape(Fixtures.shape(in.get("context_input_ids"))));
+            NDArray mask = m.create(
+                    Fixtures.longs(in.get("context_attention_mask")),
+                    new Shape(Fixtures.shape(in.get("context_attention_mask"))));
+            NDArray docs =
+                    m.create(Fixtures.floats(in.get("doc_scores")), new Shape(Fixtures.shape(in.get("doc_scores"))));
             NDArray labels = m.create(Fixtures.longs(in.get("labels")), new Shape(Fixtures.shape(in.get("labels"))));
             NDArray enc = g.encode(ctx, mask, false);
             NDArray logits = g.decode(labels.repeat(0, n), enc, mask, false);
             int cases = 0;
             for (JsonNode c : fx.get("cases")) {
-                NDArray loss = RagLoss.nll(RagLoss.Kind.parse(c.get("kind").asText()), logits, docs, labels, g.padTokenId(), g.bosTokenId(),
-                        (float) c.get("label_smoothing").asDouble(), c.get("reduce_loss").asBoolean(), c.get("exclude_bos_score").asBoolean());
-                Fixtures.assertClose(Fixtures.floats(c.get("loss")), loss.toFloatArray(), 1e-5, 1e-5, c.get("call").asText());
+                NDArray loss = RagLoss.nll(
+                        RagLoss.Kind.parse(c.get("kind").asText()),
+                        logits,
+                        docs,
+                        labels,
+                        g.padTokenId(),
+                        g.bosTokenId(),
+                        (float) c.get("label_smoothing").asDouble(),
+                        c.get("reduce_loss").asBoolean(),
+                        c.get("exclude_bos_score").asBoolean());
+                Fixtures.assertClose(
+                        Fixtures.floats(c.get("loss")),
+                        loss.toFloatArray(),
+                        1e-5,
+                        1e-5,
+                        c.get("call").asText());
                 cases++;
             }
             assertEquals(8, cases);

@@ -22,15 +22,30 @@ class RagLossParityTest {
             NDArray logits = tensor(m, in.get("seq_logits"));
             NDArray docs = tensor(m, in.get("doc_scores"));
             JsonNode marg = fx.get("rag_token_marginalize").get("output");
-            Fixtures.assertClose(Fixtures.floats(marg), RagLoss.marginalize(logits, docs).toFloatArray(), 1e-5, 1e-5, "marginalize");
+            Fixtures.assertClose(
+                    Fixtures.floats(marg), RagLoss.marginalize(logits, docs).toFloatArray(), 1e-5, 1e-5, "marginalize");
             int n = 0;
             for (JsonNode c : fx.get("cases")) {
-                NDArray target = m.create(Fixtures.longs(in.get(c.get("target").asText())),
+                NDArray target = m.create(
+                        Fixtures.longs(in.get(c.get("target").asText())),
                         new Shape(Fixtures.shape(in.get(c.get("target").asText()))));
                 RagLoss.Kind kind = RagLoss.Kind.parse(c.get("kind").asText());
-                NDArray loss = RagLoss.nll(kind, logits, docs, target, pad, bos, (float) c.get("epsilon").asDouble(),
-                        c.get("reduce_loss").asBoolean(), c.path("exclude_bos_score").asBoolean(false));
-                Fixtures.assertClose(Fixtures.floats(c.get("loss")), loss.toFloatArray(), 1e-5, 1e-5, c.get("call").asText());
+                NDArray loss = RagLoss.nll(
+                        kind,
+                        logits,
+                        docs,
+                        target,
+                        pad,
+                        bos,
+                        (float) c.get("epsilon").asDouble(),
+                        c.get("reduce_loss").asBoolean(),
+                        c.path("exclude_bos_score").asBoolean(false));
+                Fixtures.assertClose(
+                        Fixtures.floats(c.get("loss")),
+                        loss.toFloatArray(),
+                        1e-5,
+                        1e-5,
+                        c.get("call").asText());
                 n++;
             }
             assertTrue(n >= 24, "expected all fixture cases, ran " + n);

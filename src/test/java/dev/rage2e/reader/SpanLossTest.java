@@ -32,13 +32,14 @@ class SpanLossTest {
         }
         for (int i = 0; i < scores.length; i++) scores[i] = (float) rnd.nextGaussian();
         boolean[] text = new boolean[b * n * len];
-        for (int r = 0; r < b * n; r++) for (int t = 2; t < len - 1; t++) text[r * len + t] = true; // tokens 2..7 are text
+        // tokens 2..7 are text
+        for (int r = 0; r < b * n; r++) for (int t = 2; t < len - 1; t++) text[r * len + t] = true;
         List<List<AnswerSpans.Span>> spans = new ArrayList<>();
         spans.add(List.of(new AnswerSpans.Span(2, 3), new AnswerSpans.Span(5, 6))); // ex 0, passage 0: the answer twice
-        spans.add(List.of(new AnswerSpans.Span(4, 4)));                              // ex 0, passage 1: once more
-        spans.add(List.of());                                                        // ex 1, passage 0: absent
-        spans.add(List.of(new AnswerSpans.Span(3, 7)));                              // ex 1, passage 1
-        spans.add(List.of());                                                        // ex 2: in neither passage
+        spans.add(List.of(new AnswerSpans.Span(4, 4))); // ex 0, passage 1: once more
+        spans.add(List.of()); // ex 1, passage 0: absent
+        spans.add(List.of(new AnswerSpans.Span(3, 7))); // ex 1, passage 1
+        spans.add(List.of()); // ex 2: in neither passage
         spans.add(List.of());
 
         double[] expected = reference(start, end, scores, text, spans, b, n, len);
@@ -51,7 +52,8 @@ class SpanLossTest {
             NDArray mask = SpanLoss.booleanMask(m, text, new Shape(b * n, len));
             SpanLoss.Result r;
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                r = SpanLoss.nll(SpanLoss.maskedLogSoftmax(s, mask), SpanLoss.maskedLogSoftmax(e, mask), d.logSoftmax(1), spans);
+                r = SpanLoss.nll(
+                        SpanLoss.maskedLogSoftmax(s, mask), SpanLoss.maskedLogSoftmax(e, mask), d.logSoftmax(1), spans);
                 gc.backward(r.loss());
             }
             float[] ll = r.logLikelihood().toFloatArray();
@@ -62,7 +64,8 @@ class SpanLossTest {
             assertArrayEquals(new boolean[] {true, true, false}, r.hasAnswer());
 
             float[] dg = d.getGradient().toFloatArray(), sg = s.getGradient().toFloatArray();
-            assertTrue(Math.abs(dg[0]) > 1e-4 && Math.abs(dg[2]) > 1e-4, "doc scores of answered examples get gradient");
+            assertTrue(
+                    Math.abs(dg[0]) > 1e-4 && Math.abs(dg[2]) > 1e-4, "doc scores of answered examples get gradient");
             assertEquals(0f, dg[4], 0f, "no gradient for the answerless example");
             assertEquals(0f, dg[5], 0f);
             assertTrue(Math.abs(sg[2]) > 1e-4, "the reader's start logits get gradient");
@@ -74,14 +77,22 @@ class SpanLossTest {
             plus[0] += eps;
             float[] minus = scores.clone();
             minus[0] -= eps;
-            double num = -(reference(start, end, plus, text, spans, b, n, len)[0] - reference(start, end, minus, text, spans, b, n, len)[0])
+            double num = -(reference(start, end, plus, text, spans, b, n, len)[0]
+                            - reference(start, end, minus, text, spans, b, n, len)[0])
                     / (2 * eps);
             assertEquals(num, dg[0], 1e-3);
         }
     }
 
     /** log p(y|x) per example in doubles, straight from the definition (NaN-free: absent = -inf). */
-    static double[] reference(float[] start, float[] end, float[] scores, boolean[] text, List<List<AnswerSpans.Span>> spans, int b, int n,
+    static double[] reference(
+            float[] start,
+            float[] end,
+            float[] scores,
+            boolean[] text,
+            List<List<AnswerSpans.Span>> spans,
+            int b,
+            int n,
             int len) {
         double[] out = new double[b];
         for (int ex = 0; ex < b; ex++) {

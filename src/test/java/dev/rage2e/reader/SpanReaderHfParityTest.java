@@ -30,9 +30,12 @@ class SpanReaderHfParityTest {
     @Test
     void huggingFaceLoadsItAndAgreesOnLogits() throws Exception {
         Path anchors = Fixtures.shared() == null ? null : Fixtures.shared().resolve("anchors");
-        assumeTrue(anchors != null && Files.exists(anchors.resolve("rag_step_anchor.py")), "../shared/anchors not present");
+        assumeTrue(
+                anchors != null && Files.exists(anchors.resolve("rag_step_anchor.py")),
+                "../shared/anchors not present");
         String python = null;
-        for (String candidate : new String[] {"/usr/bin/python3", "python3"}) { // Debian's python3-torch lives in the system python
+        // Debian's python3-torch lives in the system python
+        for (String candidate : new String[] {"/usr/bin/python3", "python3"}) {
             if (python == null && python(candidate, "import torch") == 0) python = candidate;
         }
         assumeTrue(python != null, "no python3 with torch (apt-get install python3-torch)");
@@ -40,29 +43,63 @@ class SpanReaderHfParityTest {
         Path enc = tmp.resolve("bert");
         Files.createDirectories(enc);
         BertTokenizerJson.copyTo(enc);
-        Json.writeFile(enc.resolve("config.json"), Map.of("model_type", "bert", "vocab_size", 30522, "hidden_size", 64,
-                "num_hidden_layers", 2, "num_attention_heads", 4, "intermediate_size", 128, "max_position_embeddings", 128));
-        Safetensors.write(enc.resolve("model.safetensors"), Bert2BertWarmStart.randomBert(BertConfig.load(enc.resolve("config.json")),
-                0.05f, 3), Map.of("format", "pt"));
+        Json.writeFile(
+                enc.resolve("config.json"),
+                Map.of(
+                        "model_type",
+                        "bert",
+                        "vocab_size",
+                        30522,
+                        "hidden_size",
+                        64,
+                        "num_hidden_layers",
+                        2,
+                        "num_attention_heads",
+                        4,
+                        "intermediate_size",
+                        128,
+                        "max_position_embeddings",
+                        128));
+        Safetensors.write(
+                enc.resolve("model.safetensors"),
+                Bert2BertWarmStart.randomBert(BertConfig.load(enc.resolve("config.json")), 0.05f, 3),
+                Map.of("format", "pt"));
         Path reader = tmp.resolve("reader");
         BertForQuestionAnswering.initFrom(enc, reader, 9, BertForQuestionAnswering.Settings.DEFAULT);
 
-        try (NDManager m = NDManager.newBaseManager(); SpanReader r = new SpanReader(BertForQuestionAnswering.load(reader, m))) {
-            SpanReader.Batch b = r.inputs(m, List.of("Who built it?", "When did it open?"), List.of("Eiffel Tower", "Eiffel Tower"),
-                    List.of("Gustave Eiffel's company built the tower.", "It opened in 1889 for the World's Fair, to some criticism."), 128);
+        try (NDManager m = NDManager.newBaseManager();
+                SpanReader r = new SpanReader(BertForQuestionAnswering.load(reader, m))) {
+            SpanReader.Batch b = r.inputs(
+                    m,
+                    List.of("Who built it?", "When did it open?"),
+                    List.of("Eiffel Tower", "Eiffel Tower"),
+                    List.of(
+                            "Gustave Eiffel's company built the tower.",
+                            "It opened in 1889 for the World's Fair, to some criticism."),
+                    128);
             BertForQuestionAnswering.Logits ours = r.model.forward(b.ids(), b.mask(), b.typeIds(), false);
             long[] shape = b.ids().getShape().getShape();
             Path in = tmp.resolve("inputs.json");
-            Json.writeFile(in, Map.of("ids", rows(b.ids().toLongArray(), shape), "mask", rows(b.mask().toLongArray(), shape), "types",
-                    rows(b.typeIds().toLongArray(), shape)));
+            Json.writeFile(
+                    in,
+                    Map.of(
+                            "ids",
+                            rows(b.ids().toLongArray(), shape),
+                            "mask",
+                            rows(b.mask().toLongArray(), shape),
+                            "types",
+                            rows(b.typeIds().toLongArray(), shape)));
             Path script = Path.of("src/test/resources/reader/hf_qa_logits.py").toAbsolutePath();
-            ProcessBuilder pb = new ProcessBuilder(python, script.toString(), anchors.toString(), reader.toString(), in.toString());
+            ProcessBuilder pb =
+                    new ProcessBuilder(python, script.toString(), anchors.toString(), reader.toString(), in.toString());
             pb.redirectError(ProcessBuilder.Redirect.INHERIT);
             Process p = pb.start();
             String out = new String(p.getInputStream().readAllBytes());
-            if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0) throw new AssertionError("transformers failed: " + out);
+            if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0)
+                throw new AssertionError("transformers failed: " + out);
             var hf = Json.MAPPER.readTree(out);
-            Fixtures.assertClose(Fixtures.floats(hf.get("start")), ours.start().toFloatArray(), 1e-4, 1e-4, "start logits");
+            Fixtures.assertClose(
+                    Fixtures.floats(hf.get("start")), ours.start().toFloatArray(), 1e-4, 1e-4, "start logits");
             Fixtures.assertClose(Fixtures.floats(hf.get("end")), ours.end().toFloatArray(), 1e-4, 1e-4, "end logits");
         }
     }
@@ -75,7 +112,9 @@ class SpanReaderHfParityTest {
 
     private static int python(String interpreter, String code) {
         try {
-            Process p = new ProcessBuilder(interpreter, "-c", code).redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(interpreter, "-c", code)
+                    .redirectErrorStream(true)
+                    .start();
             p.getInputStream().readAllBytes();
             return p.waitFor(60, TimeUnit.SECONDS) ? p.exitValue() : -1;
         } catch (Exception e) {

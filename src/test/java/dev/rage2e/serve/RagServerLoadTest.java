@@ -1,11 +1,11 @@
 package dev.rage2e.serve;
 
-import dev.rage2e.testutil.TinyRag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.testutil.TinyRag;
 import dev.rage2e.train.Checkpoints;
 import dev.rage2e.util.AtomicFiles;
 import java.nio.file.Path;
@@ -131,7 +131,8 @@ class RagServerLoadTest {
                 RagServer server = new RagServer(rag, 2, 32).start("127.0.0.1", 0)) {
             Http http = new Http(server.port());
             List<JsonNode> sequential = new ArrayList<>();
-            for (int i = 0; i < distinct; i++) sequential.add(ok(http.ask(fx.questions().get(i), null)));
+            for (int i = 0; i < distinct; i++)
+                sequential.add(ok(http.ask(fx.questions().get(i), null)));
             int arraysBefore = rag.managedArrays();
             ExecutorService pool = Executors.newFixedThreadPool(threads);
             List<Future<List<JsonNode>>> futures = new ArrayList<>();
@@ -141,7 +142,8 @@ class RagServerLoadTest {
                 futures.add(pool.submit(() -> {
                     go.await();
                     List<JsonNode> out = new ArrayList<>();
-                    for (int r = 0; r < perThread; r++) out.add(ok(http.ask(fx.questions().get((tt * perThread + r) % distinct), null)));
+                    for (int r = 0; r < perThread; r++)
+                        out.add(ok(http.ask(fx.questions().get((tt * perThread + r) % distinct), null)));
                     return out;
                 }));
             }
@@ -155,15 +157,24 @@ class RagServerLoadTest {
                     assertEquals(want.get("question"), a.get("question"));
                     assertEquals(want.get("answer"), a.get("answer"), "answer under concurrency");
                     for (int j = 0; j < want.get("passages").size(); j++) {
-                        JsonNode pw = want.get("passages").get(j), pa = a.get("passages").get(j);
+                        JsonNode pw = want.get("passages").get(j),
+                                pa = a.get("passages").get(j);
                         assertEquals(pw.get("id"), pa.get("id"));
-                        maxDiff = Math.max(maxDiff, Math.abs(pw.get("posterior").asDouble() - pa.get("posterior").asDouble()));
-                        maxDiff = Math.max(maxDiff, Math.abs(pw.get("score").asDouble() - pa.get("score").asDouble()));
+                        maxDiff = Math.max(
+                                maxDiff,
+                                Math.abs(pw.get("posterior").asDouble()
+                                        - pa.get("posterior").asDouble()));
+                        maxDiff = Math.max(
+                                maxDiff,
+                                Math.abs(pw.get("score").asDouble()
+                                        - pa.get("score").asDouble()));
                     }
                 }
             }
             pool.shutdown();
-            System.err.printf("concurrent: %d requests from %d threads in %.2f s, max |score/posterior diff| vs sequential %.2g%n",
+            System.err.printf(
+                    "concurrent: %d requests from %d threads in %.2f s, max |score/posterior diff| vs "
+                            + "sequential %.2g%n",
                     threads * perThread, threads, (System.nanoTime() - t0) / 1e9, maxDiff);
             assertEquals(0.0, maxDiff, "scores/posteriors must be bit-identical to the sequential run's");
             assertEquals(arraysBefore, rag.managedArrays(), "NDArrays left behind in the model's manager by requests");
@@ -197,7 +208,8 @@ class RagServerLoadTest {
                 Thread t = new Thread(() -> {
                     try {
                         for (int i = 0; !stop.get(); i++) {
-                            mine.add(ok(http.ask(fx.questions().get((cc + i) % fx.questions().size()), null)));
+                            mine.add(ok(http.ask(
+                                    fx.questions().get((cc + i) % fx.questions().size()), null)));
                             answered.incrementAndGet();
                         }
                     } catch (Throwable e) {
@@ -209,13 +221,22 @@ class RagServerLoadTest {
             }
             // a hostile client mixes malformed requests into the load: each must get a 4xx, never a 5xx or a hang
             AtomicInteger malformed = new AtomicInteger();
-            String[] bad = {"{not json", "[]", "{\"question\": \"\"}", "{\"question\": 42}", "{\"question\": \"q\", \"k\": 0}",
-                "{\"question\": \"q\", \"k\": \"five\"}", "{\"question\": \"" + "x".repeat(40_000) + "\"}", ""};
+            String[] bad = {
+                "{not json",
+                "[]",
+                "{\"question\": \"\"}",
+                "{\"question\": 42}",
+                "{\"question\": \"q\", \"k\": 0}",
+                "{\"question\": \"q\", \"k\": \"five\"}",
+                "{\"question\": \"" + "x".repeat(40_000) + "\"}",
+                ""
+            };
             Thread hostile = new Thread(() -> {
                 try {
                     for (int i = 0; !stop.get(); i++) {
                         Http.Response br = http.post("api/answer", bad[i % bad.length]);
-                        if (br.status() != 400 && br.status() != 413) throw new AssertionError("malformed request got " + br.status() + ": " + br.body());
+                        if (br.status() != 400 && br.status() != 413)
+                            throw new AssertionError("malformed request got " + br.status() + ": " + br.body());
                         malformed.incrementAndGet();
                     }
                 } catch (Throwable e) {
@@ -248,20 +269,28 @@ class RagServerLoadTest {
                 for (JsonNode a : mine) {
                     int step = a.get("step").asInt();
                     String v = a.get("embeddings_version").asText();
-                    assertTrue(step >= lastStep, "a client saw the model go back from step " + lastStep + " to " + step);
-                    assertTrue(v.compareTo(lastVersion) >= 0, "a client saw the embeddings go back from " + lastVersion + " to " + v);
+                    assertTrue(
+                            step >= lastStep, "a client saw the model go back from step " + lastStep + " to " + step);
+                    assertTrue(
+                            v.compareTo(lastVersion) >= 0,
+                            "a client saw the embeddings go back from " + lastVersion + " to " + v);
                     lastStep = step;
                     lastVersion = v;
                     if (step == 2) oldSeen++;
                     else newSeen++;
                 }
                 assertEquals(4, mine.get(mine.size() - 1).get("step").asInt());
-                assertEquals(newVersion, mine.get(mine.size() - 1).get("embeddings_version").asText());
+                assertEquals(
+                        newVersion,
+                        mine.get(mine.size() - 1).get("embeddings_version").asText());
             }
             System.gc();
             long heapGrowth = (rt.totalMemory() - rt.freeMemory()) - heapBefore;
-            System.err.printf("reload under load: %d answers from step 2, %d from step 4, %d malformed requests rejected, none failed; "
-                    + "heap growth %.1f MB%n", oldSeen, newSeen, malformed.get(), heapGrowth / 1e6);
+            System.err.printf(
+                    "reload under load: %d answers from step 2, %d from step 4, %d malformed requests "
+                            + "rejected, none failed; "
+                            + "heap growth %.1f MB%n",
+                    oldSeen, newSeen, malformed.get(), heapGrowth / 1e6);
             assertTrue(malformed.get() > 0, "malformed requests were mixed in");
             assertTrue(heapGrowth < 256L << 20, "bounded memory: heap grew by " + heapGrowth + " bytes");
             assertTrue(oldSeen > 0 && newSeen > 0);

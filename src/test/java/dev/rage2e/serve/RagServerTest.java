@@ -1,6 +1,5 @@
 package dev.rage2e.serve;
 
-import dev.rage2e.testutil.TinyRag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,9 +11,10 @@ import dev.rage2e.index.KbRetriever;
 import dev.rage2e.kb.KbVersions;
 import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.kb.Passage;
-import dev.rage2e.train.RagCheckpoint;
 import dev.rage2e.rag.RagDecoder;
 import dev.rage2e.rag.Retriever;
+import dev.rage2e.testutil.TinyRag;
+import dev.rage2e.train.RagCheckpoint;
 import dev.rage2e.util.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -63,7 +63,8 @@ class RagServerTest {
         assertEquals(4, h.get("step").asInt(), "a run folder serves its latest checkpoint");
         assertEquals(fx.checkpoint(4).toString(), h.get("checkpoint").asText());
         assertEquals(KnowledgeBase.open(fx.kb()).size(), h.get("passages").asInt());
-        assertEquals(KbVersions.requireCurrent(fx.kb()), h.get("embeddings_version").asText());
+        assertEquals(
+                KbVersions.requireCurrent(fx.kb()), h.get("embeddings_version").asText());
         assertEquals(TinyRag.SERVED_N_DOCS, h.get("default_k").asInt());
         assertEquals(1, h.get("models_open").asInt());
         JsonNode rh = retrievalHttp.get("api/health").json();
@@ -84,7 +85,8 @@ class RagServerTest {
         assertEquals(2, a.get("passages").size());
         double sum = 0, prev = Double.POSITIVE_INFINITY;
         for (JsonNode p : a.get("passages")) {
-            for (String f : List.of("id", "title", "text", "score", "posterior")) assertTrue(p.has(f), "passage lacks " + f + ": " + p);
+            for (String f : List.of("id", "title", "text", "score", "posterior"))
+                assertTrue(p.has(f), "passage lacks " + f + ": " + p);
             Passage kbP = KnowledgeBase.open(fx.kb()).passage(p.get("id").asInt());
             assertEquals(kbP.text(), p.get("text").asText());
             assertEquals(kbP.title(), p.get("title").asText());
@@ -93,22 +95,29 @@ class RagServerTest {
             sum += p.get("posterior").asDouble();
         }
         assertEquals(1.0, sum, 1e-4, "p(z|x) over the retrieved passages sums to 1");
-        assertEquals(KbVersions.requireCurrent(fx.kb()), a.get("embeddings_version").asText());
+        assertEquals(
+                KbVersions.requireCurrent(fx.kb()), a.get("embeddings_version").asText());
         assertEquals(4, a.get("step").asInt());
         for (String t : List.of("question_ms", "retrieval_ms", "generator_ms", "model_ms", "queue_ms", "total_ms")) {
             assertTrue(a.get("timings").get(t).asDouble() >= 0, "timing " + t);
         }
         // k omitted: the checkpoint's n-docs
-        assertEquals(TinyRag.SERVED_N_DOCS, ragHttp.ask(q, null).json().get("passages").size());
+        assertEquals(
+                TinyRag.SERVED_N_DOCS,
+                ragHttp.ask(q, null).json().get("passages").size());
     }
 
     /** The server's answer equals decoding the same checkpoint directly, without any serving code. */
     @Test
     void answerEqualsDirectDecoding() throws Exception {
         List<String> qs = fx.questions().subList(0, 3);
-        try (NDManager m = NDManager.newBaseManager(); KbRetriever kr = KbRetriever.open(KnowledgeBase.open(fx.kb()), "auto")) {
+        try (NDManager m = NDManager.newBaseManager();
+                KbRetriever kr = KbRetriever.open(KnowledgeBase.open(fx.kb()), "auto")) {
             RagCheckpoint.Loaded l = RagCheckpoint.load(fx.run(), m);
-            RagDecoder dec = new RagDecoder(l.model(), new RagDecoder.Options(2, 8), RagDecoder.defaultMode(l.model().settings.kind()));
+            RagDecoder dec = new RagDecoder(
+                    l.model(),
+                    new RagDecoder.Options(2, 8),
+                    RagDecoder.defaultMode(l.model().settings.kind()));
             List<RagDecoder.Answer> direct;
             try (Retriever.Snapshot s = kr.acquire()) {
                 direct = dec.answer(m, qs, s);
@@ -119,8 +128,10 @@ class RagServerTest {
                 assertEquals(direct.get(i).answer(), a.get("answer").asText(), "answer to " + qs.get(i));
                 for (int j = 0; j < TinyRag.SERVED_N_DOCS; j++) {
                     JsonNode p = a.get("passages").get(j);
-                    assertEquals(direct.get(i).passages().get(j).id(), p.get("id").asInt());
-                    assertEquals(direct.get(i).docPosterior()[j], p.get("posterior").asDouble(), 1e-5);
+                    assertEquals(
+                            direct.get(i).passages().get(j).id(), p.get("id").asInt());
+                    assertEquals(
+                            direct.get(i).docPosterior()[j], p.get("posterior").asDouble(), 1e-5);
                 }
             }
         }
@@ -131,18 +142,23 @@ class RagServerTest {
     void sequenceDecodingModesMatchDirectDecoding() throws Exception {
         String q = fx.questions().get(5);
         for (RagDecoder.Mode mode : List.of(RagDecoder.Mode.THOROUGH, RagDecoder.Mode.FAST)) {
-            try (NDManager m = NDManager.newBaseManager(); KbRetriever kr = KbRetriever.open(KnowledgeBase.open(fx.kb()), "auto");
+            try (NDManager m = NDManager.newBaseManager();
+                    KbRetriever kr = KbRetriever.open(KnowledgeBase.open(fx.kb()), "auto");
                     RagBackend b = RagBackend.open(fx.run(), null, new RagBackend.Options(2, 8, mode, "auto", 20))) {
                 RagCheckpoint.Loaded l = RagCheckpoint.load(fx.run(), m);
                 RagDecoder.Answer direct;
                 try (Retriever.Snapshot s = kr.acquire()) {
-                    direct = new RagDecoder(l.model(), new RagDecoder.Options(2, 8), mode).answer(m, List.of(q), s).get(0);
+                    direct = new RagDecoder(l.model(), new RagDecoder.Options(2, 8), mode)
+                            .answer(m, List.of(q), s)
+                            .get(0);
                 }
                 l.model().close();
                 JsonNode a = b.answer(q, TinyRag.SERVED_N_DOCS);
                 assertEquals(mode.name().toLowerCase(), a.get("decoding").asText());
                 assertEquals(direct.answer(), a.get("answer").asText(), mode + " answer");
-                assertEquals(direct.passages().get(0).id(), a.get("passages").get(0).get("id").asInt());
+                assertEquals(
+                        direct.passages().get(0).id(),
+                        a.get("passages").get(0).get("id").asInt());
             }
         }
     }
@@ -159,22 +175,44 @@ class RagServerTest {
         assertEquals(7, a.get("passages").get(0).get("id").asInt());
         assertEquals(1.0, a.get("passages").get(0).get("score").asDouble(), 1e-4);
         assertFalse(a.get("passages").get(0).has("posterior"));
-        assertEquals(KbVersions.requireCurrent(fx.kb()), a.get("embeddings_version").asText());
-        assertEquals(4, retrievalHttp.ask("warsaw river", null).json().get("passages").size(), "default k");
+        assertEquals(
+                KbVersions.requireCurrent(fx.kb()), a.get("embeddings_version").asText());
+        assertEquals(
+                4,
+                retrievalHttp.ask("warsaw river", null).json().get("passages").size(),
+                "default k");
     }
 
     @Test
     void badRequestsGet400WithAMessage() throws Exception {
         String longQ = "a".repeat(RagServer.MAX_QUESTION_CHARS + 1);
-        for (String body : List.of("{", "not json", "[]", "\"q\"", "{}", "{\"question\": \"\"}", "{\"question\": \"   \"}", "{\"question\": 5}",
-                "{\"question\": null}", "{\"question\": \"x\", \"k\": 0}", "{\"question\": \"x\", \"k\": -1}", "{\"question\": \"x\", \"k\": \"3\"}",
-                "{\"question\": \"x\", \"k\": 2.5}", "{\"question\": \"x\", \"k\": 21}", "{\"question\": \"x\", \"k\": 1099511627776}",
+        for (String body : List.of(
+                "{",
+                "not json",
+                "[]",
+                "\"q\"",
+                "{}",
+                "{\"question\": \"\"}",
+                "{\"question\": \"   \"}",
+                "{\"question\": 5}",
+                "{\"question\": null}",
+                "{\"question\": \"x\", \"k\": 0}",
+                "{\"question\": \"x\", \"k\": -1}",
+                "{\"question\": \"x\", \"k\": \"3\"}",
+                "{\"question\": \"x\", \"k\": 2.5}",
+                "{\"question\": \"x\", \"k\": 21}",
+                "{\"question\": \"x\", \"k\": 1099511627776}",
                 "{\"question\": \"" + longQ + "\"}")) {
             Http.Response r = ragHttp.post("api/answer", body);
             assertEquals(400, r.status(), "body " + body.substring(0, Math.min(40, body.length())) + ": " + r.body());
             assertTrue(r.json().get("error").asText().length() > 5);
         }
-        assertEquals(400, retrievalHttp.post("api/answer", "{\"question\": \"x\", \"k\": 11}").status(), "k above max_k");
+        assertEquals(
+                400,
+                retrievalHttp
+                        .post("api/answer", "{\"question\": \"x\", \"k\": 11}")
+                        .status(),
+                "k above max_k");
         assertEquals(0, ragHttp.get("api/health").json().get("failed").asInt(), "no 500s");
     }
 
@@ -210,7 +248,9 @@ class RagServerTest {
         assertEquals(1, r.json().get("models_open").asInt());
     }
 
-    /** Beyond loopback, reload needs the admin token (401 without it, or always when none is set); asking stays open. */
+    /**
+     * Beyond loopback, reload needs the admin token (401 without it, or always when none is set); asking stays open.
+     */
     @Test
     void adminEndpointsNeedATokenBeyondLoopback() throws Exception {
         try (RagServer open = new RagServer(retrieval, 1, 2).start("0.0.0.0", 0)) {
@@ -218,18 +258,25 @@ class RagServerTest {
             Http.Response r = h.post("api/reload", "");
             assertEquals(401, r.status(), r.body());
             assertTrue(r.json().get("error").asText().contains("--admin-token"), r.body());
-            assertEquals(401, h.post("api/reload", "", "Authorization", "Bearer guess").status());
+            assertEquals(
+                    401,
+                    h.post("api/reload", "", "Authorization", "Bearer guess").status());
             assertEquals(200, h.ask("what is built", 2).status(), "asking needs no token");
         }
-        try (RagServer guarded = new RagServer(retrieval, 1, 2).adminToken("s3cret").start("0.0.0.0", 0)) {
+        try (RagServer guarded =
+                new RagServer(retrieval, 1, 2).adminToken("s3cret").start("0.0.0.0", 0)) {
             Http h = new Http(guarded.port());
             assertEquals(401, h.post("api/reload", "").status());
-            assertEquals(401, h.post("api/reload", "", "Authorization", "Bearer s3cre").status());
-            assertEquals(401, h.post("api/reload", "", "Authorization", "s3cret").status());
+            assertEquals(
+                    401,
+                    h.post("api/reload", "", "Authorization", "Bearer s3cre").status());
+            assertEquals(
+                    401, h.post("api/reload", "", "Authorization", "s3cret").status());
             Http.Response ok = h.post("api/reload", "", "Authorization", "Bearer s3cret");
             assertEquals(200, ok.status(), ok.body());
         }
-        // a token set on loopback is required there too; without one loopback stays open (reloadWithNothingNewKeepsTheModel)
+        // a token set on loopback is required there too; without one loopback
+        // stays open (reloadWithNothingNewKeepsTheModel)
         try (RagServer local = new RagServer(retrieval, 1, 2).adminToken("t").start("127.0.0.1", 0)) {
             assertEquals(401, new Http(local.port()).post("api/reload", "").status());
         }

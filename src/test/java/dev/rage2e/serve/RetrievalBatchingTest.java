@@ -1,14 +1,14 @@
 package dev.rage2e.serve;
 
-import dev.rage2e.testutil.TinyRag;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.kb.KbBuilder;
 import dev.rage2e.qa.QaExample;
 import dev.rage2e.qa.SquadReader;
-import dev.rage2e.kb.KbBuilder;
+import dev.rage2e.testutil.TinyRag;
 import dev.rage2e.testutil.TinyWordPieceTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 class RetrievalBatchingTest {
     @TempDir
     static Path dir;
+
     static double maxDiff;
 
     @Test
@@ -32,10 +33,12 @@ class RetrievalBatchingTest {
         Path squad = Path.of("data/demo/squad-demo.json").toAbsolutePath();
         Path kb = dir.resolve("kb");
         KbBuilder.build(List.of(squad), kb, 100);
-        Path enc = TinyWordPieceTokenizer.tinyEncoder(dir.resolve("enc"), "{\"pooling\": \"mean\", \"normalize\": true, \"max_length\": 64}");
+        Path enc = TinyWordPieceTokenizer.tinyEncoder(
+                dir.resolve("enc"), "{\"pooling\": \"mean\", \"normalize\": true, \"max_length\": 64}");
         TinyRag.encode(kb, enc, 64);
         List<String> questions = new ArrayList<>();
-        for (QaExample e : SquadReader.read(squad)) if (questions.size() < 48) questions.add(e.question()); // mixed lengths: padding
+        // mixed lengths: padding
+        for (QaExample e : SquadReader.read(squad)) if (questions.size() < 48) questions.add(e.question());
         int k = 5, clients = 24;
         List<JsonNode> expected = new ArrayList<>();
         try (RetrievalBackend alone = RetrievalBackend.open(kb, enc, "flat", k, 10)) {
@@ -55,7 +58,8 @@ class RetrievalBatchingTest {
                         }));
                     }
                     go.countDown();
-                    for (int i = 0; i < questions.size(); i++) same(expected.get(i), got.get(i).get(60, TimeUnit.SECONDS), questions.get(i));
+                    for (int i = 0; i < questions.size(); i++)
+                        same(expected.get(i), got.get(i).get(60, TimeUnit.SECONDS), questions.get(i));
                 }
             } finally {
                 pool.shutdownNow();
@@ -77,8 +81,13 @@ class RetrievalBatchingTest {
             assertEquals(a.get(i).get("id").asInt(), b.get(i).get("id").asInt(), q + " passage " + i);
             assertEquals(a.get(i).get("text").asText(), b.get(i).get("text").asText());
             assertEquals(a.get(i).get("score").asDouble(), b.get(i).get("score").asDouble(), 1e-5, q + " score " + i);
-            maxDiff = Math.max(maxDiff, Math.abs(a.get(i).get("score").asDouble() - b.get(i).get("score").asDouble()));
+            maxDiff = Math.max(
+                    maxDiff,
+                    Math.abs(a.get(i).get("score").asDouble()
+                            - b.get(i).get("score").asDouble()));
         }
-        assertEquals(want.get("embeddings_version").asText(), got.get("embeddings_version").asText());
+        assertEquals(
+                want.get("embeddings_version").asText(),
+                got.get("embeddings_version").asText());
     }
 }

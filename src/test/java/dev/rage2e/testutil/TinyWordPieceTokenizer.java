@@ -27,7 +27,8 @@ public final class TinyWordPieceTokenizer {
         for (char c : chars.toCharArray()) vocab.put("##" + c, vocab.size());
         for (char c : "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".toCharArray()) vocab.put(String.valueOf(c), vocab.size());
         for (String w : words) vocab.putIfAbsent(w.toLowerCase(), vocab.size());
-        if (vocab.size() > 1000) throw new IllegalArgumentException("vocabulary too large for the fixture model: " + vocab.size());
+        if (vocab.size() > 1000)
+            throw new IllegalArgumentException("vocabulary too large for the fixture model: " + vocab.size());
 
         ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("version", "1.0");

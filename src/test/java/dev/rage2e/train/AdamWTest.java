@@ -32,13 +32,22 @@ class AdamWTest {
             Map<String, NDArray> params = new LinkedHashMap<>();
             params.put("w", w);
             params.put("b", b);
-            double[] rw = toD(w0), rb = toD(b0), mw = new double[6], vw = new double[6], mb = new double[2], vb = new double[2];
+            double[] rw = toD(w0),
+                    rb = toD(b0),
+                    mw = new double[6],
+                    vw = new double[6],
+                    mb = new double[2],
+                    vb = new double[2];
             AdamW opt = new AdamW(params, m.newSubManager(), B1, B2, EPS, WD);
             for (int t = 1; t <= 5; t++) {
                 opt.zeroGrad();
-                try (NDManager sm = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                try (NDManager sm = m.newSubManager();
+                        GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     // loss = sum(c w^2) + sum(c b^2): gradient 2 c x
-                    gc.backward(w.square().mul(sm.create(cw, new Shape(2, 3))).sum().add(b.square().mul(sm.create(cb)).sum()));
+                    gc.backward(w.square()
+                            .mul(sm.create(cw, new Shape(2, 3)))
+                            .sum()
+                            .add(b.square().mul(sm.create(cb)).sum()));
                 }
                 opt.step(LR);
                 reference(rw, mw, vw, cw, t, WD);
@@ -56,9 +65,16 @@ class AdamWTest {
      */
     @Test
     void fusedKernelMatchesPlainJavaAdamWAndThePerOpPath() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(dev.rage2e.engine.FusedAdamW.available(), "fused kernel not in this libtorch");
-        String[] names = {"encoder.layer.0.attention.self.query.weight", "encoder.layer.0.attention.self.query.bias",
-            "encoder.layer.0.attention.output.LayerNorm.weight", "decoder.final_layer_norm.weight", "lm_head.weight", "unused.weight"};
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                dev.rage2e.engine.FusedAdamW.available(), "fused kernel not in this libtorch");
+        String[] names = {
+            "encoder.layer.0.attention.self.query.weight",
+            "encoder.layer.0.attention.self.query.bias",
+            "encoder.layer.0.attention.output.LayerNorm.weight",
+            "decoder.final_layer_norm.weight",
+            "lm_head.weight",
+            "unused.weight"
+        };
         long[][] shapes = {{37, 19}, {19}, {64}, {8}, {3, 5, 7}, {4}};
         java.util.Random r = new java.util.Random(7);
         float lr = 1e-2f, wd = 0.01f;
@@ -71,7 +87,8 @@ class AdamWTest {
             for (int j = 0; j < n; j++) init[i][j] = (float) r.nextGaussian();
             for (int t = 0; t < steps; t++) {
                 grads[t][i] = new float[n];
-                for (int j = 0; j < n; j++) grads[t][i][j] = (float) (r.nextGaussian() * (t % 2 == 0 ? 1 : 1e-3)); // small and large
+                // small and large
+                for (int j = 0; j < n; j++) grads[t][i][j] = (float) (r.nextGaussian() * (t % 2 == 0 ? 1 : 1e-3));
             }
         }
         float[][] fused = run(names, shapes, init, grads, lr, wd, false);
@@ -81,8 +98,8 @@ class AdamWTest {
             boolean decays = AdamW.decays(names[i]);
             for (int t = 1; t <= steps; t++) {
                 for (int j = 0; j < x.length; j++) {
-                    // the last parameter is not in the loss: its gradient stays the zeros zeroGrad wrote (decay only, as torch
-                    // with zero-filled .grad)
+                    // the last parameter is not in the loss: its gradient stays the zeros zeroGrad wrote (decay only,
+                    // as torch with zero-filled .grad)
                     double g = names[i].startsWith("unused") ? 0 : grads[t - 1][i][j];
                     if (decays) x[j] *= 1 - lr * (double) wd;
                     mo[j] = B1 * mo[j] + (1 - B1) * g;
@@ -96,7 +113,8 @@ class AdamWTest {
         }
     }
 
-    private static float[][] run(String[] names, long[][] shapes, float[][] init, float[][][] grads, float lr, float wd, boolean perOp) {
+    private static float[][] run(
+            String[] names, long[][] shapes, float[][] init, float[][][] grads, float lr, float wd, boolean perOp) {
         String before = System.getProperty("rag.adamw");
         if (perOp) System.setProperty("rag.adamw", "ops");
         try (NDManager m = NDManager.newBaseManager()) {
@@ -110,10 +128,14 @@ class AdamWTest {
             AdamW opt = new AdamW(params, m.newSubManager(), B1, B2, EPS, wd);
             for (int t = 0; t < grads.length; t++) {
                 opt.zeroGrad();
-                try (NDManager sm = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                try (NDManager sm = m.newSubManager();
+                        GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     NDArray loss = null;
                     for (int i = 0; i < names.length - 1; i++) { // the last parameter gets no gradient
-                        NDArray term = params.get(names[i]).mul(sm.create(grads[t][i], new Shape(shapes[i]))).sum(); // d/dp = G exactly
+                        // d/dp = G exactly
+                        NDArray term = params.get(names[i])
+                                .mul(sm.create(grads[t][i], new Shape(shapes[i])))
+                                .sum();
                         loss = loss == null ? term : loss.add(term);
                     }
                     gc.backward(loss);
@@ -139,13 +161,18 @@ class AdamWTest {
             int[] counts = new int[2];
             for (int t = 0; t < 6; t++) {
                 opt.zeroGrad();
-                try (NDManager sm = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    sm.tempAttachAll(w); // the loss's arrays (receiver w) belong to the step, not to the parameters' manager
+                try (NDManager sm = m.newSubManager();
+                        GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    // the loss's arrays (receiver w) belong to the step, not to the parameters' manager
+                    sm.tempAttachAll(w);
                     gc.backward(w.square().sum());
                 }
                 AdamW.clipGradNorm(List.of(w), om, 1f);
                 opt.step(LR);
-                if (t == 1) counts = new int[] {pm.getManagedArrays().size(), om.getManagedArrays().size()};
+                if (t == 1)
+                    counts = new int[] {
+                        pm.getManagedArrays().size(), om.getManagedArrays().size()
+                    };
             }
             assertEquals(counts[0], pm.getManagedArrays().size(), "arrays left in the parameters' manager");
             assertEquals(counts[1], om.getManagedArrays().size(), "arrays left in the optimiser's manager");
@@ -179,8 +206,10 @@ class AdamWTest {
                 if (run == 1) opt.loadState(saved, "saved state");
                 for (int t = run == 0 ? 1 : 3; t <= 4; t++) {
                     opt.zeroGrad();
-                    try (NDManager sm = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        gc.backward(w.square().mul(sm.create(cw, new Shape(2, 2))).sum());
+                    try (NDManager sm = m.newSubManager();
+                            GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        gc.backward(
+                                w.square().mul(sm.create(cw, new Shape(2, 2))).sum());
                     }
                     opt.step(LR);
                     if (run == 0 && t == 2) {
@@ -192,7 +221,8 @@ class AdamWTest {
                 results[run] = w.toFloatArray();
                 pm.close();
             }
-            assertEquals(0.0, Fixtures.maxAbsDiff(results[0], results[1]), "resumed run must match the uninterrupted one");
+            assertEquals(
+                    0.0, Fixtures.maxAbsDiff(results[0], results[1]), "resumed run must match the uninterrupted one");
         }
     }
 
@@ -203,13 +233,22 @@ class AdamWTest {
             a.setRequiresGradient(true);
             b.setRequiresGradient(true);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                gc.backward(a.mul(m.create(new float[] {3f, 4f})).sum().add(b.mul(12f).sum())); // grads (3,4), (12): norm 13
+                // grads (3,4), (12): norm 13
+                gc.backward(a.mul(m.create(new float[] {3f, 4f}))
+                        .sum()
+                        .add(b.mul(12f).sum()));
             }
             float norm = AdamW.clipGradNorm(List.of(a, b), m, 1f);
             assertEquals(13.0, norm, 1e-5);
             double coef = 1.0 / (13.0 + 1e-6);
-            Fixtures.assertClose(new float[] {(float) (3 * coef), (float) (4 * coef)}, a.getGradient().toFloatArray(), 1e-7, 1e-6, "a grad");
-            Fixtures.assertClose(new float[] {(float) (12 * coef)}, b.getGradient().toFloatArray(), 1e-7, 1e-6, "b grad");
+            Fixtures.assertClose(
+                    new float[] {(float) (3 * coef), (float) (4 * coef)},
+                    a.getGradient().toFloatArray(),
+                    1e-7,
+                    1e-6,
+                    "a grad");
+            Fixtures.assertClose(
+                    new float[] {(float) (12 * coef)}, b.getGradient().toFloatArray(), 1e-7, 1e-6, "b grad");
             assertEquals(1.0, AdamW.clipGradNorm(List.of(a, b), m, 5f), 1e-5, "under the limit: unchanged");
         }
     }

@@ -57,9 +57,13 @@ class PresetsTest {
         Path bad = tmp.resolve("bad.yaml");
         Files.writeString(bad, "warmup-steps: 3\nwarmup-stepz: 4\n");
         UserException e = assertThrows(UserException.class, () -> new TrainConfig().overlay(bad.toString()));
-        assertTrue(e.getMessage().contains("bad.yaml:2") && e.getMessage().contains("unknown config key 'warmup-stepz'"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("bad.yaml:2") && e.getMessage().contains("unknown config key 'warmup-stepz'"),
+                e.getMessage());
         UserException missing = assertThrows(UserException.class, () -> new TrainConfig().overlay("no-such-preset"));
-        assertTrue(missing.getMessage().contains("no-such-preset: no such preset file") && missing.getMessage().contains("experiment"),
+        assertTrue(
+                missing.getMessage().contains("no-such-preset: no such preset file")
+                        && missing.getMessage().contains("experiment"),
                 missing.getMessage());
     }
 }

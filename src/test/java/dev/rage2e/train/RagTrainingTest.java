@@ -1,9 +1,6 @@
 package dev.rage2e.train;
 
-import dev.rage2e.run.TrainingRun;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -23,6 +20,7 @@ import dev.rage2e.rag.RagExample;
 import dev.rage2e.rag.RagModel;
 import dev.rage2e.rag.RagSettings;
 import dev.rage2e.rag.Retriever;
+import dev.rage2e.run.TrainingRun;
 import dev.rage2e.testutil.TinyRag;
 import dev.rage2e.util.UserException;
 import java.nio.file.Files;
@@ -49,13 +47,17 @@ class RagTrainingTest {
             run.run(Integer.MAX_VALUE);
             RagDecoder dec = new RagDecoder(run.model(), new RagDecoder.Options(1, 12), RagDecoder.Mode.TOKEN);
             try (NDManager m = NDManager.newBaseManager()) {
-                AnswerEval.Report r = AnswerEval.run(run.model(), dec, run.retriever(), t.questions, 16, new int[] {1, 2}, null, m, null);
+                AnswerEval.Report r = AnswerEval.run(
+                        run.model(), dec, run.retriever(), t.questions, 16, new int[] {1, 2}, null, m, null);
                 double secs = (System.nanoTime() - t0) / 1e9;
-                System.out.printf("overfit: EM %.3f F1 %.3f after %d steps in %.0fs%n", r.em(), r.f1(), c.maxSteps, secs);
+                System.out.printf(
+                        "overfit: EM %.3f F1 %.3f after %d steps in %.0fs%n", r.em(), r.f1(), c.maxSteps, secs);
                 assertTrue(r.em() >= 0.9, "EM after training: " + r.em());
             }
             List<Float> losses = run.trainer().losses();
-            assertTrue(losses.get(losses.size() - 1) < losses.get(0) * 0.2, "loss fell: " + losses.get(0) + " -> " + losses.get(losses.size() - 1));
+            assertTrue(
+                    losses.get(losses.size() - 1) < losses.get(0) * 0.2,
+                    "loss fell: " + losses.get(0) + " -> " + losses.get(losses.size() - 1));
         }
         assertTrue(Files.isDirectory(Checkpoints.resolve(tmp.resolve("run")).resolve("generator")));
     }
@@ -78,34 +80,44 @@ class RagTrainingTest {
             run.run(3);
             assertEquals(full.subList(0, 3), run.trainer().losses());
         }
-        assertThrows(UserException.class, () -> TrainingRun.open(c, tmp.resolve("split"), false), "a second fresh run into the same folder");
-        try (TrainingRun run = TrainingRun.open(TrainConfig.load(tmp.resolve("split/config.yaml")), tmp.resolve("split"), true)) {
+        assertThrows(
+                UserException.class,
+                () -> TrainingRun.open(c, tmp.resolve("split"), false),
+                "a second fresh run into the same folder");
+        try (TrainingRun run =
+                TrainingRun.open(TrainConfig.load(tmp.resolve("split/config.yaml")), tmp.resolve("split"), true)) {
             assertEquals(3, run.trainer().state().step);
             run.run(Integer.MAX_VALUE);
             List<Float> resumed = run.trainer().losses();
             assertEquals(3, resumed.size());
             for (int i = 0; i < 3; i++) {
-                assertEquals(full.get(3 + i), resumed.get(i), 1e-4 * Math.abs(full.get(3 + i)), "loss at step " + (4 + i));
+                assertEquals(
+                        full.get(3 + i), resumed.get(i), 1e-4 * Math.abs(full.get(3 + i)), "loss at step " + (4 + i));
             }
         }
-        long trainLines = Files.readAllLines(tmp.resolve("split/metrics.jsonl")).stream().filter(l -> l.contains("\"checkpoint\"")).count();
+        long trainLines = Files.readAllLines(tmp.resolve("split/metrics.jsonl")).stream()
+                .filter(l -> l.contains("\"checkpoint\""))
+                .count();
         assertEquals(2, trainLines, "checkpoints at steps 3 and 6");
     }
 
     @Test
     void contextEncoderGetsGradientsOnlyInEndToEndMode() throws Exception {
         TinyRag t = TinyRag.create(tmp, 4, 4, 0.0f);
-        try (NDManager m = NDManager.newBaseManager(); KbRetriever kb = KbRetriever.open(KnowledgeBase.open(t.kb), "flat")) {
+        try (NDManager m = NDManager.newBaseManager();
+                KbRetriever kb = KbRetriever.open(KnowledgeBase.open(t.kb), "flat")) {
             for (boolean end2end : new boolean[] {false, true}) {
                 EncoderModel q = EncoderModel.load(t.encoder, m);
                 EncoderModel ctx = EncoderModel.load(t.encoder, m);
-                RagSettings s = new RagSettings(dev.rage2e.rag.RagLoss.Kind.TOKEN, 2, 32, 96, 16, 0f, false, end2end, 0);
+                RagSettings s =
+                        new RagSettings(dev.rage2e.rag.RagLoss.Kind.TOKEN, 2, 32, 96, 16, 0f, false, end2end, 0);
                 try (RagModel rag = new RagModel(q, ctx, Seq2SeqModels.load(t.generator, m), s)) {
                     q.params.setRequiresGradient(true);
                     ctx.params.setRequiresGradient(true);
                     List<RagExample> batch = new ArrayList<>();
                     for (var e : t.questions) batch.add(new RagExample(e.id(), e.question(), e.answers()));
-                    try (Retriever.Snapshot snap = kb.acquire(); NDManager sub = m.newSubManager();
+                    try (Retriever.Snapshot snap = kb.acquire();
+                            NDManager sub = m.newSubManager();
                             GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                         gc.backward(rag.loss(sub, batch, snap, true, null).loss());
                     }
@@ -125,25 +137,40 @@ class RagTrainingTest {
         c.mode = TrainConfig.Mode.END2END;
         c.maxSteps = 8;
         c.retrieverWarmupSteps = 4;
-        c.indexingFreq = 2; // due at steps 2 and 4 (warm-up: not started), 6 (started), 8 (end of training: the final refresh)
+        // due at steps 2 and 4 (warm-up: not started), 6 (started), 8 (end of training: the final refresh)
+        c.indexingFreq = 2;
         try (TrainingRun run = TrainingRun.open(c, tmp.resolve("run"), false)) {
             RagModel rag = run.model();
             Map<String, float[]> q0 = values(rag.questionEncoder.params), d0 = values(rag.contextEncoder.params);
             Map<String, float[]> g0 = values(rag.generator.params());
             run.run(4);
-            assertEquals(List.of(), changed(q0, rag.questionEncoder.params), "question encoder frozen: every parameter");
+            assertEquals(
+                    List.of(), changed(q0, rag.questionEncoder.params), "question encoder frozen: every parameter");
             assertEquals(List.of(), changed(d0, rag.contextEncoder.params), "context encoder frozen: every parameter");
-            assertEquals(g0.keySet().stream().toList(), changed(g0, rag.generator.params()), "the generator trains during the warm-up: every parameter");
+            assertEquals(
+                    g0.keySet().stream().toList(),
+                    changed(g0, rag.generator.params()),
+                    "the generator trains during the warm-up: every parameter");
             run.run(8);
-            assertEquals(q0.keySet().stream().toList(), changed(q0, rag.questionEncoder.params), "question encoder trains after the warm-up");
-            assertEquals(d0.keySet().stream().toList(), changed(d0, rag.contextEncoder.params), "context encoder trains after the warm-up");
+            assertEquals(
+                    q0.keySet().stream().toList(),
+                    changed(q0, rag.questionEncoder.params),
+                    "question encoder trains after the warm-up");
+            assertEquals(
+                    d0.keySet().stream().toList(),
+                    changed(d0, rag.contextEncoder.params),
+                    "context encoder trains after the warm-up");
         }
         List<Integer> started = new ArrayList<>();
         for (String line : Files.readAllLines(tmp.resolve("run/metrics.jsonl"))) {
             var o = dev.rage2e.util.Json.MAPPER.readTree(line);
-            if (o.path("event").asText().equals("refresh_start")) started.add(o.path("step").asInt());
+            if (o.path("event").asText().equals("refresh_start"))
+                started.add(o.path("step").asInt());
         }
-        assertEquals(List.of(6, 8), started, "the first refresh comes after the warm-up (8: the final refresh from the final weights)");
+        assertEquals(
+                List.of(6, 8),
+                started,
+                "the first refresh comes after the warm-up (8: the final refresh from the final weights)");
     }
 
     private static Map<String, float[]> values(dev.rage2e.model.ParamStore p) {
@@ -187,7 +214,8 @@ class RagTrainingTest {
         lines.trainSource = src.toString();
         lines.trainTarget = tgt.toString();
         e = assertThrows(UserException.class, () -> TrainingRun.open(lines, tmp.resolve("r1"), false));
-        assertTrue(e.getMessage().contains("train.source:2") && e.getMessage().contains("empty question"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("train.source:2") && e.getMessage().contains("empty question"), e.getMessage());
         Files.writeString(src, "who?\nwhat?\n");
         Files.writeString(tgt, "a\n");
         e = assertThrows(UserException.class, () -> TrainingRun.open(lines, tmp.resolve("r2"), false));
@@ -200,7 +228,8 @@ class RagTrainingTest {
 
         // a KB encoded with a different dimension than the question encoder
         TrainConfig dim = t.config();
-        dim.questionEncoder = dev.rage2e.testutil.Fixtures.hf("bert").toString(); // hidden 64 but ... same dim: use a real 384-d one instead
+        // hidden 64 but ... same dim: use a real 384-d one instead
+        dim.questionEncoder = dev.rage2e.testutil.Fixtures.hf("bert").toString();
         Path other = tmp.resolve("other-encoder");
         Files.createDirectories(other);
         dev.rage2e.testutil.BertTokenizerJson.copyTo(other);
@@ -212,15 +241,21 @@ class RagTrainingTest {
         cfg.put("intermediate_size", 64);
         cfg.put("max_position_embeddings", 128);
         dev.rage2e.util.Json.writeFile(other.resolve("config.json"), cfg);
-        dev.rage2e.weights.Safetensors.write(other.resolve("model.safetensors"), dev.rage2e.model.Bert2BertWarmStart.randomBert(
-                dev.rage2e.model.BertConfig.load(other.resolve("config.json")), 0.02f, 1), java.util.Map.of());
+        dev.rage2e.weights.Safetensors.write(
+                other.resolve("model.safetensors"),
+                dev.rage2e.model.Bert2BertWarmStart.randomBert(
+                        dev.rage2e.model.BertConfig.load(other.resolve("config.json")), 0.02f, 1),
+                java.util.Map.of());
         dim.questionEncoder = other.toString();
         e = assertThrows(UserException.class, () -> TrainingRun.open(dim, tmp.resolve("r4"), false));
         assertTrue(e.getMessage().contains("dim 64") && e.getMessage().contains("dim 32"), e.getMessage());
         assertNull(Checkpoints.latestOrNull(tmp.resolve("r4")));
 
         Path squad = tmp.resolve("noanswers.json");
-        Files.writeString(squad, "{\"data\":[{\"title\":\"T\",\"paragraphs\":[{\"context\":\"c\",\"qas\":[{\"id\":\"1\",\"question\":\"q?\",\"answers\":[]}]}]}]}");
+        Files.writeString(
+                squad,
+                "{\"data\":[{\"title\":\"T\",\"paragraphs\":[{\"context\":\"c\","
+                        + "\"qas\":[{\"id\":\"1\",\"question\":\"q?\",\"answers\":[]}]}]}]}");
         TrainConfig noAns = t.config();
         noAns.train = squad.toString();
         e = assertThrows(UserException.class, () -> TrainingRun.open(noAns, tmp.resolve("r5"), false));

@@ -18,7 +18,6 @@ import dev.rage2e.train.refresh.AsyncKbRefresher;
 import dev.rage2e.train.refresh.WeightsSnapshot;
 import dev.rage2e.weights.HostTensor;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
@@ -32,7 +31,8 @@ class RefresherStateTest {
     @Test
     void aSnapshotHoldsTheWeightsOfWhenItWasTakenOnceCopiedBeforeTheUpdate() throws Exception {
         TinyRag t = TinyRag.create(tmp, 2, 2, 0.0f);
-        try (NDManager m = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(t.encoder, m);
+        try (NDManager m = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(t.encoder, m);
                 WeightsSnapshot.Arena arena = new WeightsSnapshot.Arena(enc.params)) {
             for (int round = 0; round < 2; round++) { // the second round reuses the arena
                 Map<String, HostTensor> before = enc.params.toHost();
@@ -45,7 +45,10 @@ class RefresherStateTest {
                 Map<String, HostTensor> got = s.host();
                 assertEquals(before.keySet(), got.keySet());
                 for (String k : before.keySet()) {
-                    assertTrue(java.util.Arrays.equals(before.get(k).toFloats(), got.get(k).toFloats()), "round " + round + ": " + k);
+                    assertTrue(
+                            java.util.Arrays.equals(
+                                    before.get(k).toFloats(), got.get(k).toFloats()),
+                            "round " + round + ": " + k);
                 }
                 s.close();
             }
@@ -57,14 +60,20 @@ class RefresherStateTest {
         TinyRag t = TinyRag.create(tmp, 4, 12, 0.0f);
         KnowledgeBase kb = KnowledgeBase.open(t.kb);
         Map<String, HostTensor> good;
-        try (NDManager m = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(t.encoder, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(t.encoder, m)) {
             good = enc.params.toHost();
         }
         CountDownLatch release = new CountDownLatch(1);
         MetricsLog metrics = new MetricsLog(tmp.resolve("metrics.jsonl"));
         try (KbRetriever retriever = KbRetriever.open(kb, "flat");
                 AsyncKbRefresher refresher = new AsyncKbRefresher(
-                        new KbIndexBuilder(retriever, "flat", new HnswIndex.Params(16, 50, 50, 1), new EmbeddingsWriter.Options(8, 64, 0, 1, null), false),
+                        new KbIndexBuilder(
+                                retriever,
+                                "flat",
+                                new HnswIndex.Params(16, 50, 50, 1),
+                                new EmbeddingsWriter.Options(8, 64, 0, 1, null),
+                                false),
                         w -> {
                             EncoderModel e = EncoderModel.fromWeights(t.encoder, w); // no weights: throws
                             try {
@@ -73,14 +82,19 @@ class RefresherStateTest {
                                 Thread.currentThread().interrupt();
                             }
                             return e;
-                        }, metrics, 1, null, 2)) {
+                        },
+                        metrics,
+                        1,
+                        null,
+                        2)) {
             assertTrue(refresher.trySnapshot(1, WeightsSnapshot.ofHost(Map.of())));
             refresher.awaitReady(); // the failure is built (reported nowhere yet)
             boolean second = refresher.trySnapshot(2, WeightsSnapshot.ofHost(good));
             var failed = refresher.publishIfReady(3).orElseThrow();
             assertNotNull(failed.error(), "the failure is reported between two steps");
             boolean third = refresher.trySnapshot(4, WeightsSnapshot.ofHost(good));
-            // with the worker clearing "running" on failure, 2 started, the report of 1 marked it idle and 4 started too
+            // with the worker clearing "running" on failure, 2 started, the
+            // report of 1 marked it idle and 4 started too
             assertFalse(second && third, "two refreshes in flight at once: 2=" + second + " 4=" + third);
             assertTrue(third, "after the failure was reported a new refresh starts");
             assertFalse(refresher.trySnapshot(5, WeightsSnapshot.ofHost(good)), "skipped while 4 runs");

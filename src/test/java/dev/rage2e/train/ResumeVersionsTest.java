@@ -1,20 +1,20 @@
 package dev.rage2e.train;
 
-import dev.rage2e.run.TrainingRun;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.kb.KbVersions;
+import dev.rage2e.run.TrainingRun;
 import dev.rage2e.testutil.TinyRag;
 import dev.rage2e.util.AtomicFiles;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import dev.rage2e.weights.HostTensor;
 import dev.rage2e.weights.Safetensors;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -58,7 +58,8 @@ class ResumeVersionsTest {
         // checkpoint 4 names the version published after step 3, the one step 5 used
         assertEquals("emb-00002", v4);
         assertTrue(Files.isDirectory(t.kb.resolve(v4)), "the version a kept checkpoint names survives a later publish");
-        assertTrue(Files.isDirectory(t.kb.resolve(Checkpoints.readState(run.resolve(Checkpoints.name(2))).embeddingsVersion)));
+        assertTrue(Files.isDirectory(
+                t.kb.resolve(Checkpoints.readState(run.resolve(Checkpoints.name(2))).embeddingsVersion)));
 
         float step5;
         try (TrainingRun r = TrainingRun.open(c, run, true)) {
@@ -74,14 +75,16 @@ class ResumeVersionsTest {
         try (TrainingRun r = TrainingRun.open(c, run, true)) {
             r.run(Integer.MAX_VALUE);
         }
-        // pruned checkpoints' versions are deleted; the kept ones' (6, 8, and 4 that this process resumed from) and current stay
+        // pruned checkpoints' versions are deleted; the kept ones' (6, 8, and 4
+        // that this process resumed from) and current stay
         TreeSet<String> want = new TreeSet<>(List.of(KbVersions.requireCurrent(t.kb)));
         TreeSet<String> cps = new TreeSet<>();
         try (var files = Files.list(run)) {
-            files.filter(p -> p.getFileName().toString().startsWith("checkpoint-")).forEach(p -> {
-                cps.add(p.getFileName().toString());
-                want.add(Checkpoints.readState(p).embeddingsVersion);
-            });
+            files.filter(p -> p.getFileName().toString().startsWith("checkpoint-"))
+                    .forEach(p -> {
+                        cps.add(p.getFileName().toString());
+                        want.add(Checkpoints.readState(p).embeddingsVersion);
+                    });
         }
         assertEquals(new TreeSet<>(List.of(Checkpoints.name(4), Checkpoints.name(6), Checkpoints.name(8))), cps);
         assertEquals(want, new TreeSet<>(KbVersions.list(t.kb)));
@@ -100,10 +103,17 @@ class ResumeVersionsTest {
             }
             Path cp = Checkpoints.resolve(run);
             String current = KbVersions.requireCurrent(t.kb);
-            assertEquals(current, Checkpoints.readState(cp).embeddingsVersion, "the final checkpoint names the current version");
+            assertEquals(
+                    current,
+                    Checkpoints.readState(cp).embeddingsVersion,
+                    "the final checkpoint names the current version");
             String mismatch = EmbeddingsMatch.mismatch(cp, dev.rage2e.kb.KnowledgeBase.open(t.kb), current);
             if (skip) {
-                assertTrue(mismatch != null && mismatch.contains(t.kb.resolve(current).toString()) && !mismatch.contains("\n"), mismatch);
+                assertTrue(
+                        mismatch != null
+                                && mismatch.contains(t.kb.resolve(current).toString())
+                                && !mismatch.contains("\n"),
+                        mismatch);
             } else {
                 assertEquals(null, mismatch, "the final refresh encoded the KB with the checkpoint's context encoder");
             }
@@ -120,9 +130,14 @@ class ResumeVersionsTest {
         }
         String v = Checkpoints.readState(Checkpoints.resolve(run)).embeddingsVersion;
         // the version is current (refresh at 4 still pending): publish the initial one to be allowed to delete it
-        KbVersions.publish(t.kb, KbVersions.list(t.kb).get(0).equals(v) ? KbVersions.list(t.kb).get(1) : KbVersions.list(t.kb).get(0));
+        KbVersions.publish(
+                t.kb,
+                KbVersions.list(t.kb).get(0).equals(v)
+                        ? KbVersions.list(t.kb).get(1)
+                        : KbVersions.list(t.kb).get(0));
         KbVersions.delete(t.kb, v);
-        UserException e = assertThrows(UserException.class, () -> TrainingRun.open(c, run, true).close());
+        UserException e = assertThrows(
+                UserException.class, () -> TrainingRun.open(c, run, true).close());
         assertTrue(e.getMessage().contains(t.kb.resolve(v).toString()), e.getMessage());
         assertTrue(e.getMessage().contains("missing"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
@@ -139,7 +154,8 @@ class ResumeVersionsTest {
         try (TrainingRun r = TrainingRun.open(c, run, false)) {
             r.run(2);
         }
-        // pretend the first run had used all but a microsecond of 10 minutes (a tiny step on an idle box can take < 0.1 s)
+        // pretend the first run had used all but a microsecond of 10 minutes
+        // (a tiny step on an idle box can take < 0.1 s)
         Path state = run.resolve(Checkpoints.name(2)).resolve(Checkpoints.STATE);
         ObjectNode s = (ObjectNode) Json.read(state);
         s.put("budgetSeconds", 599.999999);
@@ -174,8 +190,10 @@ class ResumeVersionsTest {
         try (TrainingRun r = TrainingRun.open(c, run, false)) {
             r.run(Integer.MAX_VALUE);
         }
-        Map<String, HostTensor> saved = Safetensors.read(Checkpoints.resolve(run).resolve("question_encoder").resolve("model.safetensors"));
-        assertTrue(java.util.Arrays.equals(dense, saved.get("pooler.dense.weight").toFloats()), "pooler weight unchanged");
+        Map<String, HostTensor> saved = Safetensors.read(
+                Checkpoints.resolve(run).resolve("question_encoder").resolve("model.safetensors"));
+        assertTrue(
+                java.util.Arrays.equals(dense, saved.get("pooler.dense.weight").toFloats()), "pooler weight unchanged");
         assertTrue(java.util.Arrays.equals(bias, saved.get("pooler.dense.bias").toFloats()), "pooler bias unchanged");
     }
 }

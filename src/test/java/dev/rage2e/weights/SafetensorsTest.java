@@ -34,7 +34,8 @@ class SafetensorsTest {
         assertEquals("pt", back.metadata().get("format"));
         assertArrayEquals(f, back.tensors().get("b.f32").toFloats());
         assertArrayEquals(new long[] {2, 3}, back.tensors().get("b.f32").shape());
-        assertArrayEquals(new long[] {1, -2, Long.MAX_VALUE}, back.tensors().get("a.i64").toLongs());
+        assertArrayEquals(
+                new long[] {1, -2, Long.MAX_VALUE}, back.tensors().get("a.i64").toLongs());
         float[] half = back.tensors().get("c.f16").toFloats();
         float[] bf = back.tensors().get("d.bf16").toFloats();
         for (int i = 0; i < f.length; i++) {
@@ -43,7 +44,9 @@ class SafetensorsTest {
         }
         assertEquals(DType.BF16, back.tensors().get("d.bf16").dtype());
         // header is 8-byte aligned, as the format recommends
-        long hlen = ByteBuffer.wrap(Files.readAllBytes(file), 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        long hlen = ByteBuffer.wrap(Files.readAllBytes(file), 0, 8)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .getLong();
         assertEquals(0, hlen % 8);
     }
 
@@ -52,14 +55,20 @@ class SafetensorsTest {
         Path f = dev.rage2e.testutil.Fixtures.hf("bert").resolve("model.safetensors");
         Map<String, HostTensor> t = Safetensors.read(f);
         assertEquals(39, t.size());
-        assertArrayEquals(new long[] {1000, 64}, t.get("embeddings.word_embeddings.weight").shape());
+        assertArrayEquals(
+                new long[] {1000, 64},
+                t.get("embeddings.word_embeddings.weight").shape());
     }
 
     @Test
     void rejectsLyingHeaders() throws Exception {
         assertBad(header("{\"x\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8), "outside");
-        assertBad(header("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                + "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12), "overlap");
+        assertBad(
+                header(
+                        "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                                + "\"y\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                        12),
+                "overlap");
         assertBad(header("{\"x\":{\"dtype\":\"Q7\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8), "unknown dtype");
         assertBad(header("{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8), "needs 12");
         assertBad(header("{not json", 0), "not valid JSON");
@@ -68,7 +77,12 @@ class SafetensorsTest {
         UserException e = assertThrows(UserException.class, () -> Safetensors.read(tiny));
         assertTrue(e.getMessage().contains("tiny.safetensors"), e.getMessage());
         Path huge = tmp.resolve("huge.safetensors");
-        Files.write(huge, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(1L << 40).array());
+        Files.write(
+                huge,
+                ByteBuffer.allocate(16)
+                        .order(ByteOrder.LITTLE_ENDIAN)
+                        .putLong(1L << 40)
+                        .array());
         assertThrows(UserException.class, () -> Safetensors.read(huge));
     }
 
@@ -83,6 +97,9 @@ class SafetensorsTest {
 
     private static void assertBad(Path p, String fragment) {
         UserException e = assertThrows(UserException.class, () -> Safetensors.read(p));
-        assertTrue(e.getMessage().contains(fragment) && e.getMessage().contains(p.getFileName().toString()), e.getMessage());
+        assertTrue(
+                e.getMessage().contains(fragment)
+                        && e.getMessage().contains(p.getFileName().toString()),
+                e.getMessage());
     }
 }

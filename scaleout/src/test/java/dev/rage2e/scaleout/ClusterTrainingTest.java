@@ -32,25 +32,79 @@ class ClusterTrainingTest {
             String url = TestCluster.solrUrl();
             Path enc = TestCluster.minilm();
             Path gen = tmp.resolve("span-reader");
-            assertEquals(0, Main.run("models", "init-generator", "--type", "span", "--from", enc.toString(), "--out", gen.toString()));
+            assertEquals(
+                    0,
+                    Main.run(
+                            "models",
+                            "init-generator",
+                            "--type",
+                            "span",
+                            "--from",
+                            enc.toString(),
+                            "--out",
+                            gen.toString()));
 
             // one article of the demo data: its 35 passages are the KB, its questions the training set
             Path squad = TestCluster.oneArticle(tmp);
             Path kbDir = tmp.resolve("kb");
             KbBuilder.build(List.of(squad), kbDir, 100);
-            assertEquals(0, Main.run("kb", "encode", "--kb", kbDir.toString(), "--encoder", enc.toString(), "--spark", "local[2]"));
+            assertEquals(
+                    0,
+                    Main.run(
+                            "kb",
+                            "encode",
+                            "--kb",
+                            kbDir.toString(),
+                            "--encoder",
+                            enc.toString(),
+                            "--spark",
+                            "local[2]"));
             assertEquals(0, Main.run("index", "build", "--kb", kbDir.toString(), "--type", "solr", "--solr", url));
             String first = KbVersions.requireCurrent(kbDir);
 
             Path run = tmp.resolve("run");
-            int rc = Main.run("train", "--mode", "end2end", "--kb", kbDir.toString(), "--question-encoder", enc.toString(), "--generator",
-                    gen.toString(), "--train", squad.toString(), "--out", run.toString(), "--max-steps", "4", "--indexing-freq", "2",
-                    "--refresh", "spark", "--spark-master", "local[2]", "--index-type", "solr:" + url, "--batch-size", "2", "--n-docs", "3",
-                    "--max-combined-length", "192", "--log-every", "0",
-                    // the step-2 refresh is published after step 3 whatever the machine's speed (else 4 quick steps can outrun it)
-                    "--refresh-publish-lag", "1",
-                    // checkpoint 2 names the first version (step 3 still trains on it): its collection must outlive two publishes
-                    "--checkpoint-every", "2", "--keep-checkpoints", "2");
+            int rc = Main.run(
+                    "train",
+                    "--mode",
+                    "end2end",
+                    "--kb",
+                    kbDir.toString(),
+                    "--question-encoder",
+                    enc.toString(),
+                    "--generator",
+                    gen.toString(),
+                    "--train",
+                    squad.toString(),
+                    "--out",
+                    run.toString(),
+                    "--max-steps",
+                    "4",
+                    "--indexing-freq",
+                    "2",
+                    "--refresh",
+                    "spark",
+                    "--spark-master",
+                    "local[2]",
+                    "--index-type",
+                    "solr:" + url,
+                    "--batch-size",
+                    "2",
+                    "--n-docs",
+                    "3",
+                    "--max-combined-length",
+                    "192",
+                    "--log-every",
+                    "0",
+                    // the step-2 refresh is published after step 3 whatever the
+                    // machine's speed (else 4 quick steps can outrun it)
+                    "--refresh-publish-lag",
+                    "1",
+                    // checkpoint 2 names the first version (step 3 still trains on it):
+                    // its collection must outlive two publishes
+                    "--checkpoint-every",
+                    "2",
+                    "--keep-checkpoints",
+                    "2");
             assertEquals(0, rc, "rag train failed");
 
             List<JsonNode> published = new ArrayList<>();
@@ -65,22 +119,30 @@ class ClusterTrainingTest {
             assertTrue(current.meta().path("encoder").path("label").asText().startsWith("context-encoder@step-"));
             assertEquals(current.meta().path("shards").asInt(), 2, "encoded in 2 Spark shards");
             var client = dev.rage2e.scaleout.solr.SolrEngineAccess.client(url);
-            assertEquals(dev.rage2e.scaleout.solr.SolrEngineAccess.collection(current),
-                    dev.rage2e.scaleout.solr.SolrEngineAccess.aliased(client, dev.rage2e.scaleout.solr.SolrEngineAccess.alias(current)),
+            assertEquals(
+                    dev.rage2e.scaleout.solr.SolrEngineAccess.collection(current),
+                    dev.rage2e.scaleout.solr.SolrEngineAccess.aliased(
+                            client, dev.rage2e.scaleout.solr.SolrEngineAccess.alias(current)),
                     "the cluster's alias follows the published version");
-            // collections go with their local versions (the janitor), and every version a checkpoint names keeps its collection
+            // collections go with their local versions (the janitor), and every
+            // version a checkpoint names keeps its collection
             String alias = dev.rage2e.scaleout.solr.SolrEngineAccess.alias(current);
             java.util.Set<String> colls = new java.util.TreeSet<>();
-            for (String c : dev.rage2e.scaleout.solr.SolrEngineAccess.collections(client)) if (c.startsWith(alias + "_")) colls.add(c);
+            for (String c : dev.rage2e.scaleout.solr.SolrEngineAccess.collections(client))
+                if (c.startsWith(alias + "_")) colls.add(c);
             java.util.Set<String> named = dev.rage2e.train.refresh.RunVersions.namedByCheckpoints(run);
             assertTrue(named.contains(first), "checkpoint 2 names the first version: " + named);
             for (String v : named) {
-                String coll = dev.rage2e.scaleout.solr.SolrEngineAccess.collection(Embeddings.open(KnowledgeBase.open(kbDir), v));
-                assertTrue(colls.contains(coll), "a checkpoint names " + v + ": its collection is kept (" + colls + ")");
+                String coll = dev.rage2e.scaleout.solr.SolrEngineAccess.collection(
+                        Embeddings.open(KnowledgeBase.open(kbDir), v));
+                assertTrue(
+                        colls.contains(coll), "a checkpoint names " + v + ": its collection is kept (" + colls + ")");
             }
             for (String c : colls) {
                 String v = c.substring(alias.length() + 1);
-                assertTrue(java.nio.file.Files.isDirectory(kbDir.resolve(v)), "collection " + c + " has its local version");
+                assertTrue(
+                        java.nio.file.Files.isDirectory(kbDir.resolve(v)),
+                        "collection " + c + " has its local version");
             }
         }
     }

@@ -63,7 +63,8 @@ public final class TestCluster {
 
     /** The first article of the repo's demo data (35 passages): small enough to encode in seconds. */
     public static Path oneArticle(Path dir) throws Exception {
-        var doc = dev.rage2e.util.Json.MAPPER.readTree(Path.of("..", "data", "demo", "squad-demo.json").toFile());
+        var doc = dev.rage2e.util.Json.MAPPER.readTree(
+                Path.of("..", "data", "demo", "squad-demo.json").toFile());
         var data = (com.fasterxml.jackson.databind.node.ArrayNode) doc.get("data");
         while (data.size() > 1) data.remove(data.size() - 1);
         Path out = dir.resolve("one-article.json");

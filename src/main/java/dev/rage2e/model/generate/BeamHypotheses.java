@@ -37,10 +37,12 @@ final class BeamHypotheses {
             if (beams.size() > numBeams) {
                 // HF sorts (score, index) pairs: drop the lowest (first index on ties); the next one is the new worst
                 int worst = 0;
-                for (int i = 1; i < beams.size(); i++) if (beams.get(i).score() < beams.get(worst).score()) worst = i;
+                for (int i = 1; i < beams.size(); i++)
+                    if (beams.get(i).score() < beams.get(worst).score()) worst = i;
                 beams.remove(worst);
                 int next = 0;
-                for (int i = 1; i < beams.size(); i++) if (beams.get(i).score() < beams.get(next).score()) next = i;
+                for (int i = 1; i < beams.size(); i++)
+                    if (beams.get(i).score() < beams.get(next).score()) next = i;
                 worstScore = beams.get(next).score();
             } else {
                 worstScore = Math.min(score, worstScore);
@@ -57,7 +59,8 @@ final class BeamHypotheses {
         return switch (earlyStopping) {
             case TRUE -> true;
             case FALSE -> worstScore >= bestSumLogprobs / Math.pow(curLen - 1, lengthPenalty);
-            case NEVER -> worstScore >= bestSumLogprobs / Math.pow(lengthPenalty > 0 ? maxLength - 1 : curLen - 1, lengthPenalty);
+            case NEVER ->
+                worstScore >= bestSumLogprobs / Math.pow(lengthPenalty > 0 ? maxLength - 1 : curLen - 1, lengthPenalty);
         };
     }
 

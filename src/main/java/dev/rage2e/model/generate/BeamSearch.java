@@ -49,9 +49,11 @@ public final class BeamSearch {
         long[][] seqs = new long[rows][cfg.maxLength()];
         for (long[] s : seqs) s[0] = cfg.decoderStartTokenId();
         float[] beamScores = new float[rows];
-        for (int r = 0; r < rows; r++) beamScores[r] = r % nb == 0 ? 0f : -1e9f; // only the first beam is live at step 1
+        // only the first beam is live at step 1
+        for (int r = 0; r < rows; r++) beamScores[r] = r % nb == 0 ? 0f : -1e9f;
         BeamHypotheses[] hyps = new BeamHypotheses[batch];
-        for (int b = 0; b < batch; b++) hyps[b] = new BeamHypotheses(nb, cfg.lengthPenalty(), cfg.earlyStopping(), cfg.maxLength());
+        for (int b = 0; b < batch; b++)
+            hyps[b] = new BeamHypotheses(nb, cfg.lengthPenalty(), cfg.earlyStopping(), cfg.maxLength());
         boolean[] done = new boolean[batch];
         int len = 1;
         float[] candScore = new float[keep];
@@ -97,7 +99,8 @@ public final class BeamSearch {
                         beamIdx++;
                     }
                 }
-                if (beamIdx < nb) throw new IllegalStateException("beam search found fewer than num_beams continuations");
+                if (beamIdx < nb)
+                    throw new IllegalStateException("beam search found fewer than num_beams continuations");
                 done[b] = hyps[b].isDone(candScore[0], curLen);
             }
             long[][] next = new long[rows][];

@@ -1,10 +1,10 @@
 package dev.rage2e.model.generate;
 
-import dev.rage2e.model.GenerationConfig;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import dev.rage2e.model.GenerationConfig;
 import dev.rage2e.model.Seq2SeqModel;
 import dev.rage2e.model.TextTokenizer;
 import java.util.Arrays;
@@ -13,7 +13,8 @@ import java.util.List;
 /**
  * Greedy and beam-search decoding with the semantics of HF transformers v4.40's {@code generate()}
  * for encoder-decoders (no sampling): sequences start with the decoder start token and hold at most
- * {@code max_length} ids; finished rows are padded; beam search is the project's one {@link BeamSearch} (HF's {@code BeamSearchScorer}), so that sequences and
+ * {@code max_length} ids; finished rows are padded; beam search is the project's one {@link
+ * BeamSearch} (HF's {@code BeamSearchScorer}), so that sequences and
  * {@code sequences_scores} match.
  *
  * <p>Each step feeds one token per row through {@link Seq2SeqModel#step} (key/value cache); the token
@@ -59,15 +60,21 @@ public final class Generation {
      * Generates from an encoder output [B, S, H] and its mask [B, S]; intermediate arrays live in sub-managers
      * of {@code manager} and are freed on return.
      */
-    public static Result generateFromEncoded(Seq2SeqModel model, NDArray encoderHidden, NDArray encoderMask, GenerationConfig cfg,
-            NDManager manager) {
+    public static Result generateFromEncoded(
+            Seq2SeqModel model, NDArray encoderHidden, NDArray encoderMask, GenerationConfig cfg, NDManager manager) {
         return generateFromEncoded(model, encoderHidden, encoderMask, null, cfg, manager);
     }
 
     /** As above, also given the encoder's input ids [B, S] (required by a copy-mechanism generator). */
-    public static Result generateFromEncoded(Seq2SeqModel model, NDArray encoderHidden, NDArray encoderMask, NDArray sourceIds,
-            GenerationConfig cfg, NDManager manager) {
-        if (sourceIds == null && model.needsSourceIds()) throw new IllegalArgumentException("this generator needs the source token ids");
+    public static Result generateFromEncoded(
+            Seq2SeqModel model,
+            NDArray encoderHidden,
+            NDArray encoderMask,
+            NDArray sourceIds,
+            GenerationConfig cfg,
+            NDManager manager) {
+        if (sourceIds == null && model.needsSourceIds())
+            throw new IllegalArgumentException("this generator needs the source token ids");
         try (NDManager m = manager.newSubManager()) {
             tempAttach(m, encoderHidden, encoderMask);
             int beams = cfg.numBeams();
@@ -83,8 +90,10 @@ public final class Generation {
                 stepper = new FullPrefixStepper(model, h, mask, ids);
             }
             try (Stepper s = stepper) {
-                return beams == 1 ? greedy(model, cfg, s, (int) encoderHidden.getShape().get(0), m)
-                        : beamSearch(model, cfg, s, (int) encoderHidden.getShape().get(0), m);
+                return beams == 1
+                        ? greedy(model, cfg, s, (int) encoderHidden.getShape().get(0), m)
+                        : beamSearch(
+                                model, cfg, s, (int) encoderHidden.getShape().get(0), m);
             }
         }
     }
@@ -114,10 +123,21 @@ public final class Generation {
         private final Seq2SeqModel model;
         private Seq2SeqModel.DecoderState state;
 
-        /** Starts on the encoder rows, then expands each to {@code beams} rows (cross keys/values are computed once per input). */
-        CachedStepper(Seq2SeqModel model, NDArray hidden, NDArray mask, NDArray sourceIds, int batch, int beams, NDManager m) {
+        /**
+         * Starts on the encoder rows, then expands each to {@code beams} rows
+         * (cross keys/values are computed once per input).
+         */
+        CachedStepper(
+                Seq2SeqModel model,
+                NDArray hidden,
+                NDArray mask,
+                NDArray sourceIds,
+                int batch,
+                int beams,
+                NDManager m) {
             this.model = model;
-            this.state = model.startDecoding(hidden, mask, sourceIds); // plain generators ignore the (possibly null) ids
+            // plain generators ignore the (possibly null) ids
+            this.state = model.startDecoding(hidden, mask, sourceIds);
             if (beams > 1) {
                 int[] rows = new int[batch * beams];
                 for (int r = 0; r < rows.length; r++) rows[r] = r / beams;
@@ -129,7 +149,8 @@ public final class Generation {
 
         @Override
         public float[] next(long[][] seqs, int len, boolean logSoftmax, NDManager sm) {
-            if (state.length() != len - 1) throw new IllegalStateException("cache holds " + state.length() + " positions, expected " + (len - 1));
+            if (state.length() != len - 1)
+                throw new IllegalStateException("cache holds " + state.length() + " positions, expected " + (len - 1));
             long[] last = new long[seqs.length];
             for (int r = 0; r < seqs.length; r++) last[r] = seqs[r][len - 1];
             return copy(model.step(state, sm.create(last)), logSoftmax);
@@ -226,7 +247,8 @@ public final class Generation {
             if (all) break;
         }
         float[] scores = new float[batch];
-        for (int r = 0; r < batch; r++) scores[r] = (float) (sum[r] / Math.pow(Math.max(1, generated[r]), cfg.lengthPenalty()));
+        for (int r = 0; r < batch; r++)
+            scores[r] = (float) (sum[r] / Math.pow(Math.max(1, generated[r]), cfg.lengthPenalty()));
         long[][] out = new long[batch][];
         for (int r = 0; r < batch; r++) out[r] = Arrays.copyOf(seqs[r], len);
         return new Result(out, scores);
@@ -250,7 +272,8 @@ public final class Generation {
         return best;
     }
 
-    private static Result beamSearch(Seq2SeqModel model, GenerationConfig cfg, Stepper stepper, int batch, NDManager m) {
+    private static Result beamSearch(
+            Seq2SeqModel model, GenerationConfig cfg, Stepper stepper, int batch, NDManager m) {
         BeamSearch.Scorer scorer = new BeamSearch.Scorer() {
             @Override
             public float[] next(long[][] seqs, int len, NDManager sm) {
@@ -265,7 +288,8 @@ public final class Generation {
         List<List<BeamSearch.Hypothesis>> hyps = BeamSearch.run(cfg, model.vocabSize(), batch, scorer, m);
         // HF pads the best hypotheses to one width: the longest plus its EOS, at most max_length
         int maxSent = 0;
-        for (List<BeamSearch.Hypothesis> h : hyps) maxSent = Math.max(maxSent, h.get(0).tokens().length);
+        for (List<BeamSearch.Hypothesis> h : hyps)
+            maxSent = Math.max(maxSent, h.get(0).tokens().length);
         int width = Math.min(maxSent + 1, cfg.maxLength());
         long[][] out = new long[batch][width];
         float[] scores = new float[batch];

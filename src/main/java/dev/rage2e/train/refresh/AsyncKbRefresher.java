@@ -1,8 +1,8 @@
 package dev.rage2e.train.refresh;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.engine.Torch;
 import dev.rage2e.index.IndexBuilder;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.train.MetricsLog;
 import dev.rage2e.weights.HostTensor;
@@ -43,8 +43,13 @@ public final class AsyncKbRefresher implements KbRefresher {
 
     private record Pending(IndexBuilder.Built built, int startStep, double probeChange, String error) {}
 
-    public AsyncKbRefresher(IndexBuilder builder, Function<Map<String, HostTensor>, EncoderModel> encoderFactory, MetricsLog metrics,
-            int threads, float[][] probeQueries, int probeK) {
+    public AsyncKbRefresher(
+            IndexBuilder builder,
+            Function<Map<String, HostTensor>, EncoderModel> encoderFactory,
+            MetricsLog metrics,
+            int threads,
+            float[][] probeQueries,
+            int probeK) {
         this(builder, encoderFactory, metrics, threads, probeQueries, probeK, step -> "context-encoder@step-" + step);
     }
 
@@ -52,8 +57,14 @@ public final class AsyncKbRefresher implements KbRefresher {
      * @param probeQueries fixed question vectors whose top-k overlap before/after each swap is logged (may be null)
      * @param label the encoder label recorded in a version's meta.json, by start step
      */
-    public AsyncKbRefresher(IndexBuilder builder, Function<Map<String, HostTensor>, EncoderModel> encoderFactory, MetricsLog metrics,
-            int threads, float[][] probeQueries, int probeK, IntFunction<String> label) {
+    public AsyncKbRefresher(
+            IndexBuilder builder,
+            Function<Map<String, HostTensor>, EncoderModel> encoderFactory,
+            MetricsLog metrics,
+            int threads,
+            float[][] probeQueries,
+            int probeK,
+            IntFunction<String> label) {
         this.builder = builder;
         this.encoderFactory = encoderFactory;
         this.metrics = metrics;
@@ -73,7 +84,10 @@ public final class AsyncKbRefresher implements KbRefresher {
         return trySnapshot(step, weights, threads);
     }
 
-    /** All cores: training has ended (measured: the final SQuAD-KB refresh took 247 s on the one thread of --refresh-threads 1). */
+    /**
+     * All cores: training has ended (measured: the final SQuAD-KB refresh took
+     * 247 s on the one thread of --refresh-threads 1).
+     */
     @Override
     public boolean trySnapshotAlone(int step, WeightsSnapshot weights) {
         return trySnapshot(step, weights, Runtime.getRuntime().availableProcessors());
@@ -106,7 +120,8 @@ public final class AsyncKbRefresher implements KbRefresher {
             IndexBuilder.Built built = builder.build(enc, label.apply(step));
             double change = Double.NaN;
             if (probeQueries != null && probeQueries.length > 0) {
-                change = topKChange(builder.search(builder.current(), probeQueries, probeK),
+                change = topKChange(
+                        builder.search(builder.current(), probeQueries, probeK),
                         builder.search(built.version(), probeQueries, probeK));
             }
             result = new Pending(built, step, change, null);
@@ -151,8 +166,17 @@ public final class AsyncKbRefresher implements KbRefresher {
             builder.publish(p.built());
             double publishS = (System.nanoTime() - t0) / 1e9;
             IndexBuilder.Built b = p.built();
-            Report r = new Report(b.version(), p.startStep(), step, b.encodeSeconds(), b.indexSeconds(), b.passages(),
-                    b.passages() / Math.max(1e-9, b.encodeSeconds()), p.probeChange(), null, publishS);
+            Report r = new Report(
+                    b.version(),
+                    p.startStep(),
+                    step,
+                    b.encodeSeconds(),
+                    b.indexSeconds(),
+                    b.passages(),
+                    b.passages() / Math.max(1e-9, b.encodeSeconds()),
+                    p.probeChange(),
+                    null,
+                    publishS);
             ObjectNode o = metrics.event("refresh_published");
             o.put("step", step);
             o.put("version", b.version());

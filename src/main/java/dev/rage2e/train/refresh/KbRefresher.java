@@ -53,6 +53,15 @@ public interface KbRefresher extends AutoCloseable {
     record InFlight(int startStep, WeightsSnapshot weights) {}
 
     /** What one refresh did, for metrics.jsonl. */
-    record Report(String version, int startStep, int publishStep, double encodeSeconds, double indexSeconds, int passages,
-            double passagesPerSecond, double probeTopKChange, String error, double swapSeconds) {}
+    record Report(
+            String version,
+            int startStep,
+            int publishStep,
+            double encodeSeconds,
+            double indexSeconds,
+            int passages,
+            double passagesPerSecond,
+            double probeTopKChange,
+            String error,
+            double swapSeconds) {}
 }

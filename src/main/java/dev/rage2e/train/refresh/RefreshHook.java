@@ -1,6 +1,5 @@
 package dev.rage2e.train.refresh;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.train.Trainer;
@@ -37,7 +36,10 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
     private WeightsSnapshot.Arena arena;
     private WeightsSnapshot copyPending; // a snapshot whose copy the next weight update must wait for
 
-    /** Before a weight update: the last snapshot's copy must be complete (normally the refresher did it during the step). */
+    /**
+     * Before a weight update: the last snapshot's copy must be complete
+     * (normally the refresher did it during the step).
+     */
     public void beforeUpdate() {
         WeightsSnapshot w = copyPending;
         if (w == null) return;
@@ -48,7 +50,13 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
         if (ns > 1_000_000) logWait(trainer, trainer.state().step, "snapshot_copy", ns, 0);
     }
 
-    public RefreshHook(KbRefresher refresher, Trainer trainer, int indexingFreq, int publishLag, boolean finalRefresh, List<String> probeQuestions) {
+    public RefreshHook(
+            KbRefresher refresher,
+            Trainer trainer,
+            int indexingFreq,
+            int publishLag,
+            boolean finalRefresh,
+            List<String> probeQuestions) {
         this.refresher = refresher;
         this.trainer = trainer;
         this.indexingFreq = indexingFreq;
@@ -64,7 +72,8 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
     public void afterStep(int step, Trainer t) throws IOException {
         TrainerState st = t.state();
         if (publishLag > 0) {
-            if (refresher.running() && step >= st.pendingRefreshStartStep + publishLag) publishWaiting(step, t, "publish");
+            if (refresher.running() && step >= st.pendingRefreshStartStep + publishLag)
+                publishWaiting(step, t, "publish");
         } else {
             refresher.publishIfReady(step).ifPresent(r -> published(r, step, t, "publish", 0));
         }
@@ -88,7 +97,8 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
     /** {@code alone}: nothing trains meanwhile (the final refresh), so the refresher may use every core. */
     private void snapshot(int step, Trainer t, boolean alone) {
         long s0 = System.nanoTime();
-        WeightsSnapshot w = WeightsSnapshot.of(t.model().contextEncoder.params, arena); // copied by the refresher before the next update
+        // copied by the refresher before the next update
+        WeightsSnapshot w = WeightsSnapshot.of(t.model().contextEncoder.params, arena);
         boolean started = alone ? refresher.trySnapshotAlone(step, w) : refresher.trySnapshot(step, w);
         if (started) copyPending = w;
         if (started) {
@@ -167,7 +177,8 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
         } else {
             Path f = checkpoint.resolve(SNAPSHOT_FILE);
             if (!Files.isRegularFile(f)) {
-                throw new UserException(f + ": missing (the checkpoint says a refresh started at step " + s + " was running)");
+                throw new UserException(
+                        f + ": missing (the checkpoint says a refresh started at step " + s + " was running)");
             }
             w = WeightsSnapshot.ofHost(Safetensors.read(f));
         }
@@ -185,7 +196,10 @@ public final class RefreshHook implements Trainer.StepHook, Trainer.CheckpointLi
         // the weights of a refresh started before this step are no longer the model's: save them for resume
         if (f.isPresent() && f.get().startStep() != trainer.state().step) {
             Map<String, HostTensor> host = f.get().weights().host();
-            Safetensors.write(tmp.resolve(SNAPSHOT_FILE), host, Map.of("format", "pt", "start_step", String.valueOf(f.get().startStep())));
+            Safetensors.write(
+                    tmp.resolve(SNAPSHOT_FILE),
+                    host,
+                    Map.of("format", "pt", "start_step", String.valueOf(f.get().startStep())));
         }
     }
 

@@ -48,7 +48,9 @@ public final class RunVersions {
         return out;
     }
 
-    /** Versions this run may delete once nothing needs them: those its checkpoints name and those its refresher made. */
+    /**
+     * Versions this run may delete once nothing needs them: those its checkpoints name and those its refresher made.
+     */
     public static Set<String> owned(Path kbDir, Path runDir) throws IOException {
         Set<String> out = new LinkedHashSet<>(namedByCheckpoints(runDir));
         String tag = ownerTag(runDir);

@@ -53,7 +53,9 @@ public final class WeightsSnapshot implements AutoCloseable {
         }
     }
 
-    /** A snapshot of {@code params} as they are now, to be copied before their next update (see {@link #awaitCopied}). */
+    /**
+     * A snapshot of {@code params} as they are now, to be copied before their next update (see {@link #awaitCopied}).
+     */
     public static WeightsSnapshot of(ParamStore params, Arena arena) {
         return new WeightsSnapshot(params, arena, null);
     }
@@ -81,7 +83,8 @@ public final class WeightsSnapshot implements AutoCloseable {
             if (arena != null && arena.busy.compareAndSet(false, true)) {
                 for (Map.Entry<String, NDArray> e : source.tensors().entrySet()) {
                     NDArray dst = arena.arrays.get(e.getKey());
-                    try (NDArray src = e.getValue().stopGradient()) { // a detached view: the copy is no part of any graph
+                    // a detached view: the copy is no part of any graph
+                    try (NDArray src = e.getValue().stopGradient()) {
                         dst.set(new NDIndex("..."), src); // libtorch copy_ into the preallocated array
                     }
                     out.put(e.getKey(), dst);

@@ -55,10 +55,16 @@ public final class SolrEngine implements RemoteIndex.Engine {
 
     /** The alias all readers of this KB query: {@code rag-NAME-SHA8} (KB folder name and passages checksum). */
     static String alias(Embeddings emb) {
-        String kbName = emb.dir().getParent().getFileName().toString().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-");
+        String kbName = emb.dir()
+                .getParent()
+                .getFileName()
+                .toString()
+                .toLowerCase(Locale.ROOT)
+                .replaceAll("[^a-z0-9]+", "-");
         kbName = kbName.replaceAll("^-+|-+$", "");
         if (kbName.isEmpty()) kbName = "kb";
-        return "rag-" + kbName + "-" + emb.meta().path("kb_passages_sha256").asText("00000000").substring(0, 8);
+        return "rag-" + kbName + "-"
+                + emb.meta().path("kb_passages_sha256").asText("00000000").substring(0, 8);
     }
 
     static String collection(Embeddings emb) {
@@ -73,11 +79,13 @@ public final class SolrEngine implements RemoteIndex.Engine {
         call(target, () -> {
             if (collections(c).contains(coll)) {
                 requireDim(c, coll, emb.dim(), emb.dir());
-                if (coll.equals(aliased(c, alias(emb))) && count(c, coll) == emb.count()) return null; // published already: complete
+                // published already: complete
+                if (coll.equals(aliased(c, alias(emb))) && count(c, coll) == emb.count()) return null;
                 CollectionAdminRequest.deleteCollection(coll).process(c); // a half-indexed earlier attempt: start over
             }
             String config = configSet(c, emb.dim(), params);
-            CollectionAdminRequest.Create create = CollectionAdminRequest.createCollection(coll, config, SHARDS, REPLICAS);
+            CollectionAdminRequest.Create create =
+                    CollectionAdminRequest.createCollection(coll, config, SHARDS, REPLICAS);
             create.setWaitForFinalState(true);
             create.process(c);
             List<SolrInputDocument> docs = new ArrayList<>(BATCH);
@@ -97,7 +105,9 @@ public final class SolrEngine implements RemoteIndex.Engine {
             }
             c.commit(coll, true, true);
             long found = count(c, coll);
-            if (found != emb.count()) throw new IOException("solr collection " + coll + " holds " + found + " documents after indexing " + emb.count());
+            if (found != emb.count())
+                throw new IOException(
+                        "solr collection " + coll + " holds " + found + " documents after indexing " + emb.count());
             return null;
         });
         ObjectNode meta = Json.MAPPER.createObjectNode();
@@ -123,7 +133,8 @@ public final class SolrEngine implements RemoteIndex.Engine {
         String coll = collection(emb);
         call(target, () -> {
             if (!collections(c).contains(coll)) {
-                throw new UserException("solr " + target + ": no collection " + coll + " (run rag index build --type solr:" + target + ")");
+                throw new UserException("solr " + target + ": no collection " + coll + " (run rag index build "
+                        + "--type solr:" + target + ")");
             }
             requireDim(c, coll, emb.dim(), emb.dir());
             return null;
@@ -137,13 +148,15 @@ public final class SolrEngine implements RemoteIndex.Engine {
         String alias = alias(emb), coll = collection(emb);
         call(target, () -> {
             String previous = aliased(c, alias);
-            CollectionAdminRequest.createAlias(alias, coll).process(c); // atomic: a search resolves to the old or the new collection
+            // atomic: a search resolves to the old or the new collection
+            CollectionAdminRequest.createAlias(alias, coll).process(c);
             if (!deleteOlder) return null;
-            // keep the new and the previous collection (searches that resolved the alias just before the swap) and any newer build
-            // not yet published; versions older than both are read by no one any more
+            // keep the new and the previous collection (searches that resolved the alias just before the swap) and any
+            // newer build not yet published; versions older than both are read by no one any more
             long keepFrom = Math.min(versionNumber(coll), previous == null ? Long.MAX_VALUE : versionNumber(previous));
             for (String other : collections(c)) {
-                if (other.startsWith(alias + "_") && versionNumber(other) < keepFrom) CollectionAdminRequest.deleteCollection(other).process(c);
+                if (other.startsWith(alias + "_") && versionNumber(other) < keepFrom)
+                    CollectionAdminRequest.deleteCollection(other).process(c);
             }
             return null;
         });
@@ -155,8 +168,11 @@ public final class SolrEngine implements RemoteIndex.Engine {
         String coll = collection(emb);
         call(target, () -> {
             String current = aliased(c, alias(emb));
-            if (coll.equals(current)) throw new UserException("solr collection " + coll + " is what alias " + alias(emb) + " points at; not deleting it");
-            if (collections(c).contains(coll)) CollectionAdminRequest.deleteCollection(coll).process(c);
+            if (coll.equals(current))
+                throw new UserException(
+                        "solr collection " + coll + " is what alias " + alias(emb) + " points at; not deleting it");
+            if (collections(c).contains(coll))
+                CollectionAdminRequest.deleteCollection(coll).process(c);
             return null;
         });
     }
@@ -173,7 +189,9 @@ public final class SolrEngine implements RemoteIndex.Engine {
     }
 
     static long count(SolrClient c, String coll) throws IOException, SolrServerException {
-        return c.query(coll, new org.apache.solr.client.solrj.SolrQuery("*:*").setRows(0)).getResults().getNumFound();
+        return c.query(coll, new org.apache.solr.client.solrj.SolrQuery("*:*").setRows(0))
+                .getResults()
+                .getNumFound();
     }
 
     /** The collection the KB's alias points at (null when none). */
@@ -186,16 +204,22 @@ public final class SolrEngine implements RemoteIndex.Engine {
     }
 
     /** A collection of another vector dimension is someone else's: refuse it (nothing is changed). */
-    static void requireDim(SolrClient c, String coll, int want, Path embeddingsDir) throws IOException, SolrServerException {
+    static void requireDim(SolrClient c, String coll, int want, Path embeddingsDir)
+            throws IOException, SolrServerException {
         int d = dim(c, coll);
         if (d != want) {
-            throw new UserException("solr collection " + coll + " holds " + d + "-dim vectors, " + embeddingsDir + " has " + want
+            throw new UserException("solr collection " + coll + " holds " + d + "-dim "
+                    + "vectors, " + embeddingsDir + " has " + want
                     + " (delete the collection or use another KB folder)");
         }
     }
 
     static int dim(SolrClient c, String coll) throws IOException, SolrServerException {
-        Object d = new SchemaRequest.FieldType("knn_vector").process(c, coll).getFieldType().getAttributes().get("vectorDimension");
+        Object d = new SchemaRequest.FieldType("knn_vector")
+                .process(c, coll)
+                .getFieldType()
+                .getAttributes()
+                .get("vectorDimension");
         return Integer.parseInt(String.valueOf(d));
     }
 
@@ -207,14 +231,19 @@ public final class SolrEngine implements RemoteIndex.Engine {
         try {
             try (ZipOutputStream z = new ZipOutputStream(Files.newOutputStream(zip))) {
                 for (String f : List.of("solrconfig.xml", "schema.xml")) {
-                    String text = resource(f).replace("@DIM@", Integer.toString(dim)).replace("@M@", Integer.toString(p.m()))
+                    String text = resource(f)
+                            .replace("@DIM@", Integer.toString(dim))
+                            .replace("@M@", Integer.toString(p.m()))
                             .replace("@EF_CONSTRUCTION@", Integer.toString(p.efConstruction()));
                     z.putNextEntry(new ZipEntry(f));
                     z.write(text.getBytes(StandardCharsets.UTF_8));
                     z.closeEntry();
                 }
             }
-            new ConfigSetAdminRequest.Upload().setConfigSetName(name).setUploadFile(zip.toFile(), "application/zip").process(c);
+            new ConfigSetAdminRequest.Upload()
+                    .setConfigSetName(name)
+                    .setUploadFile(zip.toFile(), "application/zip")
+                    .process(c);
         } finally {
             Files.deleteIfExists(zip);
         }
@@ -242,7 +271,9 @@ public final class SolrEngine implements RemoteIndex.Engine {
             if (e instanceof UserException u) throw u;
             Throwable root = e;
             while (root.getCause() != null && root.getCause() != root) root = root.getCause();
-            String m = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage().lines().findFirst().orElse("");
+            String m = root.getMessage() == null
+                    ? root.getClass().getSimpleName()
+                    : root.getMessage().lines().findFirst().orElse("");
             throw new UserException("solr " + target + ": " + m);
         }
     }

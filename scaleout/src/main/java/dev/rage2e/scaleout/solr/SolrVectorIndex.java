@@ -52,17 +52,21 @@ final class SolrVectorIndex implements VectorIndex {
         return new TopK(ids, scores);
     }
 
-    /** The passage ids of the cluster's top {@code n} for {@code q}, in the cluster's order (before exact re-scoring). */
+    /**
+     * The passage ids of the cluster's top {@code n} for {@code q}, in the cluster's order (before exact re-scoring).
+     */
     int[] candidates(float[] q, int n) {
         if (q.length != dim()) throw new IllegalArgumentException("query has " + q.length + " dims, index " + dim());
         StringBuilder v = new StringBuilder("{!knn f=vector topK=").append(n).append("}[");
         for (int i = 0; i < q.length; i++) v.append(i == 0 ? "" : ",").append(q[i]);
-        SolrQuery query = new SolrQuery(v.append(']').toString()).setFields("passage").setRows(n);
+        SolrQuery query =
+                new SolrQuery(v.append(']').toString()).setFields("passage").setRows(n);
         SolrDocumentList docs;
         try {
             docs = client.query(collection, query, SolrRequest.METHOD.POST).getResults();
         } catch (Exception e) {
-            throw new UncheckedIOException(new java.io.IOException("solr collection " + collection + ": " + e.getMessage(), e));
+            throw new UncheckedIOException(
+                    new java.io.IOException("solr collection " + collection + ": " + e.getMessage(), e));
         }
         int[] pid = new int[docs.size()];
         for (int j = 0; j < pid.length; j++) pid[j] = ((Number) docs.get(j).getFirstValue("passage")).intValue();

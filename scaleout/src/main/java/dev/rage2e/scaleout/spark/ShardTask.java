@@ -29,7 +29,13 @@ final class ShardTask implements Function<Integer, ShardTask.Done> {
     private final int maxLen;
     private final String precision;
 
-    ShardTask(Path kbDir, Path encoderDir, EncoderIdentity identity, int shards, EmbeddingsWriter.Options opt, String precision) {
+    ShardTask(
+            Path kbDir,
+            Path encoderDir,
+            EncoderIdentity identity,
+            int shards,
+            EmbeddingsWriter.Options opt,
+            String precision) {
         this.kbDir = kbDir.toAbsolutePath().toString();
         this.encoderDir = encoderDir.toAbsolutePath().toString();
         this.identityJson = Json.write(identity.toJson());
@@ -45,9 +51,14 @@ final class ShardTask implements Function<Integer, ShardTask.Done> {
         KnowledgeBase kb = KnowledgeBase.open(Path.of(kbDir));
         EncoderIdentity identity = EncoderIdentity.fromJson(Json.MAPPER.readTree(identityJson));
         EmbeddingsWriter.Options opt = new EmbeddingsWriter.Options(batch, maxLen, shard, shards, null);
-        try (NDManager root = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(Path.of(encoderDir), root)) {
+        try (NDManager root = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(Path.of(encoderDir), root)) {
             EmbeddingsWriter.Result r = EmbeddingsWriter.encodeShard(kb, enc, identity, opt);
-            return new Done(shard, r.passagesEncoded(), r.seconds(), java.net.InetAddress.getLocalHost().getHostName());
+            return new Done(
+                    shard,
+                    r.passagesEncoded(),
+                    r.seconds(),
+                    java.net.InetAddress.getLocalHost().getHostName());
         }
     }
 }

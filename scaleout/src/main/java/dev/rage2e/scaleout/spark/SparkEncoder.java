@@ -31,15 +31,20 @@ public final class SparkEncoder implements DistributedEncoder {
     private final int shards;
     private final PrintStream log;
 
-    /** Starts (or joins) a Spark context on {@code master}; {@code shards} 0 means the context's default parallelism. */
+    /**
+     * Starts (or joins) a Spark context on {@code master}; {@code shards} 0 means the context's default parallelism.
+     */
     public static SparkEncoder start(String master, int shards, PrintStream log) throws IOException {
         checkReachable(master);
-        SparkConf conf = new SparkConf().setAppName("rag-e2e KB encoding").setIfMissing("spark.master", master)
+        SparkConf conf = new SparkConf()
+                .setAppName("rag-e2e KB encoding")
+                .setIfMissing("spark.master", master)
                 .setIfMissing("spark.ui.enabled", "false")
                 // a task is one whole shard: retry it elsewhere rather than run it twice at once
                 .setIfMissing("spark.speculation", "false");
         if (!conf.get("spark.master").equals(master)) {
-            throw new UserException("--spark-master " + master + " but spark.master is " + conf.get("spark.master") + " (from spark-submit?)");
+            throw new UserException("--spark-master " + master + " but spark.master is " + conf.get("spark.master")
+                    + " (from spark-submit?)");
         }
         return new SparkEncoder(new JavaSparkContext(conf), true, shards, log);
     }
@@ -62,30 +67,41 @@ public final class SparkEncoder implements DistributedEncoder {
     }
 
     @Override
-    public EmbeddingsWriter.Result encode(KnowledgeBase kb, Path encoderDir, EncoderIdentity identity, EmbeddingsWriter.Options opt)
+    public EmbeddingsWriter.Result encode(
+            KnowledgeBase kb, Path encoderDir, EncoderIdentity identity, EmbeddingsWriter.Options opt)
             throws IOException {
         int n = Math.min(shards(), Math.max(1, kb.size()));
         if (n < 2) n = 2; // the shard files need n >= 2; a one-passage KB gets an empty shard
         EmbeddingsWriter.Options sharded = new EmbeddingsWriter.Options(opt.batch(), opt.maxLen(), 0, n, null);
         Path shardDir = EmbeddingsWriter.shardDir(kb, identity, sharded);
         AtomicFiles.deleteTree(shardDir); // a set an interrupted job left: its rows may come from a killed task
-        ShardTask task = new ShardTask(kb.dir(), encoderDir, identity, n, opt, Precision.current().used());
+        ShardTask task = new ShardTask(
+                kb.dir(), encoderDir, identity, n, opt, Precision.current().used());
         long t0 = System.nanoTime();
         List<ShardTask.Done> done;
         try {
-            done = sc.parallelize(IntStream.range(0, n).boxed().toList(), n).map(task).collect();
+            done = sc.parallelize(IntStream.range(0, n).boxed().toList(), n)
+                    .map(task)
+                    .collect();
         } catch (Exception e) { // SparkException is checked but undeclared (thrown from Scala)
             AtomicFiles.deleteTree(shardDir);
-            throw new IOException("Spark encoding of " + kb.dir() + " failed: " + rootMessage(e) + "; the published version is unchanged", e);
+            throw new IOException(
+                    "Spark encoding of " + kb.dir() + " failed: " + rootMessage(e) + "; the "
+                            + "published version is unchanged",
+                    e);
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         String version = EmbeddingsWriter.mergeIfComplete(kb, shardDir, n);
-        if (version == null) throw new IOException(shardDir + ": Spark reported " + done.size() + " shards done but the set is incomplete");
+        if (version == null)
+            throw new IOException(
+                    shardDir + ": Spark reported " + done.size() + " shards done but the set is incomplete");
         int passages = done.stream().mapToInt(ShardTask.Done::passages).sum();
         if (log != null) {
             long hosts = done.stream().map(ShardTask.Done::host).distinct().count();
-            log.printf("rag: spark encoded %d passages in %d shards on %d host(s) in %.1f s (%.1f passages/s) -> %s%n", passages, n, hosts,
-                    seconds, passages / Math.max(1e-9, seconds), version);
+            log.printf(
+                    "rag: spark encoded %d passages in %d shards on %d host(s) in %.1f s (%.1f passages/s) -> "
+                            + "%s%n",
+                    passages, n, hosts, seconds, passages / Math.max(1e-9, seconds), version);
         }
         return new EmbeddingsWriter.Result(version, passages, seconds, null);
     }
@@ -100,13 +116,16 @@ public final class SparkEncoder implements DistributedEncoder {
         if (ownsContext) sc.stop();
     }
 
-    /** spark://host:port masters are probed first, so an unreachable one is a one-line error, not a minute of retries. */
+    /**
+     * spark://host:port masters are probed first, so an unreachable one is a one-line error, not a minute of retries.
+     */
     static void checkReachable(String master) {
         if (master == null || master.isBlank()) throw new UserException("--spark-master is empty");
         if (!master.startsWith("spark://")) return; // local[N], yarn, k8s://...: Spark's own checks
         for (String hostPort : master.substring("spark://".length()).split(",")) {
             URI u = URI.create("spark://" + hostPort);
-            if (u.getHost() == null || u.getPort() < 0) throw new UserException("--spark-master " + master + ": expected spark://HOST:PORT");
+            if (u.getHost() == null || u.getPort() < 0)
+                throw new UserException("--spark-master " + master + ": expected spark://HOST:PORT");
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress(u.getHost(), u.getPort()), 5000);
                 return;
@@ -123,7 +142,10 @@ public final class SparkEncoder implements DistributedEncoder {
         Throwable c = e;
         while (c.getCause() != null && c.getCause() != c) c = c.getCause();
         String m = c.getMessage();
-        return (m == null ? c.getClass().getSimpleName() : m).lines().findFirst().orElse("");
+        return (m == null ? c.getClass().getSimpleName() : m)
+                .lines()
+                .findFirst()
+                .orElse("");
     }
 
     /** Registered in META-INF/services: {@code --refresh spark} and {@code rag kb encode --spark} find it by name. */

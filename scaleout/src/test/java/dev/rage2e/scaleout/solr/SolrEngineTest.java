@@ -10,8 +10,8 @@ import dev.rage2e.eval.RetrievalEval;
 import dev.rage2e.index.HnswIndex;
 import dev.rage2e.index.Indexes;
 import dev.rage2e.index.KbRetriever;
-import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.Embeddings;
+import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.EncoderIdentity;
 import dev.rage2e.kb.KbBuilder;
 import dev.rage2e.kb.KbVersions;
@@ -34,8 +34,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The KB's index on a real 2-node SolrCloud cluster (the shared {@link dev.rage2e.scaleout.TestCluster}) with 2 shards per collection: recall against the exact flat index, an alias swap under
- * concurrent searches, and the one-line errors.
+ * The KB's index on a real 2-node SolrCloud cluster (the shared {@link dev.rage2e.scaleout.TestCluster}) with 2 shards
+ * per collection: recall against the exact flat index, an alias swap
+ * under concurrent searches, and the one-line errors.
  */
 class SolrEngineTest {
     @TempDir
@@ -56,8 +57,12 @@ class SolrEngineTest {
         kb = KnowledgeBase.open(tmp.resolve("demo-kb"));
         manager = NDManager.newBaseManager();
         questionEncoder = EncoderModel.load(encoderDir, manager);
-        String v = EmbeddingsWriter.encode(kb, questionEncoder, EncoderIdentity.ofDirectory(questionEncoder),
-                new EmbeddingsWriter.Options(32, 256, 0, 1, null)).version();
+        String v = EmbeddingsWriter.encode(
+                        kb,
+                        questionEncoder,
+                        EncoderIdentity.ofDirectory(questionEncoder),
+                        new EmbeddingsWriter.Options(32, 256, 0, 1, null))
+                .version();
         KbVersions.publish(kb.dir(), v);
         questions = SquadReader.read(squad);
     }
@@ -84,8 +89,9 @@ class SolrEngineTest {
         try (KbRetriever r = KbRetriever.open(kb, type())) {
             solr = RetrievalEval.run(r, questionEncoder, questions, ks, 32, 48, null);
         }
-        System.err.printf("recall@1/5/20 over %d questions: flat %s, solr %s%n", flat.questions(), java.util.Arrays.toString(flat.recall()),
-                java.util.Arrays.toString(solr.recall()));
+        System.err.printf(
+                "recall@1/5/20 over %d questions: flat %s, solr %s%n",
+                flat.questions(), java.util.Arrays.toString(flat.recall()), java.util.Arrays.toString(solr.recall()));
         for (int i = 0; i < ks.length; i++) assertEquals(flat.recall()[i], solr.recall()[i], 0.01, "recall@" + ks[i]);
     }
 
@@ -95,7 +101,10 @@ class SolrEngineTest {
         Embeddings v1 = Embeddings.open(kb, KbVersions.requireCurrent(kb.dir()));
         float[][] rows = new float[v1.count()][];
         for (int i = 0; i < rows.length; i++) rows[i] = v1.row(rows.length - 1 - i);
-        Embeddings v2 = Embeddings.open(kb, EmbeddingsWriter.writeVersion(kb, rows, v1.meta().path("encoder").deepCopy()));
+        Embeddings v2 = Embeddings.open(
+                kb,
+                EmbeddingsWriter.writeVersion(
+                        kb, rows, v1.meta().path("encoder").deepCopy()));
         SolrEngine engine = new SolrEngine();
         HnswIndex.Params p = new HnswIndex.Params(16, 100, 100, 2);
         engine.build(v1, url, p);
@@ -104,9 +113,11 @@ class SolrEngineTest {
         float[][] q = new float[8][];
         for (int i = 0; i < q.length; i++) q[i] = v1.row(i * 7);
         SolrClient c = SolrEngine.client(url);
-        // what each version's own collection answers, in the cluster's order (v2's ids are other passages for the same vectors)
+        // what each version's own collection answers, in the cluster's order
+        // (v2's ids are other passages for the same vectors)
         int[][] want1 = new int[q.length][], want2 = new int[q.length][];
-        SolrVectorIndex a = new SolrVectorIndex(c, SolrEngine.collection(v1), v1, 100), b = new SolrVectorIndex(c, SolrEngine.collection(v2), v2, 100);
+        SolrVectorIndex a = new SolrVectorIndex(c, SolrEngine.collection(v1), v1, 100),
+                b = new SolrVectorIndex(c, SolrEngine.collection(v2), v2, 100);
         for (int i = 0; i < q.length; i++) {
             want1[i] = a.candidates(q[i], 10);
             want2[i] = b.candidates(q[i], 10);
@@ -123,8 +134,11 @@ class SolrEngineTest {
                 while (!stop.get()) {
                     for (int i = 0; i < q.length; i++) {
                         int[] got = viaAlias.candidates(q[i], 10); // one request: resolved to one collection, whole
-                        boolean isOld = java.util.Arrays.equals(got, want1[i]), isNew = java.util.Arrays.equals(got, want2[i]);
-                        assertTrue(isOld || isNew, "a search saw neither version whole: " + java.util.Arrays.toString(got));
+                        boolean isOld = java.util.Arrays.equals(got, want1[i]),
+                                isNew = java.util.Arrays.equals(got, want2[i]);
+                        assertTrue(
+                                isOld || isNew,
+                                "a search saw neither version whole: " + java.util.Arrays.toString(got));
                         if (isOld) old++;
                         else fresh++;
                     }
@@ -151,17 +165,25 @@ class SolrEngineTest {
     @Test
     void clusterErrorsAreOneLine() throws Exception {
         Embeddings emb = Embeddings.open(kb, KbVersions.requireCurrent(kb.dir()));
-        UserException e = assertThrows(UserException.class, () -> new SolrEngine().open(emb, "http://127.0.0.1:1/solr"));
+        UserException e =
+                assertThrows(UserException.class, () -> new SolrEngine().open(emb, "http://127.0.0.1:1/solr"));
         assertTrue(e.getMessage().startsWith("solr http://127.0.0.1:1/solr: "), e.getMessage());
         assertTrue(!e.getMessage().contains("\n"), e.getMessage());
         // a collection of another dimension under this version's name
         float[][] small = new float[kb.size()][];
         for (int i = 0; i < small.length; i++) small[i] = java.util.Arrays.copyOf(emb.row(i), 8);
-        Embeddings other = Embeddings.open(kb, EmbeddingsWriter.writeVersion(kb, small, emb.meta().path("encoder").deepCopy()));
+        Embeddings other = Embeddings.open(
+                kb,
+                EmbeddingsWriter.writeVersion(
+                        kb, small, emb.meta().path("encoder").deepCopy()));
         new SolrEngine().build(other, url, new HnswIndex.Params(16, 100, 100, 2));
-        UserException d = assertThrows(UserException.class,
-                () -> SolrEngine.requireDim(SolrEngine.client(url), SolrEngine.collection(other), emb.dim(), emb.dir()));
-        assertTrue(d.getMessage().contains("holds 8-dim vectors") && d.getMessage().contains("has 384"), d.getMessage());
-        assertArrayEquals(new int[] {384}, new int[] {Embeddings.open(kb, emb.version()).dim()});
+        UserException d = assertThrows(
+                UserException.class,
+                () -> SolrEngine.requireDim(
+                        SolrEngine.client(url), SolrEngine.collection(other), emb.dim(), emb.dir()));
+        assertTrue(
+                d.getMessage().contains("holds 8-dim vectors") && d.getMessage().contains("has 384"), d.getMessage());
+        assertArrayEquals(
+                new int[] {384}, new int[] {Embeddings.open(kb, emb.version()).dim()});
     }
 }

@@ -11,8 +11,8 @@ import ai.djl.ndarray.NDManager;
 import dev.rage2e.index.IndexBuilder;
 import dev.rage2e.index.KbIndexBuilder;
 import dev.rage2e.index.KbRetriever;
-import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.Embeddings;
+import dev.rage2e.kb.EmbeddingsWriter;
 import dev.rage2e.kb.EncoderIdentity;
 import dev.rage2e.kb.KbBuilder;
 import dev.rage2e.kb.KbVersions;
@@ -46,7 +46,10 @@ class SparkEncoderTest {
     @BeforeAll
     static void setUp() throws Exception {
         encoderDir = dev.rage2e.scaleout.TestCluster.minilm();
-        sc = new JavaSparkContext(new SparkConf().setMaster("local[2]").setAppName("SparkEncoderTest").set("spark.ui.enabled", "false")
+        sc = new JavaSparkContext(new SparkConf()
+                .setMaster("local[2]")
+                .setAppName("SparkEncoderTest")
+                .set("spark.ui.enabled", "false")
                 .set("spark.driver.host", "127.0.0.1"));
     }
 
@@ -66,7 +69,8 @@ class SparkEncoderTest {
     @Test
     void sparkVersionHoldsTheLocalEncodersRows() throws Exception {
         KnowledgeBase kb = kb("kb-rows");
-        try (NDManager m = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoderDir, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(encoderDir, m)) {
             EncoderIdentity id = EncoderIdentity.ofDirectory(enc);
             String local = EmbeddingsWriter.encode(kb, enc, id, OPT).version();
             EmbeddingsWriter.Result r = SparkEncoder.using(sc, 3, System.err).encode(kb, encoderDir, id, OPT);
@@ -86,12 +90,16 @@ class SparkEncoderTest {
                 }
                 if (same) sameRows++;
             }
-            System.err.printf("spark vs local: %d passages, %d rows bit-identical, max |diff| %.2e%n", a.count(), sameRows, maxDiff);
+            System.err.printf(
+                    "spark vs local: %d passages, %d rows bit-identical, max |diff| %.2e%n",
+                    a.count(), sameRows, maxDiff);
             // rows in other batches get other padding: equal up to float rounding (the stated tolerance)
             assertTrue(maxDiff <= 1e-5, "max |diff| " + maxDiff);
             b.verify(); // the merged file's sha256 matches its meta
             try (var files = Files.list(kb.dir())) {
-                assertTrue(files.noneMatch(p -> p.getFileName().toString().startsWith("shards-")), "the shard set is merged and removed");
+                assertTrue(
+                        files.noneMatch(p -> p.getFileName().toString().startsWith("shards-")),
+                        "the shard set is merged and removed");
             }
         }
     }
@@ -99,8 +107,12 @@ class SparkEncoderTest {
     @Test
     void refreshBuilderEncodesOnSparkAndPublishesAtomically() throws Exception {
         KnowledgeBase kb = kb("kb-refresh");
-        try (NDManager m = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoderDir, m)) {
-            KbVersions.publish(kb.dir(), EmbeddingsWriter.encode(kb, enc, EncoderIdentity.ofDirectory(enc), OPT).version());
+        try (NDManager m = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(encoderDir, m)) {
+            KbVersions.publish(
+                    kb.dir(),
+                    EmbeddingsWriter.encode(kb, enc, EncoderIdentity.ofDirectory(enc), OPT)
+                            .version());
             try (KbRetriever retriever = KbRetriever.open(kb, "flat")) {
                 String before = retriever.version();
                 KbIndexBuilder builder = new KbIndexBuilder(retriever, "flat", null, OPT, false)
@@ -109,12 +121,22 @@ class SparkEncoderTest {
                 assertEquals(before, retriever.version(), "built, not yet published");
                 builder.publish(built);
                 assertEquals(built.version(), retriever.version());
-                assertEquals("context-encoder@step-7", Embeddings.open(kb, built.version()).meta().path("encoder").path("label").asText());
+                assertEquals(
+                        "context-encoder@step-7",
+                        Embeddings.open(kb, built.version())
+                                .meta()
+                                .path("encoder")
+                                .path("label")
+                                .asText());
                 try (var files = Files.list(kb.dir())) {
-                    assertTrue(files.noneMatch(p -> p.getFileName().toString().startsWith("encoder-")), "the shipped snapshot is removed");
+                    assertTrue(
+                            files.noneMatch(p -> p.getFileName().toString().startsWith("encoder-")),
+                            "the shipped snapshot is removed");
                 }
                 float[][] q = {Embeddings.open(kb, before).row(3)};
-                assertArrayEquals(new int[] {3}, new int[] {retriever.acquire().search(q, 1).ids()[0][0]});
+                assertArrayEquals(
+                        new int[] {3},
+                        new int[] {retriever.acquire().search(q, 1).ids()[0][0]});
             }
         }
     }
@@ -122,7 +144,8 @@ class SparkEncoderTest {
     @Test
     void aFailedJobLeavesThePublishedVersionAndNoShards() throws Exception {
         KnowledgeBase kb = kb("kb-fail");
-        try (NDManager m = NDManager.newBaseManager(); EncoderModel enc = EncoderModel.load(encoderDir, m)) {
+        try (NDManager m = NDManager.newBaseManager();
+                EncoderModel enc = EncoderModel.load(encoderDir, m)) {
             EncoderIdentity id = EncoderIdentity.ofDirectory(enc);
             String v = EmbeddingsWriter.encode(kb, enc, id, OPT).version();
             KbVersions.publish(kb.dir(), v);
@@ -130,7 +153,9 @@ class SparkEncoderTest {
             AtomicFiles.deleteTree(broken);
             Files.createDirectories(broken);
             Files.writeString(broken.resolve("config.json"), "{not json");
-            IOException e = assertThrows(IOException.class, () -> SparkEncoder.using(sc, 2, System.err).encode(kb, broken, id, OPT));
+            IOException e = assertThrows(
+                    IOException.class,
+                    () -> SparkEncoder.using(sc, 2, System.err).encode(kb, broken, id, OPT));
             assertTrue(e.getMessage().contains("published version is unchanged"), e.getMessage());
             assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
             assertEquals(v, KbVersions.current(kb.dir()).orElseThrow());
