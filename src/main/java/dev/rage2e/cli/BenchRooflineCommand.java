@@ -40,7 +40,7 @@ public final class BenchRooflineCommand implements Callable<Integer> {
         CpuFlags c = CpuFlags.read();
         o.put("cpu", c.model());
         o.set("cpu_flags", Json.MAPPER.valueToTree(c.relevant()));
-        o.put("auto_chooses", Precision.apply("auto").used());
+        o.put("auto_chooses", Precision.apply(Precision.Setting.AUTO).used());
         o.put("auto_reason", Precision.current().reason());
         System.out.println(Json.write(o));
         return 0;

@@ -12,7 +12,7 @@ public final class PrecisionOption {
                     + "the CPU has "
                     + "AMX-BF16/AVX512-BF16 and it measures faster, else fp32), fp32 or bf16 (default "
                     + "${DEFAULT-VALUE}).")
-    public String precision = "auto";
+    public Precision.Setting precision = Precision.Setting.AUTO;
 
     /** Applies the setting to libtorch and prints the decision on stderr (one line). */
     public Precision.Decision apply() {

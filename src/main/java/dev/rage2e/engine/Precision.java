@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.jna.Function;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
+import dev.rage2e.util.Choice;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.io.IOException;
@@ -37,6 +38,18 @@ public final class Precision {
             "_ZN2at7Context25setFloat32MatmulPrecisionENS_22Float32MatmulPrecisionE";
     private static final String GET_PRECISION = "_ZNK2at7Context22float32MatmulPrecisionEv";
 
+    /** What a user asks for; {@link #AUTO} decides per machine (see the class comment). */
+    public enum Setting implements Choice {
+        AUTO,
+        FP32,
+        BF16;
+
+        @Override
+        public String toString() {
+            return label();
+        }
+    }
+
     /** What was asked, what runs, and why. */
     public record Decision(String requested, String used, String reason) {
         public ObjectNode toJson() {
@@ -58,22 +71,29 @@ public final class Precision {
 
     private Precision() {}
 
-    public static String validate(String p) {
-        String v = p == null ? "auto" : p.toLowerCase(Locale.ROOT);
-        if (!v.equals("auto") && !v.equals("fp32") && !v.equals("bf16")) {
-            throw new UserException("--precision " + p + " is invalid: expected auto, fp32 or bf16");
+    /** The setting labelled {@code p} (case-insensitive; null: auto). */
+    public static Setting parse(String p) {
+        if (p == null) return Setting.AUTO;
+        try {
+            return Choice.parse(Setting.class, "precision", p.toLowerCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new UserException("--precision " + p + " is invalid: expected " + Choice.labels(Setting.class));
         }
-        return v;
+    }
+
+    /** As {@link #apply(Setting)} for a label (e.g. the driver's choice sent to a Spark executor). */
+    public static Decision apply(String requested) {
+        return apply(parse(requested));
     }
 
     /** Resolves {@code requested} on this machine, applies it to libtorch and returns the decision. */
-    public static synchronized Decision apply(String requested) {
-        String req = validate(requested);
+    public static synchronized Decision apply(Setting requested) {
+        Setting req = requested == null ? Setting.AUTO : requested;
         String forced = System.getProperty(FORCE_PROPERTY);
         Decision d = forced != null && !forced.isBlank()
                 ? new Decision(
-                        req,
-                        validate(forced).equals("bf16") ? "bf16" : "fp32",
+                        req.label(),
+                        parse(forced) == Setting.BF16 ? "bf16" : "fp32",
                         "forced by -D" + FORCE_PROPERTY + "=" + forced)
                 : resolve(req, CpuFlags.read(), () -> Roofline.cachedOrMeasure(false, System.err));
         try {
@@ -94,11 +114,12 @@ public final class Precision {
      * The choice for {@code requested} on a CPU with {@code cpu}'s flags; {@code roofline} is asked only
      * when auto has bf16 hardware to consider (measuring costs seconds).
      */
-    static Decision resolve(String req, CpuFlags cpu, java.util.function.Supplier<Roofline.Result> roofline) {
-        switch (req) {
-            case "fp32":
+    static Decision resolve(Setting setting, CpuFlags cpu, java.util.function.Supplier<Roofline.Result> roofline) {
+        String req = setting.label();
+        switch (setting) {
+            case FP32:
                 return new Decision(req, "fp32", "requested");
-            case "bf16":
+            case BF16:
                 return new Decision(
                         req,
                         "bf16",
@@ -125,7 +146,7 @@ public final class Precision {
     }
 
     /** {@link #apply} and one line on stderr saying what runs and why (only when it changes). */
-    public static synchronized Decision applyAndLog(String requested) {
+    public static synchronized Decision applyAndLog(Setting requested) {
         Decision before = current;
         Decision d = apply(requested);
         if (!d.equals(before)) System.err.println("rag: precision " + d.used() + " (" + d.reason() + ")");

@@ -86,7 +86,8 @@ public final class TrainConfig {
             GoldContext.class,
             LrSchedule.Kind.class,
             RagLoss.Kind.class,
-            SpanReader.SpanScore.class);
+            SpanReader.SpanScore.class,
+            dev.rage2e.engine.Precision.Setting.class);
 
     // --- what to train
     @JsonProperty("mode")
@@ -373,7 +374,7 @@ public final class TrainConfig {
                     + "where the CPU has AMX-BF16/AVX512-BF16 and it measures faster). Parameters and optimizer "
                     + "state stay "
                     + "fp32.")
-    public String precision = "auto";
+    public dev.rage2e.engine.Precision.Setting precision = dev.rage2e.engine.Precision.Setting.AUTO;
 
     @JsonProperty("refresh-batch")
     @Option(names = "--refresh-batch")
@@ -526,11 +527,7 @@ public final class TrainConfig {
                 "refresh-device",
                 refreshDevice,
                 "cpu or gpu:N");
-        check(
-                precision.equals("auto") || precision.equals("fp32") || precision.equals("bf16"),
-                "precision",
-                precision,
-                "auto, fp32 or bf16");
+        check(precision != null, "precision", null, Choice.labels(dev.rage2e.engine.Precision.Setting.class));
         check(
                 indexType.equals("flat")
                         || indexType.equals("hnsw")

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.rage2e.engine.Precision;
 import dev.rage2e.rag.RagLoss;
 import dev.rage2e.reader.SpanReader;
 import dev.rage2e.train.LrSchedule;
@@ -33,6 +34,7 @@ class ChoicesTest {
         c.scheduler = LrSchedule.Kind.CONSTANT;
         c.refresh = TrainConfig.Refresh.NONE;
         c.spanScore = SpanReader.SpanScore.SUM;
+        c.precision = Precision.Setting.BF16;
         Path yaml = tmp.resolve("config.yaml");
         c.save(yaml);
         String text = Files.readString(yaml);
@@ -41,7 +43,8 @@ class ChoicesTest {
             "model-type: \"rag-sequence\"",
             "scheduler: \"constant\"",
             "refresh: \"none\"",
-            "span-score: \"sum\""
+            "span-score: \"sum\"",
+            "precision: \"bf16\""
         }) {
             assertTrue(
                     text.contains(line) || text.contains(line.replace("\"", "")),
@@ -53,6 +56,7 @@ class ChoicesTest {
         assertEquals(LrSchedule.Kind.CONSTANT, back.scheduler);
         assertEquals(TrainConfig.Refresh.NONE, back.refresh);
         assertEquals(SpanReader.SpanScore.SUM, back.spanScore);
+        assertEquals(Precision.Setting.BF16, back.precision);
         var json = Json.MAPPER.valueToTree(c);
         assertEquals("end2end", json.path("mode").asText());
         assertEquals("rag-sequence", json.path("model-type").asText());

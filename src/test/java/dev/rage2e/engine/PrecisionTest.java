@@ -38,18 +38,29 @@ class PrecisionTest {
         Roofline.Result same = new Roofline.Result("k", 120, 125, 130, 128, 0, 2, "t", 0.1);
         assertEquals(
                 "fp32",
-                Precision.resolve("auto", zen3, () -> {
+                Precision.resolve(Precision.Setting.AUTO, zen3, () -> {
                             throw new AssertionError("no bf16 hardware: nothing to measure");
                         })
                         .used());
-        assertEquals("bf16", Precision.resolve("auto", amx, () -> fast).used());
-        assertEquals("fp32", Precision.resolve("auto", amx, () -> same).used());
+        assertEquals(
+                "bf16",
+                Precision.resolve(Precision.Setting.AUTO, amx, () -> fast).used());
+        assertEquals(
+                "fp32",
+                Precision.resolve(Precision.Setting.AUTO, amx, () -> same).used());
         // faster but identical products
         Roofline.Result noisy = new Roofline.Result("k", 104, 144, 129, 160, 0, 2, "t", 3.0);
-        assertEquals("fp32", Precision.resolve("auto", amx, () -> noisy).used());
-        assertEquals("bf16", Precision.resolve("bf16", zen3, () -> same).used());
-        assertEquals("fp32", Precision.resolve("fp32", amx, () -> fast).used());
-        assertThrows(UserException.class, () -> Precision.validate("fp16"));
+        assertEquals(
+                "fp32",
+                Precision.resolve(Precision.Setting.AUTO, amx, () -> noisy).used());
+        assertEquals(
+                "bf16",
+                Precision.resolve(Precision.Setting.BF16, zen3, () -> same).used());
+        assertEquals(
+                "fp32",
+                Precision.resolve(Precision.Setting.FP32, amx, () -> fast).used());
+        assertThrows(UserException.class, () -> Precision.parse("fp16"));
+        assertEquals(Precision.Setting.BF16, Precision.parse("BF16"));
     }
 
     @Test
@@ -98,9 +109,7 @@ class PrecisionTest {
                 json.replace("\"fp32\"", "\"bf16\""), dev.rage2e.train.TrainerState.class);
         assertEquals("bf16", back.savedPrecision, "what the saving run used is kept when read back");
         dev.rage2e.train.TrainConfig c = new dev.rage2e.train.TrainConfig();
-        assertEquals("auto", c.precision);
-        c.precision = "fp16";
-        assertTrue(assertThrows(UserException.class, c::validate).getMessage().contains("precision = fp16"));
+        assertEquals(Precision.Setting.AUTO, c.precision);
     }
 
     @Test

@@ -36,7 +36,7 @@ class HostileInputTest {
     void everyHostileInputIsRejectedCleanlyAndTouchesNothing() throws Exception {
         // the once-per-process "rag: precision ..." line comes with the first command that runs a model; decide it
         // here, so no case's output depends on which tests ran before it in this JVM
-        dev.rage2e.engine.Precision.applyAndLog("auto");
+        dev.rage2e.engine.Precision.applyAndLog(dev.rage2e.engine.Precision.Setting.AUTO);
         JsonNode manifest = Json.read(CASES.resolve("manifest.json"));
         Path kb = tmp.resolve("existing-kb");
         Path good = tmp.resolve("good.tsv");
