@@ -3,7 +3,7 @@
 # (../shared/anchors/rag_step_anchor.py, fp32 and bf16 autocast) and `rag bench train` (same shapes:
 # batch 4 x 5 passages, MiniLM-L6 question encoder, BERT2BERT 6+3 layers, generator input 160, targets 24,
 # passages re-encoded in end2end), then the ratios. Each anchor takes ~1 min on 2 idle cores.
-# Usage: bench/rag-step-vs-hf.sh [original|end2end|both] [--precision auto|fp32|bf16 for rag]
+# Usage: bench/rag-step-vs-hf.sh [original|end2end|both] [--precision auto|fp32|bf16 for rag]   (HF_BF16=auto|yes|no)
 # Setup for the anchor: ../shared/anchors/README.md (apt python3-torch ...). Without torch only rag runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,15 @@ have_torch=0
 if LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread /usr/bin/python3 -c "import torch" 2> /dev/null; then have_torch=1
 else echo "rag-step-vs-hf: python3 cannot import torch (see ../shared/anchors/README.md); running rag only" >&2; fi
 
+# HF's bf16 autocast only means something on bf16 hardware: without it PyTorch emulates bf16 (one step took 118 s on a
+# Zen 3), so by default (HF_BF16=auto) that anchor runs only where /proc/cpuinfo has amx_bf16 or avx512_bf16
+hf_bf16=0
+case "${HF_BF16:-auto}" in
+  yes) hf_bf16=1 ;;
+  auto) grep -q -E 'amx_bf16|avx512_bf16' /proc/cpuinfo && hf_bf16=1
+        [ $hf_bf16 = 0 ] && echo "rag-step-vs-hf: no bf16 hardware here: HF bf16 anchor skipped (HF_BF16=yes runs it)" >&2 ;;
+esac
+
 anchor() { # mode precision
   wait_quiet
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$ANCHOR" --mode "$1" \
@@ -42,7 +51,7 @@ for mode in $MODES; do
   hf32=null; hf16=null
   if [ $have_torch = 1 ]; then
     anchor "$mode" fp32 > "$OUT/hf-$mode-fp32.json"; hf32=$(cat "$OUT/hf-$mode-fp32.json")
-    anchor "$mode" bf16 > "$OUT/hf-$mode-bf16.json"; hf16=$(cat "$OUT/hf-$mode-bf16.json")
+    if [ "$hf_bf16" = 1 ]; then anchor "$mode" bf16 > "$OUT/hf-$mode-bf16.json"; hf16=$(cat "$OUT/hf-$mode-bf16.json"); fi
   fi
   wait_quiet
   ./rag bench train --mode "$mode" --question-encoder models/all-minilm-l6-v2 --generator models/gen-minilm-d3-copy --kb "$KB" \
