@@ -4,6 +4,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.engine.Torch;
 import dev.rage2e.model.BertConfig;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.model.TextTokenizer;
@@ -43,6 +44,13 @@ public final class BenchEncodeCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "2", description = "Untimed batches first (default ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(
+            names = "--profile",
+            paramLabel = "FILE",
+            description = "Write libtorch's profiler trace of the timed batches (Chrome trace JSON; "
+                    + "bench/profile-summary.py FILE ITERS sums it per operator).")
+    Path profile;
+
     @picocli.CommandLine.Mixin
     PrecisionOption precisionOption = new PrecisionOption();
 
@@ -60,6 +68,7 @@ public final class BenchEncodeCommand implements Callable<Integer> {
             long[][] ids = randomBatch(enc.config, batch, seq, 42);
             double[] secs = new double[iters];
             for (int i = -warmup; i < iters; i++) {
+                if (i == 0 && profile != null) Torch.startProfile();
                 long t0 = System.nanoTime();
                 try (NDManager m = root.newSubManager()) {
                     TextTokenizer.Batch b = TextTokenizer.pad(m, ids, enc.config.padTokenId());
@@ -72,6 +81,7 @@ public final class BenchEncodeCommand implements Callable<Integer> {
                         "rag: bench encode %s %d/%d: %.3f s%n",
                         i < 0 ? "warmup" : "batch", i < 0 ? i + warmup + 1 : i + 1, i < 0 ? warmup : iters, s);
             }
+            if (profile != null) Torch.stopProfile(profile);
             ObjectNode o =
                     result("djl-pytorch", model.toString(), enc.config, batch, seq, secs, enc.bert.pooler != null);
             o.put("engine_version", Engine.getInstance().getVersion());

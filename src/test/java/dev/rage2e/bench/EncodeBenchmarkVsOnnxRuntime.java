@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtSession;
 import dev.rage2e.cli.BenchEncodeCommand;
 import dev.rage2e.convert.ModelCatalog;
 import dev.rage2e.convert.ModelDirs;
+import dev.rage2e.engine.Torch;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.model.TextTokenizer;
 import dev.rage2e.testutil.MavenJars;
@@ -23,9 +24,12 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A benchmark, not a test (skipped unless -Drag.bench=true): {@code rag bench encode}'s workload on
  * our DJL/PyTorch encoder and on ONNX Runtime (a test-scope dependency) running the original ONNX
- * file, same random batch, same JVM, alternating batch by batch. Run:
- * {@code mvn -o -q test -Dtest=EncodeBenchmarkVsOnnxRuntime -Drag.bench=true
- * [-Drag.bench.model=e5-small-v2 -Drag.bench.iters=5]}
+ * file, same random batch, same JVM, alternating batch by batch. Run it with tcmalloc preloaded, as the {@code ./rag}
+ * launcher runs everything (with glibc's malloc every libtorch op's output is fresh mmap'd pages; ONNX Runtime has its
+ * own arena, so the comparison would measure the allocator: e5-small-v2 2.17 vs 1.32 s a batch, 1.42 vs 1.42 with
+ * tcmalloc on the idle Zen 3):
+ * {@code LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 mvn -o -q test
+ * -Dtest=EncodeBenchmarkVsOnnxRuntime -Drag.bench=true [-Drag.bench.model=e5-small-v2 -Drag.bench.iters=5]}
  */
 class EncodeBenchmarkVsOnnxRuntime {
     @TempDir
@@ -56,6 +60,11 @@ class EncodeBenchmarkVsOnnxRuntime {
             long[] ones = new long[flat.length];
             Arrays.fill(ones, 1);
             opts.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
+            // libtorch's intra-op pool is per calling thread and starts at 1 in a JVM thread (the launcher's commands
+            // set
+            // it; this test thread must too, or ours runs on one core against ORT's two: measured 2.19 vs 1.37 s a
+            // batch)
+            Torch.setIntraOpThreads(0);
             opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             double[] ours = new double[iters];
             double[] ort = new double[iters];
