@@ -65,11 +65,9 @@ public final class BenchServeCommand implements Callable<Integer> {
 
     @Option(
             names = "--batch",
-            defaultValue = "16",
-            description = "In-process server, retrieval only: micro-batch "
-                    + "per worker (1: off; "
-                    + "default ${DEFAULT-VALUE}).")
-    int batch;
+            description = "In-process server: micro-batch per worker (1: off; default as rag serve: 16 for "
+                    + "retrieval only, 1 with a checkpoint).")
+    Integer batch;
 
     @Option(names = "--beams", description = "Beam size (default: the checkpoint's).")
     Integer beams;

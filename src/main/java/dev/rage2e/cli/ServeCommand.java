@@ -69,13 +69,11 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Option(
             names = "--batch",
-            defaultValue = "16",
-            description = "Retrieval only: questions of up to this many "
-                    + "concurrent requests "
-                    + "encoded together per worker (1: each alone; default ${DEFAULT-VALUE}). A worker runs one such "
-                    + "batch, so up to "
-                    + "workers x batch requests run and --queue more wait.")
-    int batch;
+            description = "Questions of up to this many concurrent requests encoded (retrieval only) or "
+                    + "answered (with --checkpoint) together per worker (1: each alone). A worker runs one such "
+                    + "batch, so up to workers x batch requests run and --queue more wait. Default 16 for retrieval "
+                    + "only, 1 with a checkpoint (its decoding cost grew with the batch: measured no gain on a CPU).")
+    Integer batch;
 
     @Option(
             names = "--watch",
@@ -164,9 +162,10 @@ public final class ServeCommand implements Callable<Integer> {
             Integer beams,
             Integer maxAnswerLength,
             String decoding,
-            int batch,
+            Integer batch,
             int workers) {
         if (maxK < 1) throw new UserException("--max-k must be >= 1");
+        int perWorker = batch != null ? batch : checkpoint != null ? 1 : 16;
         if (checkpoint != null) {
             if (encoder != null)
                 throw new UserException(
@@ -175,7 +174,11 @@ public final class ServeCommand implements Callable<Integer> {
                 throw new UserException(
                         "-k is for retrieval-only serving; a checkpoint reads its n-docs passages by default");
             return RagBackend.open(
-                    checkpoint, kb, new RagBackend.Options(beams, maxAnswerLength, mode(decoding), index, maxK));
+                    checkpoint,
+                    kb,
+                    new RagBackend.Options(beams, maxAnswerLength, mode(decoding), index, maxK),
+                    perWorker,
+                    workers);
         }
         if (kb == null || encoder == null)
             throw new UserException("give --checkpoint DIR, or --kb KB_DIR --encoder models/NAME for retrieval only");
@@ -183,7 +186,7 @@ public final class ServeCommand implements Callable<Integer> {
             throw new UserException("--beams, --max-answer-length and --decoding need --checkpoint (retrieval only "
                     + "generates nothing)");
         }
-        return RetrievalBackend.open(kb, encoder, index, k == null ? 5 : k, maxK, batch, workers);
+        return RetrievalBackend.open(kb, encoder, index, k == null ? 5 : k, maxK, perWorker, workers);
     }
 
     static RagDecoder.Mode mode(String decoding) {

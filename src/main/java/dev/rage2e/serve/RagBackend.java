@@ -102,6 +102,18 @@ public final class RagBackend implements QaBackend {
     private final Swappable<Bundle> model;
     private final int maxK;
     private final AtomicLong reloads = new AtomicLong();
+    /** Decoding in micro-batches across concurrent requests (null: each request decodes alone, on its own thread). */
+    private MicroBatcher<Ask, Decoded> batcher;
+
+    /** One request: its question and how many passages it reads. */
+    private record Ask(String question, int n) {}
+
+    /** What a request's batch decoded for it: the answer, the model it came from, the batch's timings and size. */
+    private record Decoded(
+            RagDecoder.Answer answer, Meta meta, RagModel.Timings timings, long modelNs, int batchSize) {}
+
+    /** What an answer reports about the model that produced it (read while the model's lease was held). */
+    private record Meta(String checkpoint, int step, String reader, String modelType, String decoding) {}
 
     private RagBackend(Path source, Options options, KnowledgeBase kb, KbRetriever retriever, Bundle first) {
         this.source = source;
@@ -117,6 +129,21 @@ public final class RagBackend implements QaBackend {
      * on reload), with the KB named in the checkpoint's {@code config.yaml} unless {@code kbOverride} is given.
      */
     public static RagBackend open(Path checkpointOrRun, Path kbOverride, Options options) {
+        return open(checkpointOrRun, kbOverride, options, 1, 1);
+    }
+
+    /**
+     * As {@link #open(Path, Path, Options)}, with the questions of up to {@code batch} concurrent requests decoded
+     * together on {@code workers} batch threads ({@code batch} 1: every request decodes on its own thread).
+     */
+    public static RagBackend open(Path checkpointOrRun, Path kbOverride, Options options, int batch, int workers) {
+        if (batch < 1) throw new UserException("--batch must be >= 1");
+        RagBackend b = open0(checkpointOrRun, kbOverride, options);
+        if (batch > 1) b.batcher = new MicroBatcher<>("decode-batch", workers, batch, b::decodeBatch);
+        return b;
+    }
+
+    private static RagBackend open0(Path checkpointOrRun, Path kbOverride, Options options) {
         if (options.maxK() < 1) throw new UserException("max-k must be >= 1, got " + options.maxK());
         Path cp = Checkpoints.resolve(checkpointOrRun);
         Path kbDir = kbOverride != null ? kbOverride : kbFromConfig(cp);
@@ -201,56 +228,99 @@ public final class RagBackend implements QaBackend {
 
     @Override
     public ObjectNode answer(String question, int k) {
-        Inference.enter();
         int n = Math.min(k, maxK);
+        long t0 = System.nanoTime();
+        Decoded d;
+        if (batcher == null) {
+            d = decodeBatch(List.of(new Ask(question, n))).get(0);
+        } else {
+            try {
+                d = batcher.submit(new Ask(question, n));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for the question's batch", e);
+            }
+        }
+        long total = System.nanoTime() - t0;
+        RagDecoder.Answer a = d.answer();
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("question", question);
+        o.put("answer", a.answer());
+        o.put("k", n);
+        ArrayNode ps = o.putArray("passages");
+        for (int j = 0; j < a.passages().size(); j++) {
+            Retriever.Passage p = a.passages().get(j);
+            ObjectNode po = ps.addObject();
+            po.put("id", p.id());
+            po.put("title", p.title());
+            po.put("text", p.text());
+            po.put("score", a.docScores()[j]);
+            po.put("posterior", a.docPosterior()[j]);
+        }
+        // a span reader's answer: where it was cut from (passage index, characters [start, end))
+        if (a.span() != null) {
+            ObjectNode sp = o.putObject("span");
+            sp.put("passage", a.span().passage());
+            sp.put("start", a.span().start());
+            sp.put("end", a.span().end());
+        }
+        Meta m = d.meta();
+        o.put("reader", m.reader());
+        o.put("embeddings_version", a.version());
+        o.put("checkpoint", m.checkpoint());
+        o.put("step", m.step());
+        o.put("model_type", m.modelType());
+        o.put("decoding", m.decoding());
+        // with batching the stage times are the batch's, and model_ms includes waiting for it
+        RagModel.Timings t = d.timings();
+        ObjectNode tm = o.putObject("timings");
+        tm.put("question_ms", t.questionNs / 1e6);
+        tm.put("retrieval_ms", (t.retrievalNs + t.passageNs) / 1e6);
+        tm.put("generator_ms", t.generatorNs / 1e6);
+        tm.put("model_ms", total / 1e6);
+        if (batcher != null) tm.put("batch", d.batchSize());
+        return o;
+    }
+
+    /**
+     * Decodes the questions of concurrent requests with one model and one embeddings version, those reading the
+     * same number of passages together (a decoder reads a fixed n); answers in the order asked.
+     */
+    private List<Decoded> decodeBatch(List<Ask> asks) {
+        Inference.enter();
         try (Swappable.Lease<Bundle> lease = model.acquire();
                 Retriever.Snapshot snap = retriever.acquire()) {
             Bundle b = lease.value();
-            RagModel.Timings t = new RagModel.Timings();
-            long t0 = System.nanoTime();
-            RagDecoder.Answer a =
-                    b.decoder(n).answer(b.manager, List.of(question), snap, t).get(0);
-            long total = System.nanoTime() - t0;
-            ObjectNode o = Json.MAPPER.createObjectNode();
-            o.put("question", question);
-            o.put("answer", a.answer());
-            o.put("k", n);
-            ArrayNode ps = o.putArray("passages");
-            for (int j = 0; j < a.passages().size(); j++) {
-                Retriever.Passage p = a.passages().get(j);
-                ObjectNode po = ps.addObject();
-                po.put("id", p.id());
-                po.put("title", p.title());
-                po.put("text", p.text());
-                po.put("score", a.docScores()[j]);
-                po.put("posterior", a.docPosterior()[j]);
-            }
-            // a span reader's answer: where it was cut from (passage index, characters [start, end))
-            if (a.span() != null) {
-                ObjectNode sp = o.putObject("span");
-                sp.put("passage", a.span().passage());
-                sp.put("start", a.span().start());
-                sp.put("end", a.span().end());
-            }
-            o.put("reader", b.rag.readerKind());
-            o.put("embeddings_version", a.version());
-            o.put("checkpoint", b.dir.getFileName().toString());
-            o.put("step", b.step);
-            o.put(
-                    "model_type",
-                    b.rag.settings.kind() == dev.rage2e.rag.RagLoss.Kind.TOKEN ? "rag-token" : "rag-sequence");
-            o.put(
-                    "decoding",
+            Meta meta = new Meta(
+                    b.dir.getFileName().toString(),
+                    b.step,
+                    b.rag.readerKind(),
+                    b.rag.settings.kind() == dev.rage2e.rag.RagLoss.Kind.TOKEN ? "rag-token" : "rag-sequence",
                     b.rag.spanReader != null
                             ? "span-" + b.spanScore.name().toLowerCase()
                             : b.mode.name().toLowerCase());
-            ObjectNode tm = o.putObject("timings");
-            tm.put("question_ms", t.questionNs / 1e6);
-            tm.put("retrieval_ms", (t.retrievalNs + t.passageNs) / 1e6);
-            tm.put("generator_ms", t.generatorNs / 1e6);
-            tm.put("model_ms", total / 1e6);
-            return o;
+            Decoded[] out = new Decoded[asks.size()];
+            Map<Integer, List<Integer>> byN = new java.util.LinkedHashMap<>();
+            for (int i = 0; i < asks.size(); i++)
+                byN.computeIfAbsent(asks.get(i).n(), x -> new java.util.ArrayList<>())
+                        .add(i);
+            for (Map.Entry<Integer, List<Integer>> g : byN.entrySet()) {
+                List<String> qs = new java.util.ArrayList<>();
+                for (int i : g.getValue()) qs.add(asks.get(i).question());
+                RagModel.Timings t = new RagModel.Timings();
+                long t0 = System.nanoTime();
+                List<RagDecoder.Answer> answers = b.decoder(g.getKey()).answer(b.manager, qs, snap, t);
+                long ns = System.nanoTime() - t0;
+                for (int j = 0; j < qs.size(); j++)
+                    out[g.getValue().get(j)] = new Decoded(answers.get(j), meta, t, ns, asks.size());
+            }
+            return List.of(out);
         }
+    }
+
+    @Override
+    public int batchCapacity() {
+        return batcher == null ? 1 : batcher.maxBatch();
     }
 
     @Override
@@ -280,6 +350,9 @@ public final class RagBackend implements QaBackend {
         h.put("max_k", maxK);
         h.put("models_open", model.openValues());
         h.put("reloads", reloads.get());
+        h.put("batch", batchCapacity());
+        if (batcher != null && !Double.isNaN(batcher.meanBatch()))
+            h.put("mean_batch", Math.round(batcher.meanBatch() * 100) / 100.0);
         return h;
     }
 
@@ -355,6 +428,7 @@ public final class RagBackend implements QaBackend {
 
     @Override
     public void close() {
+        if (batcher != null) batcher.close();
         model.close();
         retriever.close();
     }
