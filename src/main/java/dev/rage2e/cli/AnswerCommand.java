@@ -1,5 +1,6 @@
 package dev.rage2e.cli;
 
+import dev.rage2e.engine.Torch;
 import dev.rage2e.serve.Inference;
 import dev.rage2e.serve.RagBackend;
 import dev.rage2e.util.Json;
@@ -44,6 +45,13 @@ public final class AnswerCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "libtorch intra-op threads (0: library default).")
     int threads;
 
+    @Option(
+            names = "--profile",
+            paramLabel = "FILE",
+            description = "Write libtorch's profiler trace of answering all questions but the first (a warm-up) as "
+                    + "Chrome trace JSON; bench/profile-summary.py FILE N-1 sums it per operator and question.")
+    Path profile;
+
     @Parameters(arity = "1..*", paramLabel = "QUESTION", description = "Questions.")
     List<String> questions;
 
@@ -60,10 +68,13 @@ public final class AnswerCommand implements Callable<Integer> {
                 checkpoint,
                 kb,
                 new RagBackend.Options(beams, maxAnswerLength, ServeCommand.mode(decoding), index, maxK))) {
-            for (String q : questions) {
+            for (int i = 0; i < questions.size(); i++) {
+                String q = questions.get(i);
                 if (q.isBlank()) throw new UserException("empty question");
+                if (profile != null && i == Math.min(1, questions.size() - 1)) Torch.startProfile();
                 System.out.println(Json.write(b.answer(q.strip(), k == null ? b.defaultK() : k)));
             }
+            if (profile != null) Torch.stopProfile(profile);
         }
         return 0;
     }
