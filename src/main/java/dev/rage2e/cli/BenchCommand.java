@@ -17,9 +17,6 @@ import picocli.CommandLine.Command;
             BenchRooflineCommand.class
         })
 public final class BenchCommand implements Runnable {
-    /** Measured on the reference machine (2 cores): fp32 sgemm through libtorch and through OpenBLAS. */
-    public static final double LIBTORCH_GFLOPS = 131, OPENBLAS_GFLOPS = 183;
-
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 

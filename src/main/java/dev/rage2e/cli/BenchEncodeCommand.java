@@ -141,8 +141,6 @@ public final class BenchEncodeCommand implements Callable<Integer> {
         o.put("tokens_per_s", round(batch * seq / median, 1));
         o.put("gflop_per_batch", round(gflop, 2));
         o.put("gflops", round(gflop / median, 2));
-        o.put("fraction_of_libtorch_sgemm_131", round(gflop / median / BenchCommand.LIBTORCH_GFLOPS, 3));
-        o.put("fraction_of_openblas_sgemm_183", round(gflop / median / BenchCommand.OPENBLAS_GFLOPS, 3));
         return o;
     }
 

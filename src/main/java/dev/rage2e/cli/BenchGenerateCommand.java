@@ -107,13 +107,6 @@ public final class BenchGenerateCommand implements Callable<Integer> {
     @Option(names = "--skip-train", description = "Skip the training-step measurement.")
     boolean skipTrain;
 
-    @Option(
-            names = "--roofline-gflops",
-            description = "fp32 matmul rate to compare with (default: libtorch sgemm "
-                    + "on the reference machine, "
-                    + BenchCommand.LIBTORCH_GFLOPS + ").")
-    double roofline = BenchCommand.LIBTORCH_GFLOPS;
-
     @picocli.CommandLine.Mixin
     PrecisionOption precisionOption = new PrecisionOption();
 
@@ -318,7 +311,6 @@ public final class BenchGenerateCommand implements Callable<Integer> {
             double gflops = flop / bestMedian[0] / 1e9;
             o.put("gflop", flop / 1e9);
             o.put("gflop_per_s", gflops);
-            o.put("fraction_of_matmul_rate", gflops / roofline);
         }
         dev.rage2e.engine.Roofline.report(o, Double.isNaN(flop) ? Double.NaN : flop / bestMedian[0] / 1e9);
         if (what.equals("encode") || what.equals("greedy_no_cache")) System.out.println(Json.write(o));

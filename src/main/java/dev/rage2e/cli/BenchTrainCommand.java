@@ -89,7 +89,6 @@ public final class BenchTrainCommand implements Callable<Integer> {
             double flops = stepFlops(run.model());
             o.put("gflop_per_step", round(flops / 1e9));
             o.put("gflops", round(flops / 1e9 / wall));
-            o.put("fraction_of_libtorch_matmul", round(flops / 1e9 / wall / BenchCommand.LIBTORCH_GFLOPS));
             dev.rage2e.engine.Roofline.report(o, flops / 1e9 / wall);
             o.put(
                     "flops_note",
