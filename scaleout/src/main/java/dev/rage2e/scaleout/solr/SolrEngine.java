@@ -67,8 +67,15 @@ public final class SolrEngine implements RemoteIndex.Engine {
                 + emb.meta().path("kb_passages_sha256").asText("00000000").substring(0, 8);
     }
 
+    /**
+     * {@code ALIAS_emb-NNNNN_HASH8}: the version and the first 8 hex digits of its vectors' sha256. A KB rebuilt under
+     * the same folder name from the same passages has the same alias and numbers its versions from emb-00001 again;
+     * with another encoder its vectors differ, and so must its collection (a name without the hash once served the
+     * old vectors for the new version: it looked complete).
+     */
     static String collection(Embeddings emb) {
-        return alias(emb) + "_" + emb.version();
+        String sha = emb.meta().path("sha256").asText("");
+        return alias(emb) + "_" + emb.version() + (sha.length() >= 8 ? "_" + sha.substring(0, 8) : "");
     }
 
     @Override
@@ -177,12 +184,15 @@ public final class SolrEngine implements RemoteIndex.Engine {
         });
     }
 
-    /** NNNNN of a {@code ALIAS_emb-NNNNN} collection (Long.MAX_VALUE for another name: never deleted as old). */
+    /** NNNNN of an {@code ALIAS_emb-NNNNN[_HASH8]} collection (Long.MAX_VALUE for another name: never deleted as old). */
     static long versionNumber(String collection) {
         int i = collection.lastIndexOf("_emb-");
         if (i < 0) return Long.MAX_VALUE;
+        int from = i + 5, to = from;
+        while (to < collection.length() && Character.isDigit(collection.charAt(to))) to++;
+        if (to == from || (to < collection.length() && collection.charAt(to) != '_')) return Long.MAX_VALUE;
         try {
-            return Long.parseLong(collection.substring(i + 5));
+            return Long.parseLong(collection.substring(from, to));
         } catch (NumberFormatException e) {
             return Long.MAX_VALUE;
         }

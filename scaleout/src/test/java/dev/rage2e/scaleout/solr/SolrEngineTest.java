@@ -163,6 +163,51 @@ class SolrEngineTest {
     }
 
     @Test
+    void aKbRebuiltUnderTheSameNameGetsItsOwnCollection() throws Exception {
+        // two KBs of the same passages in folders of the same name: one alias, and both number from emb-00001; the
+        // second's vectors are the first's in reverse passage order, as another encoder would give other vectors
+        Path squad = Path.of("..", "data", "demo", "squad-demo.json");
+        Embeddings source = Embeddings.open(kb, KbVersions.requireCurrent(kb.dir()));
+        float[][] rows = new float[source.count()][], reversed = new float[source.count()][];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = source.row(i);
+            reversed[i] = source.row(rows.length - 1 - i);
+        }
+        Embeddings[] twins = new Embeddings[2];
+        for (int t = 0; t < 2; t++) {
+            Path dir = tmp.resolve("rebuilt-" + t).resolve("twin-kb");
+            KbBuilder.build(List.of(squad), dir, 100);
+            KnowledgeBase k = KnowledgeBase.open(dir);
+            String v = EmbeddingsWriter.writeVersion(
+                    k, t == 0 ? rows : reversed, source.meta().path("encoder").deepCopy());
+            KbVersions.publish(k.dir(), v);
+            twins[t] = Embeddings.open(k, v);
+        }
+        assertEquals(twins[0].version(), twins[1].version());
+        assertEquals(SolrEngine.alias(twins[0]), SolrEngine.alias(twins[1]));
+        assertTrue(!SolrEngine.collection(twins[0]).equals(SolrEngine.collection(twins[1])));
+        assertEquals(
+                Long.parseLong(twins[1].version().substring(4)),
+                SolrEngine.versionNumber(SolrEngine.collection(twins[1])));
+        SolrEngine engine = new SolrEngine();
+        HnswIndex.Params p = new HnswIndex.Params(16, 100, 100, 2);
+        engine.build(twins[0], url, p);
+        engine.publish(twins[0], url, true);
+        engine.build(twins[1], url, p);
+        engine.publish(twins[1], url, true);
+        SolrClient c = SolrEngine.client(url);
+        assertEquals(SolrEngine.collection(twins[1]), SolrEngine.aliased(c, SolrEngine.alias(twins[1])));
+        // the second KB's collection holds its own vectors: each row's nearest neighbour is itself (or its copy)
+        SolrVectorIndex second = new SolrVectorIndex(c, SolrEngine.collection(twins[1]), twins[1], 100);
+        for (int i = 0; i < twins[1].count(); i += 37) {
+            int got = second.candidates(twins[1].row(i), 1)[0];
+            float dot = 0;
+            for (int d = 0; d < twins[1].dim(); d++) dot += twins[1].row(got)[d] * twins[1].row(i)[d];
+            assertTrue(dot > 0.999f, "passage " + i + ": the cluster's nearest is " + got + " (q.d " + dot + ")");
+        }
+    }
+
+    @Test
     void clusterErrorsAreOneLine() throws Exception {
         Embeddings emb = Embeddings.open(kb, KbVersions.requireCurrent(kb.dir()));
         UserException e =
