@@ -139,7 +139,8 @@ class ClusterTrainingTest {
                         colls.contains(coll), "a checkpoint names " + v + ": its collection is kept (" + colls + ")");
             }
             for (String c : colls) {
-                String v = c.substring(alias.length() + 1);
+                String v = c.substring(alias.length() + 1); // emb-NNNNN_VECSHA8
+                if (v.indexOf('_') >= 0) v = v.substring(0, v.indexOf('_'));
                 assertTrue(
                         java.nio.file.Files.isDirectory(kbDir.resolve(v)),
                         "collection " + c + " has its local version");
