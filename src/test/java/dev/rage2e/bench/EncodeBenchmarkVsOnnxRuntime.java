@@ -24,12 +24,12 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A benchmark, not a test (skipped unless -Drag.bench=true): {@code rag bench encode}'s workload on
  * our DJL/PyTorch encoder and on ONNX Runtime (a test-scope dependency) running the original ONNX
- * file, same random batch, same JVM, alternating batch by batch. Run it with tcmalloc preloaded, as the {@code ./rag}
- * launcher runs everything (with glibc's malloc every libtorch op's output is fresh mmap'd pages; ONNX Runtime has its
- * own arena, so the comparison would measure the allocator: e5-small-v2 2.17 vs 1.32 s a batch, 1.42 vs 1.42 with
- * tcmalloc on the idle Zen 3):
- * {@code LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 mvn -o -q test
- * -Dtest=EncodeBenchmarkVsOnnxRuntime -Drag.bench=true [-Drag.bench.model=e5-small-v2 -Drag.bench.iters=5]}
+ * file, same random batch, same JVM, alternating batch by batch. The test JVM has tcmalloc preloaded when it is
+ * installed (the pom's tcmalloc profile), as the {@code ./rag} launcher runs everything: with glibc's malloc every
+ * libtorch op's output is fresh mmap'd pages while ONNX Runtime has its own arena, so the comparison would measure the
+ * allocator (e5-small-v2 2.17 vs 1.32 s a batch; 1.42 vs 1.42 with tcmalloc, on the idle Zen 3). Run:
+ * {@code mvn -o -q test -Dtest=EncodeBenchmarkVsOnnxRuntime -Drag.bench=true [-Drag.bench.model=e5-small-v2
+ * -Drag.bench.iters=5]}
  */
 class EncodeBenchmarkVsOnnxRuntime {
     @TempDir
