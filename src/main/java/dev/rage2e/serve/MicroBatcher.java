@@ -42,19 +42,31 @@ public final class MicroBatcher<I, O> implements AutoCloseable {
         return maxBatch;
     }
 
+    /** A backend's health fields: {@code batch} (1 without a batcher) and, once a batch ran, {@code mean_batch}. */
+    public static void describe(com.fasterxml.jackson.databind.node.ObjectNode h, MicroBatcher<?, ?> b) {
+        h.put("batch", b == null ? 1 : b.maxBatch());
+        if (b != null && !Double.isNaN(b.meanBatch())) h.put("mean_batch", Math.round(b.meanBatch() * 100) / 100.0);
+    }
+
     /** Mean inputs per batch so far (NaN before the first). */
     public double meanBatch() {
         long b = batches.get();
         return b == 0 ? Double.NaN : (double) items.get() / b;
     }
 
-    /** Computes {@code input} in the next batch; rethrows the batch function's unchecked exception. */
-    public O submit(I input) throws InterruptedException {
+    /**
+     * Computes {@code input} in the next batch; rethrows the batch function's unchecked exception. An interrupted
+     * wait keeps the thread's interrupt flag and throws {@link IllegalStateException}.
+     */
+    public O submit(I input) {
         if (closed) throw new IllegalStateException("batcher closed");
         CompletableFuture<O> f = new CompletableFuture<>();
         queue.add(new Pending<>(input, f));
         try {
             return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the question's batch", e);
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof RuntimeException r) throw r;

@@ -22,6 +22,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -109,8 +111,7 @@ public final class RagBackend implements QaBackend {
     private record Ask(String question, int n) {}
 
     /** What a request's batch decoded for it: the answer, the model it came from, the batch's timings and size. */
-    private record Decoded(
-            RagDecoder.Answer answer, Meta meta, RagModel.Timings timings, long modelNs, int batchSize) {}
+    private record Decoded(RagDecoder.Answer answer, Meta meta, RagModel.Timings timings, int batchSize) {}
 
     /** What an answer reports about the model that produced it (read while the model's lease was held). */
     private record Meta(String checkpoint, int step, String reader, String modelType, String decoding) {}
@@ -230,17 +231,8 @@ public final class RagBackend implements QaBackend {
     public ObjectNode answer(String question, int k) {
         int n = Math.min(k, maxK);
         long t0 = System.nanoTime();
-        Decoded d;
-        if (batcher == null) {
-            d = decodeBatch(List.of(new Ask(question, n))).get(0);
-        } else {
-            try {
-                d = batcher.submit(new Ask(question, n));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for the question's batch", e);
-            }
-        }
+        Ask ask = new Ask(question, n);
+        Decoded d = batcher == null ? decodeBatch(List.of(ask)).get(0) : batcher.submit(ask);
         long total = System.nanoTime() - t0;
         RagDecoder.Answer a = d.answer();
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -295,24 +287,21 @@ public final class RagBackend implements QaBackend {
                     b.dir.getFileName().toString(),
                     b.step,
                     b.rag.readerKind(),
-                    b.rag.settings.kind() == dev.rage2e.rag.RagLoss.Kind.TOKEN ? "rag-token" : "rag-sequence",
+                    b.rag.settings.kind().label(),
                     b.rag.spanReader != null
                             ? "span-" + b.spanScore.name().toLowerCase()
                             : b.mode.name().toLowerCase());
             Decoded[] out = new Decoded[asks.size()];
-            Map<Integer, List<Integer>> byN = new java.util.LinkedHashMap<>();
+            Map<Integer, List<Integer>> byN = new LinkedHashMap<>();
             for (int i = 0; i < asks.size(); i++)
-                byN.computeIfAbsent(asks.get(i).n(), x -> new java.util.ArrayList<>())
-                        .add(i);
+                byN.computeIfAbsent(asks.get(i).n(), x -> new ArrayList<>()).add(i);
             for (Map.Entry<Integer, List<Integer>> g : byN.entrySet()) {
-                List<String> qs = new java.util.ArrayList<>();
+                List<String> qs = new ArrayList<>();
                 for (int i : g.getValue()) qs.add(asks.get(i).question());
                 RagModel.Timings t = new RagModel.Timings();
-                long t0 = System.nanoTime();
                 List<RagDecoder.Answer> answers = b.decoder(g.getKey()).answer(b.manager, qs, snap, t);
-                long ns = System.nanoTime() - t0;
                 for (int j = 0; j < qs.size(); j++)
-                    out[g.getValue().get(j)] = new Decoded(answers.get(j), meta, t, ns, asks.size());
+                    out[g.getValue().get(j)] = new Decoded(answers.get(j), meta, t, asks.size());
             }
             return List.of(out);
         }
@@ -333,9 +322,7 @@ public final class RagBackend implements QaBackend {
             Bundle b = lease.value();
             h.put("checkpoint", b.dir.toString());
             h.put("step", b.step);
-            h.put(
-                    "model_type",
-                    b.rag.settings.kind() == dev.rage2e.rag.RagLoss.Kind.TOKEN ? "rag-token" : "rag-sequence");
+            h.put("model_type", b.rag.settings.kind().label());
             h.put("decoding", b.mode.name().toLowerCase());
             h.put("beams", b.beams.beams());
             h.put("max_answer_length", b.beams.maxLength());
@@ -350,9 +337,7 @@ public final class RagBackend implements QaBackend {
         h.put("max_k", maxK);
         h.put("models_open", model.openValues());
         h.put("reloads", reloads.get());
-        h.put("batch", batchCapacity());
-        if (batcher != null && !Double.isNaN(batcher.meanBatch()))
-            h.put("mean_batch", Math.round(batcher.meanBatch() * 100) / 100.0);
+        MicroBatcher.describe(h, batcher);
         return h;
     }
 

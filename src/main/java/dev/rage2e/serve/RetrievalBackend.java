@@ -112,13 +112,7 @@ public final class RetrievalBackend implements QaBackend {
             r = retriever.searchPassages(q, Math.min(k, maxK));
             t2 = System.nanoTime();
         } else {
-            Found f;
-            try {
-                f = batcher.submit(new Query(ids[0], Math.min(k, maxK)));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for the question's batch", e);
-            }
+            Found f = batcher.submit(new Query(ids[0], Math.min(k, maxK)));
             r = f.result();
             t2 = System.nanoTime();
             t1 = t2 - f.searchNs(); // question = waiting for and encoding in the batch; retrieval = the batch's search
@@ -238,9 +232,7 @@ public final class RetrievalBackend implements QaBackend {
         h.put("default_k", defaultK);
         h.put("max_k", maxK);
         h.put("reloads", reloads.get());
-        h.put("batch", batchCapacity());
-        if (batcher != null && !Double.isNaN(batcher.meanBatch()))
-            h.put("mean_batch", Math.round(batcher.meanBatch() * 100) / 100.0);
+        MicroBatcher.describe(h, batcher);
         return h;
     }
 

@@ -5,14 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.testutil.AllAtOnce;
 import dev.rage2e.testutil.TinyRag;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Callable;
 import org.junit.jupiter.api.Test;
 
 /** Full answers decoded in micro-batches across concurrent requests equal the answers decoded one by one. */
@@ -33,39 +30,29 @@ class RagBatchingTest {
         }
         try (RagBackend batched = RagBackend.open(fx.run(), null, opt, 6, 1)) {
             assertEquals(6, batched.batchCapacity());
-            ExecutorService pool = Executors.newFixedThreadPool(questions.size());
-            try {
-                CountDownLatch go = new CountDownLatch(1);
-                List<Future<ObjectNode>> got = new ArrayList<>();
-                for (int i = 0; i < questions.size(); i++) {
-                    String q = questions.get(i);
-                    int k = ks[i];
-                    got.add(pool.submit(() -> {
-                        go.await();
-                        return batched.answer(q, k);
-                    }));
+            List<Callable<ObjectNode>> asks = new ArrayList<>();
+            for (int i = 0; i < questions.size(); i++) {
+                String q = questions.get(i);
+                int k = ks[i];
+                asks.add(() -> batched.answer(q, k));
+            }
+            List<ObjectNode> got = AllAtOnce.run(asks, questions.size(), 120);
+            for (int i = 0; i < questions.size(); i++) {
+                JsonNode want = expected.get(i), have = got.get(i);
+                String q = questions.get(i);
+                assertEquals(want.get("answer").asText(), have.get("answer").asText(), q);
+                assertEquals(want.get("k").asInt(), have.get("k").asInt(), q);
+                JsonNode a = want.get("passages"), b = have.get("passages");
+                assertEquals(a.size(), b.size(), q);
+                for (int j = 0; j < a.size(); j++) {
+                    assertEquals(a.get(j).get("id").asInt(), b.get(j).get("id").asInt(), q + " passage " + j);
+                    assertEquals(
+                            a.get(j).get("posterior").asDouble(),
+                            b.get(j).get("posterior").asDouble(),
+                            1e-5,
+                            q + " posterior " + j);
                 }
-                go.countDown();
-                for (int i = 0; i < questions.size(); i++) {
-                    JsonNode want = expected.get(i), have = got.get(i).get(120, TimeUnit.SECONDS);
-                    String q = questions.get(i);
-                    assertEquals(want.get("answer").asText(), have.get("answer").asText(), q);
-                    assertEquals(want.get("k").asInt(), have.get("k").asInt(), q);
-                    JsonNode a = want.get("passages"), b = have.get("passages");
-                    assertEquals(a.size(), b.size(), q);
-                    for (int j = 0; j < a.size(); j++) {
-                        assertEquals(
-                                a.get(j).get("id").asInt(), b.get(j).get("id").asInt(), q + " passage " + j);
-                        assertEquals(
-                                a.get(j).get("posterior").asDouble(),
-                                b.get(j).get("posterior").asDouble(),
-                                1e-5,
-                                q + " posterior " + j);
-                    }
-                    assertTrue(have.get("timings").get("batch").asInt() >= 1);
-                }
-            } finally {
-                pool.shutdownNow();
+                assertTrue(have.get("timings").get("batch").asInt() >= 1);
             }
             double mean = batched.health().get("mean_batch").asDouble();
             System.err.printf("RagBatchingTest: mean batch %.2f%n", mean);

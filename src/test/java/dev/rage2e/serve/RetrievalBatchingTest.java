@@ -8,16 +8,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.kb.KbBuilder;
 import dev.rage2e.qa.QaExample;
 import dev.rage2e.qa.SquadReader;
+import dev.rage2e.testutil.AllAtOnce;
 import dev.rage2e.testutil.TinyRag;
 import dev.rage2e.testutil.TinyWordPieceTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Callable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,23 +43,11 @@ class RetrievalBatchingTest {
         }
         try (RetrievalBackend batched = RetrievalBackend.open(kb, enc, "flat", k, 10, 8, 1)) {
             assertEquals(8, batched.batchCapacity());
-            ExecutorService pool = Executors.newFixedThreadPool(clients);
-            try {
-                for (int round = 0; round < 2; round++) {
-                    CountDownLatch go = new CountDownLatch(1);
-                    List<Future<ObjectNode>> got = new ArrayList<>();
-                    for (String q : questions) {
-                        got.add(pool.submit(() -> {
-                            go.await();
-                            return batched.answer(q, k);
-                        }));
-                    }
-                    go.countDown();
-                    for (int i = 0; i < questions.size(); i++)
-                        same(expected.get(i), got.get(i).get(60, TimeUnit.SECONDS), questions.get(i));
-                }
-            } finally {
-                pool.shutdownNow();
+            List<Callable<ObjectNode>> asks = new ArrayList<>();
+            for (String q : questions) asks.add(() -> batched.answer(q, k));
+            for (int round = 0; round < 2; round++) {
+                List<ObjectNode> got = AllAtOnce.run(asks, clients, 60);
+                for (int i = 0; i < questions.size(); i++) same(expected.get(i), got.get(i), questions.get(i));
             }
             double mean = batched.health().get("mean_batch").asDouble();
             System.err.printf("RetrievalBatchingTest: mean batch %.2f, max |score difference| %.3g%n", mean, maxDiff);
