@@ -154,7 +154,8 @@ public final class Checkpoints {
         try (Stream<Path> s = Files.list(runDir)) {
             for (Path p : s.toList()) {
                 String n = p.getFileName().toString();
-                if (n.startsWith(".tmp-")) AtomicFiles.deleteTree(p);
+                // a checkpoint's temp folder, or the temp file of an atomic write (latest, config.yaml) a kill left
+                if (n.startsWith(".tmp-") || AtomicFiles.isTemp(n)) AtomicFiles.deleteTree(p);
                 else if (n.startsWith("checkpoint-") && Files.isDirectory(p)) cps.add(p);
             }
         }

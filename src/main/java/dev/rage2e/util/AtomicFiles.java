@@ -17,6 +17,14 @@ import java.util.UUID;
 public final class AtomicFiles {
     private AtomicFiles() {}
 
+    /**
+     * Whether {@code fileName} is one of {@link #write}'s temp files ({@code .TARGET.tmp-UUID}): what a process killed
+     * between writing and renaming leaves behind, for the owner of the folder to delete when it next starts.
+     */
+    public static boolean isTemp(String fileName) {
+        return fileName.matches("\\..+\\.tmp-[0-9a-f-]{36}");
+    }
+
     /** Writes with {@code writer}; on any failure the temp file is removed and the target untouched. */
     public static void write(Path target, IoConsumer<OutputStream> writer) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
