@@ -9,11 +9,9 @@ import dev.rage2e.index.ScoredPassage;
 import dev.rage2e.kb.Embeddings;
 import dev.rage2e.kb.KbVersions;
 import dev.rage2e.kb.KnowledgeBase;
-import dev.rage2e.kb.Passage;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.qa.QaExample;
 import dev.rage2e.qa.Split;
-import dev.rage2e.rag.Retriever;
 import dev.rage2e.util.Json;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -98,20 +96,9 @@ class SearchThroughputBenchmark {
 
     private static List<List<ScoredPassage>> searchAll(KbRetriever r, float[][] vecs) {
         List<List<ScoredPassage>> ranked = new ArrayList<>(vecs.length);
-        for (int start = 0; start < vecs.length; start += BATCH) {
-            try (Retriever.Snapshot snap = r.acquire()) {
-                Retriever.Hits hits =
-                        snap.search(Arrays.copyOfRange(vecs, start, Math.min(vecs.length, start + BATCH)), K);
-                for (int q = 0; q < hits.ids().length; q++) {
-                    List<ScoredPassage> row = new ArrayList<>(K);
-                    for (int j = 0; j < hits.ids()[q].length; j++) {
-                        Retriever.Passage p = snap.passage(hits.ids()[q][j]);
-                        row.add(new ScoredPassage(new Passage(p.id(), p.title(), p.text()), hits.scores()[q][j]));
-                    }
-                    ranked.add(row);
-                }
-            }
-        }
+        for (int start = 0; start < vecs.length; start += BATCH)
+            ranked.addAll(r.searchPassages(Arrays.copyOfRange(vecs, start, Math.min(vecs.length, start + BATCH)), K)
+                    .hits());
         return ranked;
     }
 }
