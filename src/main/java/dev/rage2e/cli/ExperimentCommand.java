@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         description = "Scripted experiments: build what they need, train, evaluate and write report.md, "
                 + "results.json and plots.",
-        subcommands = {SquadKbExperimentCommand.class})
+        subcommands = {SquadKbExperimentCommand.class, MergeExperimentCommand.class})
 public final class ExperimentCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.experiment.ModeRunner;
 import dev.rage2e.experiment.ReaderStage;
+import dev.rage2e.experiment.SameSetup;
 import dev.rage2e.experiment.SquadKbReport;
 import dev.rage2e.experiment.Workspace;
 import dev.rage2e.kb.KnowledgeBase;
@@ -20,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -305,21 +307,6 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Setup fields that must match for an earlier run's numbers to stand beside this invocation's. */
-    private static final String[] SAME_SETUP = {
-        "split",
-        "kb_passages",
-        "train_questions",
-        "test_questions_recall",
-        "test_questions_em",
-        "retriever",
-        "generator",
-        "copy_mechanism",
-        "parts",
-        "reader_stage_minutes",
-        "budget_minutes"
-    };
-
     /**
      * Runs of an earlier invocation in the same folder whose setup and training configuration (seed, mode and KB
      * copy aside) equal this one's: re-running the command with more seeds keeps them instead of training again.
@@ -327,20 +314,8 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     static List<JsonNode> keptRuns(Path resultsFile, ObjectNode setup, TrainConfig probe) throws java.io.IOException {
         if (!Files.exists(resultsFile)) return List.of();
         JsonNode old = Json.MAPPER.readTree(resultsFile.toFile());
-        String differs = null;
-        for (String k : SAME_SETUP)
-            if (differs == null && !old.path("setup").path(k).equals(setup.path(k))) differs = "setup '" + k + "'";
-        // through text, as the stored file went: a float field in memory and its value read back compare equal
-        JsonNode was = comparable(old.path("config")),
-                now = comparable(Json.MAPPER.readTree(Json.write(Json.MAPPER.valueToTree(probe))));
-        // a key added to the config since (absent there) counts as equal when it has its default value now
-        JsonNode defaults = comparable(Json.MAPPER.readTree(Json.write(Json.MAPPER.valueToTree(new TrainConfig()))));
-        for (var it = now.fieldNames(); differs == null && it.hasNext(); ) {
-            String k = it.next();
-            JsonNode then = was.has(k) ? was.get(k) : defaults.path(k);
-            if (!then.equals(now.path(k)))
-                differs = "config '" + k + "' (" + was.path(k) + " there, " + now.path(k) + " now)";
-        }
+        String differs = SameSetup.difference(
+                old.path("setup"), old.path("config"), setup, Json.MAPPER.valueToTree(probe), Set.of(), Set.of());
         if (differs != null) {
             System.err.printf("rag: %s has another %s: its runs are not kept%n", resultsFile, differs);
             return List.of();
@@ -348,12 +323,6 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         List<JsonNode> kept = new ArrayList<>();
         old.path("runs").forEach(kept::add);
         return kept;
-    }
-
-    private static JsonNode comparable(JsonNode config) {
-        ObjectNode c = config.isObject() ? ((ObjectNode) config).deepCopy() : Json.MAPPER.createObjectNode();
-        c.remove(List.of("seed", "mode", "kb"));
-        return c;
     }
 
     private TrainConfig config(String mode, long seed, Path enc, Path gen, Path kb, Path trainJson) {

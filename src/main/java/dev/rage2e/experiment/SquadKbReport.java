@@ -134,7 +134,17 @@ public final class SquadKbReport {
         JsonNode s = doc.path("setup");
         StringBuilder b = new StringBuilder();
         b.append("# ").append(dataName(s)).append(": original vs end-to-end RAG at CPU scale\n\n");
-        b.append("Command: `").append(s.path("command").asText()).append("`\n\n");
+        if (doc.path("merged_from").isArray()) {
+            b.append("Merged with `rag experiment merge` from runs made the same way (setup, recipe, reader stage and "
+                    + "evaluation before training checked equal):\n\n");
+            for (JsonNode f : doc.path("merged_from"))
+                b.append(String.format(
+                        "- `%s` (%d runs): `%s`%n",
+                        f.path("file").asText(),
+                        f.path("runs").asInt(),
+                        f.path("command").asText()));
+            b.append("\n");
+        } else b.append("Command: `").append(s.path("command").asText()).append("`\n\n");
         b.append(String.format(
                 "KB: %d passages (100 words, with titles). Training questions: %d. EM/F1: %d test "
                         + "questions (%s). "
