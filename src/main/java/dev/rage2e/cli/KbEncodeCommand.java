@@ -53,7 +53,7 @@ public final class KbEncodeCommand implements Callable<Integer> {
             names = "--spark",
             paramLabel = "MASTER",
             description = "Encode as a Spark job on MASTER (local[N], "
-                    + "spark://HOST:PORT, ...): one "
+                    + "spark://HOST:PORT, ..., or 'submit': the master spark-submit was given): one "
                     + "task per shard, merged here into one version. The KB and encoder folders must be at the "
                     + "same path "
                     + "on every executor; "

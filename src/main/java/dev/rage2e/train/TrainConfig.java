@@ -344,7 +344,7 @@ public final class TrainConfig {
     @Option(
             names = "--spark-master",
             description = "With --refresh spark: local[N], "
-                    + "spark://HOST:PORT, yarn, ... "
+                    + "spark://HOST:PORT, yarn, ..., or 'submit' (the master spark-submit was given) "
                     + "(the KB folder must be at the same path on every executor).")
     public String sparkMaster = "local[*]";
 

@@ -26,6 +26,9 @@ import org.apache.spark.api.java.JavaSparkContext;
  * and the encoder snapshot from the same path as the driver (a shared file system).
  */
 public final class SparkEncoder implements DistributedEncoder {
+    /** The master value meaning "the one spark-submit was given" ({@code --spark submit}). */
+    public static final String SUBMIT = "submit";
+
     private final JavaSparkContext sc;
     private final boolean ownsContext;
     private final int shards;
@@ -35,9 +38,16 @@ public final class SparkEncoder implements DistributedEncoder {
      * Starts (or joins) a Spark context on {@code master}; {@code shards} 0 means the context's default parallelism.
      */
     public static SparkEncoder start(String master, int shards, PrintStream log) throws IOException {
+        if (master != null && master.equals(SUBMIT)) {
+            // spark-submit passes its --master (and every --conf) to the driver as spark.* system properties
+            master = System.getProperty("spark.master");
+            if (master == null)
+                throw new UserException("--spark " + SUBMIT + ": no spark.master set; run the jar with spark-submit "
+                        + "(README, 'Scaling out') or give the master, e.g. --spark spark://HOST:7077");
+        }
         checkReachable(master);
         SparkConf conf = new SparkConf()
-                .setAppName("rag-e2e KB encoding")
+                .setIfMissing("spark.app.name", "rag-e2e KB encoding")
                 .setIfMissing("spark.master", master)
                 .setIfMissing("spark.ui.enabled", "false")
                 // a task is one whole shard: retry it elsewhere rather than run it twice at once

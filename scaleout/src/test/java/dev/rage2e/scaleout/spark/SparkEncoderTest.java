@@ -171,4 +171,12 @@ class SparkEncoderTest {
         assertTrue(e.getMessage().startsWith("--spark-master spark://127.0.0.1:1: cannot connect"), e.getMessage());
         assertThrows(UserException.class, () -> SparkEncoder.checkReachable("spark://nohostport"));
     }
+
+    @Test
+    void submitOutsideSparkSubmitIsAOneLineError() {
+        // spark-submit sets spark.master for its driver; this JVM's contexts are configured in code
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("spark.master") == null);
+        UserException e = assertThrows(UserException.class, () -> SparkEncoder.start(SparkEncoder.SUBMIT, 0, null));
+        assertTrue(e.getMessage().startsWith("--spark submit: no spark.master set"), e.getMessage());
+    }
 }
