@@ -18,8 +18,6 @@ import java.util.Set;
  * counts) and the same starting point (the evaluation before training, equal to the last digit).
  */
 public final class ResultsMerge {
-    private static final String[] BEFORE = {"em", "f1", "recall@1", "recall@5", "recall@20"};
-
     private ResultsMerge() {}
 
     /** The merged results (setup, config and reader stage of the first file; every file's runs). */
@@ -77,7 +75,7 @@ public final class ResultsMerge {
     }
 
     private static String sameStart(JsonNode a, JsonNode b) {
-        for (String k : BEFORE)
+        for (String k : SquadKbReport.METRICS)
             if (Math.abs(a.path(k).asDouble(Double.NaN) - b.path(k).asDouble(Double.NaN)) > 1e-9
                     || a.path(k).isMissingNode() != b.path(k).isMissingNode())
                 return "before training '" + k + "' (" + a.path(k) + " there, " + b.path(k) + " here)";

@@ -61,6 +61,16 @@ public final class TestCluster {
         return minilm;
     }
 
+    /** The largest |difference| between two embeddings versions' rows, element by element. */
+    public static double maxRowDiff(dev.rage2e.kb.Embeddings a, dev.rage2e.kb.Embeddings b) {
+        double maxDiff = 0;
+        for (int i = 0; i < a.count(); i++) {
+            float[] x = a.row(i), y = b.row(i);
+            for (int j = 0; j < x.length; j++) maxDiff = Math.max(maxDiff, Math.abs(x[j] - y[j]));
+        }
+        return maxDiff;
+    }
+
     /** The first article of the repo's demo data (35 passages): small enough to encode in seconds. */
     public static Path oneArticle(Path dir) throws Exception {
         var doc = dev.rage2e.util.Json.MAPPER.readTree(

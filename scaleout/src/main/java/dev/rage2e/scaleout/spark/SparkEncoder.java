@@ -38,7 +38,7 @@ public final class SparkEncoder implements DistributedEncoder {
      * Starts (or joins) a Spark context on {@code master}; {@code shards} 0 means the context's default parallelism.
      */
     public static SparkEncoder start(String master, int shards, PrintStream log) throws IOException {
-        if (master != null && master.equals(SUBMIT)) {
+        if (SUBMIT.equals(master)) {
             // spark-submit passes its --master (and every --conf) to the driver as spark.* system properties
             master = System.getProperty("spark.master");
             if (master == null)

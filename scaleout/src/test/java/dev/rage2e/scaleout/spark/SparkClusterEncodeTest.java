@@ -65,11 +65,7 @@ class SparkClusterEncodeTest {
                     r.passagesEncoded(), (System.nanoTime() - t0) / 1e9);
             assertEquals(kb.size(), r.passagesEncoded());
             Embeddings a = Embeddings.open(kb, local), b = Embeddings.open(kb, r.version());
-            double maxDiff = 0;
-            for (int i = 0; i < a.count(); i++) {
-                float[] x = a.row(i), y = b.row(i);
-                for (int j = 0; j < x.length; j++) maxDiff = Math.max(maxDiff, Math.abs(x[j] - y[j]));
-            }
+            double maxDiff = dev.rage2e.scaleout.TestCluster.maxRowDiff(a, b);
             assertTrue(maxDiff <= 1e-5, "max |diff| " + maxDiff);
             b.verify();
             // the tasks ran in the executors' JVMs, not in this one

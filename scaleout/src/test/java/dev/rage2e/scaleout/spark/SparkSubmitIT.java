@@ -152,11 +152,7 @@ class SparkSubmitIT {
             assertFalse(version.equals(local));
             Embeddings a = Embeddings.open(kb, local), b = Embeddings.open(kb, version);
             b.verify();
-            double maxDiff = 0;
-            for (int i = 0; i < a.count(); i++) {
-                float[] x = a.row(i), y = b.row(i);
-                for (int j = 0; j < x.length; j++) maxDiff = Math.max(maxDiff, Math.abs(x[j] - y[j]));
-            }
+            double maxDiff = TestCluster.maxRowDiff(a, b);
             assertTrue(maxDiff <= 1e-5, "max |diff| " + maxDiff);
 
             // the rows came from an executor process the worker launched with Spark's classpath only,
@@ -258,25 +254,9 @@ class SparkSubmitIT {
         }
     }
 
-    /** What Spark 4's own launcher passes on Java 17 (as in this module's surefire argLine). */
-    private static final List<String> SPARK_JAVA17_OPENS = Stream.of(
-                    "java.lang",
-                    "java.lang.invoke",
-                    "java.lang.reflect",
-                    "java.io",
-                    "java.net",
-                    "java.nio",
-                    "java.util",
-                    "java.util.concurrent",
-                    "java.util.concurrent.atomic",
-                    "jdk.internal.ref",
-                    "sun.nio.ch",
-                    "sun.nio.cs",
-                    "sun.security.action",
-                    "sun.util.calendar")
-            .map(p -> "--add-opens=java.base/" + p + "=ALL-UNNAMED")
-            .collect(java.util.stream.Collectors.collectingAndThen(java.util.stream.Collectors.toList(), l -> {
-                l.add("-Djdk.reflect.useDirectMethodHandle=false");
-                return List.copyOf(l);
-            }));
+    /** What Spark 4 needs on Java 17: the module opens this JVM was started with (the pom's spark.java17.opens). */
+    private static final List<String> SPARK_JAVA17_OPENS =
+            java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                    .filter(o -> o.startsWith("--add-opens=") || o.startsWith("-Djdk.reflect.useDirectMethodHandle="))
+                    .toList();
 }
