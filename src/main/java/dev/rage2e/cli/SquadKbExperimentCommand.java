@@ -135,6 +135,12 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     boolean validation;
 
     @Option(
+            names = "--scheduler",
+            description = "Learning rate after warm-up, both modes: constant (the preset's), or linear / polynomial "
+                    + "decay to 0 at the end of the budget.")
+    dev.rage2e.train.LrSchedule.Kind scheduler;
+
+    @Option(
             names = "--lr-retriever",
             defaultValue = "3e-5",
             description = "Question/context encoder learning rate (default ${DEFAULT-VALUE}).")
@@ -339,6 +345,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         c.nDocs = nDocs;
         c.lr = lr != null ? lr : models.span() ? 1e-4f : 3e-4f;
         c.lrRetriever = lrRetriever;
+        if (scheduler != null) c.scheduler = scheduler;
         c.retrieverWarmupSteps = retrieverWarmupSteps;
         c.maxCombinedLength = maxCombinedLength != null ? maxCombinedLength : models.span() ? 256 : 160;
         c.indexingFreq = indexingFreq;
@@ -364,6 +371,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
                 .append(" --batch-size ")
                 .append(batchSize);
         if (lr != null) b.append(" --lr ").append(lr);
+        if (scheduler != null) b.append(" --scheduler ").append(scheduler);
         b.append(" --reader-stage-minutes ").append(readerStageMinutes);
         if (validation) b.append(" --validation");
         if (preset != null) b.append(" --preset ").append(preset);

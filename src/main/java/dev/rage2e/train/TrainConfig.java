@@ -215,7 +215,10 @@ public final class TrainConfig {
     public int warmupSteps = 0;
 
     @JsonProperty("scheduler")
-    @Option(names = "--scheduler", description = "linear, polynomial or constant (after warmup).")
+    @Option(
+            names = "--scheduler",
+            description = "linear, polynomial or constant (after warmup). Decays reach 0 where training ends: at the "
+                    + "last step or at the end of --max-minutes, whichever comes first.")
     public LrSchedule.Kind scheduler = LrSchedule.Kind.LINEAR;
 
     @JsonProperty("batch-size")

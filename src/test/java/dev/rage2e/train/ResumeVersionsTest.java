@@ -169,6 +169,40 @@ class ResumeVersionsTest {
     }
 
     @Test
+    void aDecayOverABudgetBoundRunFollowsTheBudgetAcrossAResume() throws Exception {
+        TinyRag t = TinyRag.create(tmp, 8, 8, 0.0f);
+        TrainConfig c = t.config();
+        c.maxSteps = 1_000_000; // never reached: the budget ends training, so the decay must follow the budget
+        c.scheduler = LrSchedule.Kind.LINEAR;
+        c.warmupSteps = 0;
+        c.checkpointEvery = 2;
+        c.batchSize = 4;
+        c.logEvery = 1;
+        c.maxMinutes = 10;
+        Path run = tmp.resolve("run");
+        try (TrainingRun r = TrainingRun.open(c, run, false)) {
+            r.run(2);
+        }
+        // the first run used half of the 10 minutes
+        Path state = run.resolve(Checkpoints.name(2)).resolve(Checkpoints.STATE);
+        ObjectNode s = (ObjectNode) Json.read(state);
+        s.put("budgetSeconds", 300.0);
+        AtomicFiles.writeString(state, Json.write(s));
+        try (TrainingRun r = TrainingRun.open(c, run, true)) {
+            r.run(3);
+        }
+        List<Double> lrs = new java.util.ArrayList<>();
+        for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) {
+            var o = Json.MAPPER.readTree(line);
+            if (o.path("event").asText().equals("train")) lrs.add(o.path("lr").asDouble());
+        }
+        assertEquals(3, lrs.size(), lrs.toString());
+        assertTrue(lrs.get(0) > 0.99 * c.lr, "the first steps use almost all of the budget's lr: " + lrs);
+        double third = lrs.get(2) / c.lr;
+        assertTrue(third > 0.45 && third <= 0.5, "half the budget used: half the lr, got " + third);
+    }
+
+    @Test
     void anUnusedPoolerIsSavedUnchanged() throws Exception {
         TinyRag t = TinyRag.create(tmp, 8, 8, 0.0f);
         // give the (mean-pooling) encoder a pooler, as sentence-transformers exports have
