@@ -128,6 +128,14 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     String readerStagePreset;
 
     @Option(
+            names = "--reader-stage-from",
+            paramLabel = "FILE",
+            description = "Reuse the reader stage recorded in FILE (another experiment's "
+                    + "reader-stage/reader-stage-*.json) when it is this recipe on the same files (compared by content, "
+                    + "not path): a recipe comparison run as separate invocations starts every run from one reader.")
+    List<Path> readerStageFrom = new ArrayList<>();
+
+    @Option(
             names = "--validation",
             description = "Recipe mode: train on the 'fit' part and judge on 'validation' "
                     + "(both carved from "
@@ -236,7 +244,8 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
                 st.maxSteps = 1_000_000;
             }
             st.maxMinutes = readerStageMinutes;
-            ReaderStage.Result rs = new ReaderStage(System.err).run(st, dir.resolve("reader-stage"), sample);
+            ReaderStage.Result rs =
+                    new ReaderStage(System.err).run(st, dir.resolve("reader-stage"), sample, readerStageFrom);
             gen = rs.reader();
             readerGold = rs.report();
         }
@@ -376,6 +385,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         if (validation) b.append(" --validation");
         if (preset != null) b.append(" --preset ").append(preset);
         if (readerStagePreset != null) b.append(" --reader-stage-preset ").append(readerStagePreset);
+        for (Path f : readerStageFrom) b.append(" --reader-stage-from ").append(f);
         b.append(" --lr-retriever ")
                 .append(lrRetriever)
                 .append(" --retriever-warmup-steps ")

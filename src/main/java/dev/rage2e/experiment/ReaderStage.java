@@ -10,7 +10,9 @@ import dev.rage2e.run.TrainingRun;
 import dev.rage2e.train.Checkpoints;
 import dev.rage2e.train.TrainConfig;
 import dev.rage2e.util.AtomicFiles;
+import dev.rage2e.util.Fingerprint;
 import dev.rage2e.util.Json;
+import dev.rage2e.util.UserException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -20,8 +22,9 @@ import java.util.List;
 /**
  * The reader stage both RAG modes start from: the reader (span reader or generator) trained alone on the gold
  * passages of the training questions for a fixed budget (no retrieval, encoders frozen), then judged on the gold
- * passages of held-out questions. Cached in its folder and reused when the same recipe asks for it again, so every
- * mode and seed of an experiment starts from the very same reader.
+ * passages of held-out questions. Cached in its folder and reused when the same recipe on the same files asks for it
+ * again (there, or from another folder with {@code --reader-stage-from}), so every mode and seed of an experiment,
+ * and every arm of a recipe comparison, starts from the very same reader.
  */
 public final class ReaderStage {
     public record Result(Path reader, ObjectNode report) {}
@@ -37,16 +40,26 @@ public final class ReaderStage {
      * @param goldEval questions whose gold passages judge the reader afterwards
      */
     public Result run(TrainConfig cfg, Path dir, List<QaExample> goldEval) throws IOException, InterruptedException {
+        return run(cfg, dir, goldEval, List.of());
+    }
+
+    /**
+     * As {@link #run(TrainConfig, Path, List)}, also reusing a stage of this recipe recorded in one of {@code from}
+     * ({@code reader-stage-*.json} files of other experiment folders): the same reader for a recipe comparison run
+     * as separate invocations, without training it again.
+     */
+    public Result run(TrainConfig cfg, Path dir, List<QaExample> goldEval, List<Path> from)
+            throws IOException, InterruptedException {
         cfg.readerOnly = true;
         cfg.mode = TrainConfig.Mode.ORIGINAL;
         cfg.evalQuestions = 0;
-        String key = Json.write(Json.MAPPER.valueToTree(cfg)) + "|eval=" + goldEval.size() + ":"
-                + (goldEval.isEmpty() ? "" : goldEval.get(0).id());
-        Result cached = cached(dir, key);
+        String key = key(cfg, goldEval);
+        String comparable = comparable(key);
+        Result cached = cached(dir, comparable, from);
         if (cached != null) return cached;
         // one folder per recipe: a stage trained for another recipe stays
         // (earlier runs' results may point at its reader)
-        String id = recipeId(key);
+        String id = recipeId(comparable);
         Path result = dir.resolve("reader-stage-" + id + ".json");
         Path runDir = dir.resolve("run-" + id);
         if (Files.exists(runDir)) AtomicFiles.deleteTree(runDir); // an interrupted stage of this very recipe
@@ -94,10 +107,24 @@ public final class ReaderStage {
     }
 
     /**
-     * A finished stage of this recipe in {@code dir} ({@code reader-stage*.json}
-     * whose key matches and whose reader exists), or null.
+     * A finished stage of this recipe in {@code from} or in {@code dir} ({@code reader-stage*.json} whose key is
+     * this recipe on the same files and whose reader exists), or null. One found in {@code from} is recorded in
+     * {@code dir} too, with where it came from.
      */
-    private Result cached(Path dir, String key) throws IOException {
+    private Result cached(Path dir, String comparable, List<Path> from) throws IOException {
+        for (Path f : from) {
+            if (!Files.isRegularFile(f)) throw new UserException("--reader-stage-from " + f + ": file not found");
+            Result r = matching(f, comparable);
+            if (r == null) {
+                log.printf("rag: %s is a reader stage of another recipe or other files: not reused%n", f);
+                continue;
+            }
+            ObjectNode o = (ObjectNode) Json.read(f);
+            o.put("reused_from", f.toAbsolutePath().toString());
+            Files.createDirectories(dir);
+            AtomicFiles.writeString(dir.resolve("reader-stage-" + recipeId(comparable) + ".json"), Json.pretty(o));
+            return r;
+        }
         if (!Files.isDirectory(dir)) return null;
         List<Path> found;
         try (var files = Files.list(dir)) {
@@ -106,18 +133,55 @@ public final class ReaderStage {
                     .toList();
         }
         for (Path f : found) {
-            JsonNode prev = Json.read(f);
-            Path reader = Path.of(prev.path("reader").asText());
-            if (key.equals(prev.path("key").asText()) && Files.isRegularFile(reader.resolve("config.json"))) {
-                log.printf(
-                        "rag: reusing the reader stage in %s (gold-passage EM %.3f)%n",
-                        dir, prev.path("gold_passage").path("em").asDouble());
-                return new Result(reader, (ObjectNode) prev.path("gold_passage"));
-            }
+            Result r = matching(f, comparable);
+            if (r != null) return r;
         }
         if (!found.isEmpty())
             log.printf("rag: %s holds reader stages of other recipes (kept); training one for this recipe%n", dir);
         return null;
+    }
+
+    /** The stage recorded in {@code f} when its recipe, on its files, is {@code comparable} and its reader exists. */
+    private Result matching(Path f, String comparable) throws IOException {
+        JsonNode prev = Json.read(f);
+        Path reader = Path.of(prev.path("reader").asText());
+        if (!Files.isRegularFile(reader.resolve("config.json"))) return null;
+        if (!comparable.equals(comparable(prev.path("key").asText()))) return null;
+        log.printf(
+                "rag: reusing the reader stage of %s (gold-passage EM %.3f)%n",
+                f, prev.path("gold_passage").path("em").asDouble());
+        return new Result(reader, (ObjectNode) prev.path("gold_passage"));
+    }
+
+    /** The recipe as recorded: the stage's configuration and the held-out questions that judge it. */
+    static String key(TrainConfig cfg, List<QaExample> goldEval) {
+        return Json.write(Json.MAPPER.valueToTree(cfg)) + "|eval=" + goldEval.size() + ":"
+                + (goldEval.isEmpty() ? "" : goldEval.get(0).id());
+    }
+
+    /** Configuration keys that name files or folders. */
+    static final List<String> PATH_KEYS = List.of(
+            "question-encoder", "context-encoder", "generator", "kb", "train", "split", "train-source", "train-target");
+
+    /**
+     * A stage's key with each path replaced by a {@link Fingerprint} of what it names: equal for the same recipe on
+     * the same files from any folder or checkout. (Keys hold absolute paths: compared as they were, a re-run from
+     * another checkout retrained the stage once, and the stage folder then lost the reader earlier runs started
+     * from.) Keys recorded before this comparison are read the same way.
+     */
+    static String comparable(String key) throws IOException {
+        int cut = key.lastIndexOf("|eval=");
+        String config = cut < 0 ? key : key.substring(0, cut);
+        JsonNode n;
+        try {
+            n = Json.MAPPER.readTree(config);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return key;
+        }
+        if (!(n instanceof ObjectNode c)) return key;
+        for (String k : PATH_KEYS)
+            if (c.hasNonNull(k)) c.put(k, Fingerprint.of(Path.of(c.get(k).asText())));
+        return Json.write(c) + (cut < 0 ? "" : key.substring(cut));
     }
 
     static String recipeId(String key) {
