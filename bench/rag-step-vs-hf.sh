@@ -41,9 +41,24 @@ case "${HF_BF16:-auto}" in
         [ $hf_bf16 = 0 ] && echo "rag-step-vs-hf: no bf16 hardware here: HF bf16 anchor skipped (HF_BF16=yes runs it)" >&2 ;;
 esac
 
+# Debian's OpenBLAS 0.3.21 does not know every newer CPU model and then falls back to its Prescott kernels: measured on
+# an Intel Xeon model 207 (AVX512, AVX512-BF16), PyTorch fp32 matmul 2048^3 ran at 39-65 GFLOP/s with the detected
+# core vs 265-314 with OPENBLAS_CORETYPE=Cooperlake. An anchor on a fallback kernel is not what a user would get, so
+# where OpenBLAS says Prescott on an AVX512 CPU the anchor runs with the newest AVX512 core it has (HF_OPENBLAS_CORETYPE
+# overrides; the JSON line records the core used).
+blas_core=${HF_OPENBLAS_CORETYPE:-}
+if [ -z "$blas_core" ] && [ $have_torch = 1 ]; then
+  detected=$(OPENBLAS_VERBOSE=2 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread /usr/bin/python3 -c \
+    "import torch; torch.ones(2, 2) @ torch.ones(2, 2)" 2>&1 | sed -n 's/^Core: //p' | head -1)
+  if [ "$detected" = Prescott ] && grep -q -w avx512f /proc/cpuinfo; then
+    blas_core=$(grep -q -w avx512_bf16 /proc/cpuinfo && echo Cooperlake || echo SkylakeX)
+    echo "rag-step-vs-hf: OpenBLAS detects Prescott on this AVX512 CPU; the anchor runs with OPENBLAS_CORETYPE=$blas_core" >&2
+  fi
+fi
 anchor() { # mode precision
   wait_quiet
-  LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$ANCHOR" --mode "$1" \
+  env LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread OPENBLAS_NUM_THREADS=2 ${blas_core:+OPENBLAS_CORETYPE=$blas_core} \
+    /usr/bin/python3 "$ANCHOR" --mode "$1" \
     --precision "$2" --warmup 2 --steps 5 2> "$OUT/hf-$1-$2.log" | tail -1
 }
 for mode in $MODES; do
@@ -58,9 +73,9 @@ for mode in $MODES; do
     --train data/demo/squad-demo.json --n-docs 5 --batch-size 4 --max-combined-length 160 --max-target-length 24 \
     --precision "$PRECISION" --warmup 2 --steps 5 2> "$OUT/rag-$mode.log" > "$OUT/rag-$mode.json"
   jq -c -n --arg mode "$mode" --argjson hf32 "$hf32" --argjson hf16 "$hf16" --slurpfile rag "$OUT/rag-$mode.json" \
-     --slurpfile roof "$OUT/roofline.json" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '
+     --slurpfile roof "$OUT/roofline.json" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg blas "${blas_core:-detected}" '
     ($rag[0].seconds_per_step.total) as $r
-    | {mode: $mode, load_average: $load,
+    | {mode: $mode, load_average: $load, hf_openblas_core: $blas,
        rag_s_per_step: $r, rag_precision: $rag[0].roofline.precision.used, rag_roofline_share: $rag[0].roofline.share,
        hf_fp32_s_per_step: $hf32.seconds_per_step.total, hf_bf16_s_per_step: $hf16.seconds_per_step.total,
        speedup_vs_hf_fp32: (if $hf32 == null then null else ($hf32.seconds_per_step.total / $r * 100 | round / 100) end),

@@ -53,6 +53,17 @@ class PrecisionTest {
         assertEquals(
                 "fp32",
                 Precision.resolve(Precision.Setting.AUTO, amx, () -> noisy).used());
+        // measured on a Xeon with AVX512-BF16 and no AMX: "medium" ran fp32 kernels in another order (error 1e-6)
+        CpuFlags avx512bf16 = new CpuFlags("Xeon", Set.of("avx512f", "avx512_bf16"));
+        Roofline.Result reordered = new Roofline.Result("k", 325.7, 284.0, 324.4, 302.4, 1.07e-6, 2, "t", 1.4);
+        Roofline.Result reorderedFaster = new Roofline.Result("k", 300, 400, 300, 400, 1.07e-6, 2, "t", 1.4);
+        assertEquals(
+                "fp32",
+                Precision.resolve(Precision.Setting.AUTO, avx512bf16, () -> reordered)
+                        .used());
+        Precision.Decision d = Precision.resolve(Precision.Setting.AUTO, avx512bf16, () -> reorderedFaster);
+        assertEquals("fp32", d.used());
+        assertTrue(d.reason().contains("no bf16 kernel ran"), d.reason());
         assertEquals(
                 "bf16",
                 Precision.resolve(Precision.Setting.BF16, zen3, () -> same).used());
