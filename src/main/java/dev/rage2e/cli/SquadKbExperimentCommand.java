@@ -144,8 +144,9 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
 
     @Option(
             names = "--scheduler",
-            description = "Learning rate after warm-up, both modes: constant (the preset's), or linear / polynomial "
-                    + "decay to 0 at the end of the budget.")
+            description = "Learning rate after warm-up, both modes: linear (the preset's, chosen on validation) or "
+                    + "polynomial decay to 0 at the end of the budget, or constant (the reference runs before "
+                    + "2026-12-07).")
     dev.rage2e.train.LrSchedule.Kind scheduler;
 
     @Option(

@@ -20,7 +20,7 @@ class PresetsTest {
         TrainConfig e = new TrainConfig();
         e.nDocs = 7;
         e.overlay("experiment");
-        assertEquals(LrSchedule.Kind.CONSTANT, e.scheduler);
+        assertEquals(LrSchedule.Kind.LINEAR, e.scheduler);
         assertEquals(1_000_000, e.maxSteps);
         assertEquals(10, e.warmupSteps);
         assertEquals(12, e.maxAnswerLength);
