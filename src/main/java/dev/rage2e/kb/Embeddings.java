@@ -1,6 +1,7 @@
 package dev.rage2e.kb;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.rage2e.util.Fingerprint;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.io.IOException;
@@ -101,7 +102,7 @@ public final class Embeddings {
 
     /** Recomputes the data file's sha256 (reads the whole file) and compares it with meta.json. */
     public void verify() throws IOException {
-        String actual = KbBuilder.sha256(dir.resolve(DATA));
+        String actual = Fingerprint.sha256(dir.resolve(DATA));
         if (!actual.equals(sha256()))
             throw new UserException(dir.resolve(DATA) + ": sha256 " + actual + " differs from meta.json's " + sha256());
     }

@@ -3,6 +3,7 @@ package dev.rage2e.kb;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.model.ParamStore;
+import dev.rage2e.util.Fingerprint;
 import dev.rage2e.util.Json;
 import dev.rage2e.weights.HostTensor;
 import java.io.IOException;
@@ -25,7 +26,7 @@ public record EncoderIdentity(
     public static EncoderIdentity ofDirectory(EncoderModel enc) throws IOException {
         Path dir = enc.dir().toAbsolutePath().normalize();
         Path weights = dir.resolve("model.safetensors");
-        String sha = Files.exists(weights) ? KbBuilder.sha256(weights) : null;
+        String sha = Files.exists(weights) ? Fingerprint.sha256(weights) : null;
         return new EncoderIdentity(dir.getFileName().toString(), dir.toString(), sha, null, enc.settings.toJson());
     }
 

@@ -3,17 +3,15 @@ package dev.rage2e.kb;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.util.AtomicFiles;
+import dev.rage2e.util.Fingerprint;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
@@ -97,7 +95,7 @@ public final class KbBuilder {
                 s.put("path", in.toAbsolutePath().normalize().toString());
                 s.put("format", fmt.id());
                 s.put("bytes", Files.size(in));
-                s.put("sha256", sha256(in));
+                s.put("sha256", Fingerprint.sha256(in));
                 s.put("documents", docs[0]);
                 if (fmt == InputFormat.SQUAD) s.put("duplicate_contexts_skipped", docs[1]);
                 s.put("first_passage_id", firstId);
@@ -115,18 +113,6 @@ public final class KbBuilder {
         m.set("sources", sources);
         m.put("created", Instant.now().toString());
         return m;
-    }
-
-    public static String sha256(Path file) throws IOException {
-        try (InputStream in = Files.newInputStream(file)) {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 16];
-            int n;
-            while ((n = in.read(buf)) > 0) sha.update(buf, 0, n);
-            return HexFormat.of().formatHex(sha.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static boolean isEmptyDir(Path dir) throws IOException {

@@ -16,6 +16,9 @@ import java.util.List;
  * in any folder or checkout, and a changed one another. Used where a cache must not depend on where things lie.
  */
 public final class Fingerprint {
+    /** Hex digits a fingerprint keeps: 96 bits, plenty to tell files apart. */
+    private static final int SHORT_HEX = 24;
+
     private Fingerprint() {}
 
     /**
@@ -24,7 +27,7 @@ public final class Fingerprint {
      * subfolders included, in name order. A missing path: "missing:" and its file name.
      */
     public static String of(Path p) throws IOException {
-        if (Files.isRegularFile(p)) return hex(fileDigest(p));
+        if (Files.isRegularFile(p)) return sha256(p).substring(0, SHORT_HEX);
         if (!Files.isDirectory(p)) return "missing:" + p.getFileName();
         Path manifest = p.resolve("manifest.json");
         if (Files.isRegularFile(manifest)) {
@@ -43,21 +46,18 @@ public final class Fingerprint {
         for (Path f : files) {
             d.update(p.relativize(f).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
             d.update((byte) 0);
-            d.update(fileDigest(f));
+            d.update(sha256(f).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         }
-        return hex(d.digest());
+        return HexFormat.of().formatHex(d.digest()).substring(0, SHORT_HEX);
     }
 
-    private static byte[] fileDigest(Path f) throws IOException {
+    /** The SHA-256 of a file's bytes, as 64 lower-case hex digits (what KB manifests record for their sources). */
+    public static String sha256(Path file) throws IOException {
         MessageDigest d = sha256();
-        try (InputStream in = new DigestInputStream(Files.newInputStream(f), d)) {
+        try (InputStream in = new DigestInputStream(Files.newInputStream(file), d)) {
             in.transferTo(java.io.OutputStream.nullOutputStream());
         }
-        return d.digest();
-    }
-
-    private static String hex(byte[] h) {
-        return HexFormat.of().formatHex(h, 0, 12);
+        return HexFormat.of().formatHex(d.digest());
     }
 
     private static MessageDigest sha256() {

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDManager;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.testutil.TinyWordPieceTokenizer;
+import dev.rage2e.util.Fingerprint;
 import dev.rage2e.util.UserException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,7 +60,7 @@ class EmbeddingsWriterTest {
             assertEquals(64, e.dim());
             assertEquals("passage: {title} {text}", e.meta().get("passage_text").asText());
             assertEquals(
-                    KbBuilder.sha256(model.resolve("model.safetensors")),
+                    Fingerprint.sha256(model.resolve("model.safetensors")),
                     e.meta().get("encoder").get("weights_sha256").asText());
             // each row equals the passage encoded alone (no padding) with the prefix
             for (int i = 0; i < kb.size(); i += 7) {

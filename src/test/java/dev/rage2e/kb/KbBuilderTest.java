@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.rage2e.util.Fingerprint;
 import dev.rage2e.util.UserException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -92,7 +93,7 @@ class KbBuilderTest {
         assertEquals(3, m.get("documents").asInt());
         assertEquals(5, m.get("passages").asInt());
         JsonNode src = m.get("sources").get(0);
-        assertEquals(KbBuilder.sha256(csv), src.get("sha256").asText());
+        assertEquals(Fingerprint.sha256(csv), src.get("sha256").asText());
         assertEquals("csv", src.get("format").asText());
         // stable: the same input gives the same passages and checksum
         ObjectNode again = KbBuilder.build(List.of(csv), tmp.resolve("kb2"), 100);
