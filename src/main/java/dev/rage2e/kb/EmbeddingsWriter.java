@@ -126,13 +126,13 @@ public final class EmbeddingsWriter {
     }
 
     private static String shardKey(EncoderIdentity identity, Options opt) {
-        return EncoderIdentity.sha256Hex(Json.write(identity.toJson()) + "|max_len=" + opt.maxLen())
+        return dev.rage2e.util.Fingerprint.sha256Hex(Json.write(identity.toJson()) + "|max_len=" + opt.maxLen())
                 .substring(0, 16);
     }
 
     private static String encodeRange(KnowledgeBase kb, EncoderModel enc, Options opt, int lo, int hi, Path out)
             throws IOException {
-        MessageDigest sha = sha256();
+        MessageDigest sha = dev.rage2e.util.Fingerprint.sha256();
         RateProgress progress = new RateProgress("encode", "passages", hi - lo, opt.progress());
         int dim = enc.dim();
         try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -201,7 +201,7 @@ public final class EmbeddingsWriter {
             }
             Path tmpDir = KbVersions.newTempDir(kb.dir(), "emb");
             try {
-                MessageDigest sha = sha256();
+                MessageDigest sha = dev.rage2e.util.Fingerprint.sha256();
                 long count = 0;
                 double seconds = 0;
                 try (FileChannel out = FileChannel.open(
@@ -255,7 +255,7 @@ public final class EmbeddingsWriter {
             Path dir, int count, int dim, java.util.function.IntFunction<float[]> row, ObjectNode extra)
             throws IOException {
         Files.createDirectories(dir);
-        MessageDigest sha = sha256();
+        MessageDigest sha = dev.rage2e.util.Fingerprint.sha256();
         try (FileChannel ch = FileChannel.open(
                 dir.resolve(Embeddings.DATA),
                 StandardOpenOption.CREATE,
@@ -298,14 +298,6 @@ public final class EmbeddingsWriter {
             return KbVersions.commit(kb.dir(), tmp);
         } finally {
             AtomicFiles.deleteTree(tmp);
-        }
-    }
-
-    static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

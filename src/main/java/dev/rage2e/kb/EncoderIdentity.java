@@ -7,7 +7,6 @@ import dev.rage2e.util.Fingerprint;
 import dev.rage2e.util.Json;
 import dev.rage2e.weights.HostTensor;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -56,24 +55,19 @@ public record EncoderIdentity(
     }
 
     static String fingerprint(Map<String, HostTensor> tensors) {
-        try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            for (Map.Entry<String, HostTensor> e : new TreeMap<>(tensors).entrySet()) {
-                sha.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                sha.update(java.util.Arrays.toString(e.getValue().shape())
-                        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                ByteBuffer b = e.getValue().data().duplicate();
-                sha.update(b);
-            }
-            return HexFormat.of().formatHex(sha.digest());
-        } catch (java.security.NoSuchAlgorithmException ex) {
-            throw new IllegalStateException(ex);
+        MessageDigest sha = Fingerprint.sha256();
+        for (Map.Entry<String, HostTensor> e : new TreeMap<>(tensors).entrySet()) {
+            sha.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            sha.update(
+                    java.util.Arrays.toString(e.getValue().shape()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            sha.update(e.getValue().data().duplicate());
         }
+        return HexFormat.of().formatHex(sha.digest());
     }
 
     /** A short stable key (used to group the shards of one encoding). */
     public String key() {
-        return sha256Hex(Json.write(toJson())).substring(0, 16);
+        return Fingerprint.sha256Hex(Json.write(toJson())).substring(0, 16);
     }
 
     /** The identity {@link #toJson()} wrote (to hand it to another process, e.g. a distributed encoder's workers). */
@@ -94,15 +88,5 @@ public record EncoderIdentity(
         if (fingerprint != null) o.put("fingerprint", fingerprint);
         o.set("settings", settings);
         return o;
-    }
-
-    static String sha256Hex(String s) {
-        try {
-            return HexFormat.of()
-                    .formatHex(MessageDigest.getInstance("SHA-256")
-                            .digest(s.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

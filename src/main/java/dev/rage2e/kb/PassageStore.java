@@ -68,12 +68,7 @@ public final class PassageStore {
         private int count;
 
         public Writer(Path dir) throws IOException {
-            MessageDigest sha;
-            try {
-                sha = MessageDigest.getInstance("SHA-256");
-            } catch (java.security.NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
+            MessageDigest sha = dev.rage2e.util.Fingerprint.sha256();
             data = new DigestOutputStream(
                     new BufferedOutputStream(Files.newOutputStream(dir.resolve(DATA)), 1 << 16), sha);
             offsets = new BufferedOutputStream(Files.newOutputStream(dir.resolve(OFFSETS)), 1 << 16);

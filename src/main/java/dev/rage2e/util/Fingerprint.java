@@ -60,7 +60,13 @@ public final class Fingerprint {
         return HexFormat.of().formatHex(d.digest());
     }
 
-    private static MessageDigest sha256() {
+    /** The SHA-256 of a string's UTF-8 bytes, as 64 lower-case hex digits. */
+    public static String sha256Hex(String s) {
+        return HexFormat.of().formatHex(sha256().digest(s.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    }
+
+    /** A fresh SHA-256 digest (the JDK always has one; its absence is a broken JVM, not an input error). */
+    public static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
