@@ -22,6 +22,20 @@ public final class BenchRooflineCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Measure again even when a cached result exists.")
     boolean force;
 
+    @Option(
+            names = "--shape",
+            split = ",",
+            paramLabel = "MxKxN[:t][:tb][:linear][:cold]",
+            description = {
+                "Also measure these products ([M,K] x [K,N]) in the precision in force, as a step runs them: "
+                        + ":t makes A a transposed view (a weight gradient, grad_out^T x input), "
+                        + ":tb makes B one (input x weight^T), :linear runs a linear layer's forward as the models do "
+                        + "(libtorch linear, [16, M/16, K] input, bias); :cold cycles through 256 MiB of "
+                        + "operand pairs so each product reads them from memory.",
+                "e.g. --shape 3056x384x1536:tb,384x3056x384:t,384x3056x384:t:cold"
+            })
+    java.util.List<String> shapes = java.util.List.of();
+
     @Override
     public Integer call() {
         Roofline.Result r = Roofline.cachedOrMeasure(force, System.err);
@@ -42,6 +56,20 @@ public final class BenchRooflineCommand implements Callable<Integer> {
         o.set("cpu_flags", Json.MAPPER.valueToTree(c.relevant()));
         o.put("auto_chooses", Precision.apply(Precision.Setting.AUTO).used());
         o.put("auto_reason", Precision.current().reason());
+        if (!shapes.isEmpty()) {
+            com.fasterxml.jackson.databind.node.ArrayNode a = o.putArray("shapes");
+            double peak = r.gflopsFor(Precision.current().used());
+            for (String spec : shapes) {
+                Roofline.ShapeCase sc = Roofline.ShapeCase.parse(spec);
+                double g = Roofline.shapeGflops(sc);
+                System.err.printf(
+                        java.util.Locale.ROOT, "rag: %-22s %7.1f GFLOP/s (%.2f of the roofline)%n", sc, g, g / peak);
+                ObjectNode s = a.addObject();
+                s.put("shape", sc.toString());
+                s.put("gflops", Math.round(g * 10) / 10.0);
+                s.put("share", Math.round(g / peak * 1000) / 1000.0);
+            }
+        }
         System.out.println(Json.write(o));
         return 0;
     }

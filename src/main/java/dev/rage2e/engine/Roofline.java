@@ -187,6 +187,92 @@ public final class Roofline {
         }
     }
 
+    /**
+     * One product shape as a step runs it: {@code MxKxN} is [M,K] x [K,N]; {@code transposedA} makes A a transposed
+     * view of a [K,M] array (how autograd forms a weight gradient, grad_out^T x input); {@code transposedB} makes B one
+     * of an [N,K] array (a linear layer's forward, input x weight^T); {@code linear} runs the forward of a linear layer
+     * as the models do (libtorch's {@code linear}, input [16, M/16, K], weight [N, K], bias [N]); {@code cold} cycles through
+     * enough distinct operand pairs (>= 256 MiB) that each product starts with its operands out of cache, as in a
+     * training step where the activations were written long before the backward pass reads them.
+     */
+    public record ShapeCase(
+            int m, int k, int n, boolean transposedA, boolean transposedB, boolean linear, boolean cold) {
+        /** Parses {@code MxKxN[:t][:tb][:linear][:cold]}, e.g. {@code 384x3056x384:t:cold}, {@code 3056x384x1536:tb}. */
+        public static ShapeCase parse(String spec) {
+            String[] parts = spec.trim().split(":");
+            String[] d = parts[0].split("x");
+            if (d.length != 3)
+                throw new dev.rage2e.util.UserException(
+                        "shape '" + spec + "': expected MxKxN[:t][:tb][:linear][:cold]");
+            boolean t = false, tb = false, linear = false, cold = false;
+            for (int i = 1; i < parts.length; i++) {
+                switch (parts[i]) {
+                    case "t" -> t = true;
+                    case "tb" -> tb = true;
+                    case "linear" -> linear = true;
+                    case "cold" -> cold = true;
+                    default ->
+                        throw new dev.rage2e.util.UserException(
+                                "shape '" + spec + "': unknown flag '" + parts[i] + "' (t, tb, linear, cold)");
+                }
+            }
+            try {
+                return new ShapeCase(
+                        Integer.parseInt(d[0]), Integer.parseInt(d[1]), Integer.parseInt(d[2]), t, tb, linear, cold);
+            } catch (NumberFormatException e) {
+                throw new dev.rage2e.util.UserException(
+                        "shape '" + spec + "': expected MxKxN[:t][:tb][:linear][:cold] with integers");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return m + "x" + k + "x" + n + (transposedA ? ":t" : "") + (transposedB ? ":tb" : "")
+                    + (linear ? ":linear" : "") + (cold ? ":cold" : "");
+        }
+    }
+
+    /** GFLOP/s of one shape case in the precision in force: median over >= 0.6 s of products (after a warm-up). */
+    public static double shapeGflops(ShapeCase c) {
+        long bytesPerPair = 4L * ((long) c.m() * c.k() + (long) c.k() * c.n());
+        int pairs = c.cold() ? (int) Math.max(2, Math.min(4096, (256L << 20) / bytesPerPair)) : 1;
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray[] as = new NDArray[pairs], bs = new NDArray[pairs];
+            NDArray bias = m.randomNormal(new Shape(c.n()));
+            int rows = c.m() % 16 == 0 ? 16 : 1;
+            java.util.function.BiFunction<NDArray, NDArray, NDArray> product = c.linear()
+                    ? (x, w) -> ai.djl.nn.core.Linear.linear(x, w, bias).singletonOrThrow()
+                    : NDArray::matMul;
+            for (int i = 0; i < pairs; i++) {
+                if (c.linear()) { // x [16, M/16, K], weight [N, K]
+                    as[i] = m.randomNormal(new Shape(rows, c.m() / rows, c.k()));
+                    bs[i] = m.randomNormal(new Shape(c.n(), c.k()));
+                    continue;
+                }
+                as[i] = c.transposedA()
+                        ? m.randomNormal(new Shape(c.k(), c.m())).transpose()
+                        : m.randomNormal(new Shape(c.m(), c.k()));
+                bs[i] = c.transposedB()
+                        ? m.randomNormal(new Shape(c.n(), c.k())).transpose()
+                        : m.randomNormal(new Shape(c.k(), c.n()));
+            }
+            product.apply(as[0], bs[0]).close();
+            java.util.List<Double> times = new java.util.ArrayList<>();
+            double total = 0;
+            for (int i = 0; total < 0.6 || times.size() < 5; i++) {
+                int j = i % pairs;
+                long t0 = System.nanoTime();
+                NDArray out = product.apply(as[j], bs[j]);
+                double s = (System.nanoTime() - t0) / 1e9;
+                out.close();
+                times.add(s);
+                total += s;
+            }
+            java.util.Collections.sort(times);
+            return 2.0 * c.m() * c.k() * c.n() / times.get(times.size() / 2) / 1e9;
+        }
+    }
+
     /** The 1-minute load average (NaN where /proc/loadavg is absent). */
     static double loadAverage() {
         try {
