@@ -382,6 +382,7 @@ public final class Trainer {
             if (state.position >= order.size()) {
                 state.epoch++;
                 state.position = 0;
+                if (cfg.groupByLength) break; // a short last batch keeps the next epoch's batches on its length groups
             }
         }
         return out;
@@ -394,11 +395,21 @@ public final class Trainer {
         if (epoch != cachedEpoch) {
             List<Integer> o = new ArrayList<>();
             for (int i = 0; i < data.size(); i++) o.add(i);
-            Collections.shuffle(o, new Random(state.seed * 7919 + epoch));
+            Random r = new Random(state.seed * 7919 + epoch);
+            Collections.shuffle(o, r);
+            if (cfg.groupByLength) o = LengthGroups.group(o, i -> length(data.get(i)), cfg.batchSize, r);
             cachedOrder = o;
             cachedEpoch = epoch;
         }
         return cachedOrder;
+    }
+
+    /** What a batch's padded length follows: the question, plus the gold passage when the reader reads that alone. */
+    private int length(RagExample e) {
+        int n = e.question().length();
+        if (cfg.readerOnly && e.gold() != null)
+            n += e.gold().title().length() + e.gold().text().length();
+        return n;
     }
 
     static String eta(double seconds) {
