@@ -41,20 +41,7 @@ case "${HF_BF16:-auto}" in
         [ $hf_bf16 = 0 ] && echo "rag-step-vs-hf: no bf16 hardware here: HF bf16 anchor skipped (HF_BF16=yes runs it)" >&2 ;;
 esac
 
-# Debian's OpenBLAS 0.3.21 does not know every newer CPU model and then falls back to its Prescott kernels: measured on
-# an Intel Xeon model 207 (AVX512, AVX512-BF16), PyTorch fp32 matmul 2048^3 ran at 39-65 GFLOP/s with the detected
-# core vs 265-314 with OPENBLAS_CORETYPE=Cooperlake. An anchor on a fallback kernel is not what a user would get, so
-# where OpenBLAS says Prescott on an AVX512 CPU the anchor runs with the newest AVX512 core it has (HF_OPENBLAS_CORETYPE
-# overrides; the JSON line records the core used).
-blas_core=${HF_OPENBLAS_CORETYPE:-}
-if [ -z "$blas_core" ] && [ $have_torch = 1 ]; then
-  detected=$(OPENBLAS_VERBOSE=2 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread /usr/bin/python3 -c \
-    "import torch; torch.ones(2, 2) @ torch.ones(2, 2)" 2>&1 | sed -n 's/^Core: //p' | head -1)
-  if [ "$detected" = Prescott ] && grep -q -w avx512f /proc/cpuinfo; then
-    blas_core=$(grep -q -w avx512_bf16 /proc/cpuinfo && echo Cooperlake || echo SkylakeX)
-    echo "rag-step-vs-hf: OpenBLAS detects Prescott on this AVX512 CPU; the anchor runs with OPENBLAS_CORETYPE=$blas_core" >&2
-  fi
-fi
+[ $have_torch = 1 ] && . bench/openblas-core.sh  # sets blas_core (Prescott fallback on AVX512 CPUs)
 anchor() { # mode precision
   wait_quiet
   env LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread OPENBLAS_NUM_THREADS=2 ${blas_core:+OPENBLAS_CORETYPE=$blas_core} \
