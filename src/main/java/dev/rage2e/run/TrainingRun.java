@@ -352,14 +352,43 @@ public final class TrainingRun implements AutoCloseable {
         return o;
     }
 
-    static String kbEncoderPath(KnowledgeBase kb) {
-        Embeddings e = Embeddings.open(kb, KbVersions.requireCurrent(kb.dir()));
+    /** The model directory that made the KB's current embeddings (a run's default context encoder). */
+    public static String kbEncoderPath(KnowledgeBase kb) {
+        String current = KbVersions.requireCurrent(kb.dir());
+        Embeddings e = Embeddings.open(kb, current);
         String p = e.meta().path("encoder").path("path").asText(null);
         if (p == null) {
-            throw new UserException(kb.dir() + ": the current embeddings were not made from a model directory; "
-                    + "pass --context-encoder");
+            // typically an end-to-end run's refresh, which also retired the version the base encoder made
+            String label = e.meta().path("encoder").path("label").asText("?");
+            throw new UserException(kb.dir() + ": the current embeddings (" + current + ") were made by '" + label
+                    + "', not a model directory: pass --context-encoder DIR, " + modelMadeVersions(kb)
+                    + " or re-encode with rag kb encode --kb " + kb.dir() + " --encoder DIR");
         }
         return p;
+    }
+
+    /** Advice naming the versions made from a model directory (rag kb publish makes one current again), or none. */
+    private static String modelMadeVersions(KnowledgeBase kb) {
+        List<String> found = new ArrayList<>();
+        try {
+            for (String v : KbVersions.list(kb.dir())) {
+                try {
+                    String dir = Embeddings.open(kb, v)
+                            .meta()
+                            .path("encoder")
+                            .path("path")
+                            .asText(null);
+                    if (dir != null) found.add(v + " (" + dir + ")");
+                } catch (RuntimeException incomplete) {
+                    // a version being written or damaged is no candidate
+                }
+            }
+        } catch (IOException ignored) {
+            // listing is advice only
+        }
+        return found.isEmpty()
+                ? "(no other version here was made from one)"
+                : "publish one that was (rag kb publish --kb " + kb.dir() + " " + String.join(" | ", found) + "),";
     }
 
     /** Training data from SQuAD JSON (optionally one split part) or reference-style line files. */

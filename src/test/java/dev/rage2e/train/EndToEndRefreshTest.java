@@ -118,6 +118,15 @@ class EndToEndRefreshTest {
         Path cp = Checkpoints.resolve(run);
         assertTrue(Files.isDirectory(cp.resolve("context_encoder")));
         assertTrue(KbVersions.isVersionName(Checkpoints.readState(cp).embeddingsVersion));
+        // the base encoder's version is gone: a next run from the base encoder is told how to get one back
+        dev.rage2e.util.UserException e = org.junit.jupiter.api.Assertions.assertThrows(
+                dev.rage2e.util.UserException.class,
+                () -> dev.rage2e.run.TrainingRun.kbEncoderPath(KnowledgeBase.open(t.kb)));
+        assertTrue(
+                e.getMessage().contains("(" + current + ")")
+                        && e.getMessage().contains("no other version here was made from one")
+                        && e.getMessage().contains("re-encode with rag kb encode --kb " + t.kb),
+                e.getMessage());
     }
 
     /**
