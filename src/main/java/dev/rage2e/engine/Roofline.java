@@ -168,21 +168,10 @@ public final class Roofline {
             NDArray a = m.randomNormal(new Shape(mkn[0], mkn[1]));
             NDArray b = m.randomNormal(new Shape(mkn[1], mkn[2]));
             double flop = 2.0 * mkn[0] * mkn[1] * mkn[2];
-            a.matMul(b).close();
-            double best = Double.MAX_VALUE, total = 0;
-            int reps = 0;
-            while (total < 0.6 || reps < 3) {
-                long t0 = System.nanoTime();
-                NDArray c = a.matMul(b); // eager on CPU: returns when the product is done
-                double s = (System.nanoTime() - t0) / 1e9;
-                c.close();
-                best = Math.min(best, s);
-                total += s;
-                reps++;
-            }
-            double g = flop / best / 1e9;
+            java.util.List<Double> times = timings(i -> a.matMul(b), 3);
+            double g = flop / times.get(0) / 1e9;
             if (progress != null)
-                progress.printf(Locale.ROOT, "rag: roofline %s: %.1f GFLOP/s (best of %d)%n", what, g, reps);
+                progress.printf(Locale.ROOT, "rag: roofline %s: %.1f GFLOP/s (best of %d)%n", what, g, times.size());
             return g;
         }
     }
@@ -216,6 +205,9 @@ public final class Roofline {
                                 "shape '" + spec + "': unknown flag '" + parts[i] + "' (t, tb, linear, cold)");
                 }
             }
+            if (linear && (t || tb))
+                throw new dev.rage2e.util.UserException(
+                        "shape '" + spec + "': :linear lays out its own operands; it takes no :t or :tb");
             try {
                 return new ShapeCase(
                         Integer.parseInt(d[0]), Integer.parseInt(d[1]), Integer.parseInt(d[2]), t, tb, linear, cold);
@@ -230,6 +222,26 @@ public final class Roofline {
             return m + "x" + k + "x" + n + (transposedA ? ":t" : "") + (transposedB ? ":tb" : "")
                     + (linear ? ":linear" : "") + (cold ? ":cold" : "");
         }
+    }
+
+    /**
+     * Seconds of each call of {@code product} (call i gets i), sorted, after one unmeasured warm-up call: at least
+     * {@code minReps} calls and at least ~0.6 s in all. Products are eager on CPU: a call returns when it is done.
+     */
+    private static java.util.List<Double> timings(java.util.function.IntFunction<NDArray> product, int minReps) {
+        product.apply(0).close();
+        java.util.List<Double> times = new java.util.ArrayList<>();
+        double total = 0;
+        for (int i = 0; total < 0.6 || times.size() < minReps; i++) {
+            long t0 = System.nanoTime();
+            NDArray out = product.apply(i);
+            double s = (System.nanoTime() - t0) / 1e9;
+            out.close();
+            times.add(s);
+            total += s;
+        }
+        java.util.Collections.sort(times);
+        return times;
     }
 
     /** GFLOP/s of one shape case in the precision in force: median over >= 0.6 s of products (after a warm-up). */
@@ -256,19 +268,7 @@ public final class Roofline {
                         ? m.randomNormal(new Shape(c.n(), c.k())).transpose()
                         : m.randomNormal(new Shape(c.k(), c.n()));
             }
-            product.apply(as[0], bs[0]).close();
-            java.util.List<Double> times = new java.util.ArrayList<>();
-            double total = 0;
-            for (int i = 0; total < 0.6 || times.size() < 5; i++) {
-                int j = i % pairs;
-                long t0 = System.nanoTime();
-                NDArray out = product.apply(as[j], bs[j]);
-                double s = (System.nanoTime() - t0) / 1e9;
-                out.close();
-                times.add(s);
-                total += s;
-            }
-            java.util.Collections.sort(times);
+            java.util.List<Double> times = timings(i -> product.apply(as[i % pairs], bs[i % pairs]), 5);
             return 2.0 * c.m() * c.k() * c.n() / times.get(times.size() / 2) / 1e9;
         }
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.rage2e.model.EncoderModel;
 import dev.rage2e.util.AtomicFiles;
+import dev.rage2e.util.Fingerprint;
 import dev.rage2e.util.Json;
 import dev.rage2e.util.RateProgress;
 import dev.rage2e.util.UserException;
@@ -126,13 +127,13 @@ public final class EmbeddingsWriter {
     }
 
     private static String shardKey(EncoderIdentity identity, Options opt) {
-        return dev.rage2e.util.Fingerprint.sha256Hex(Json.write(identity.toJson()) + "|max_len=" + opt.maxLen())
+        return Fingerprint.sha256Hex(Json.write(identity.toJson()) + "|max_len=" + opt.maxLen())
                 .substring(0, 16);
     }
 
     private static String encodeRange(KnowledgeBase kb, EncoderModel enc, Options opt, int lo, int hi, Path out)
             throws IOException {
-        MessageDigest sha = dev.rage2e.util.Fingerprint.sha256();
+        MessageDigest sha = Fingerprint.sha256();
         RateProgress progress = new RateProgress("encode", "passages", hi - lo, opt.progress());
         int dim = enc.dim();
         try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -201,7 +202,7 @@ public final class EmbeddingsWriter {
             }
             Path tmpDir = KbVersions.newTempDir(kb.dir(), "emb");
             try {
-                MessageDigest sha = dev.rage2e.util.Fingerprint.sha256();
+                MessageDigest sha = Fingerprint.sha256();
                 long count = 0;
                 double seconds = 0;
                 try (FileChannel out = FileChannel.open(
@@ -255,7 +256,7 @@ public final class EmbeddingsWriter {
             Path dir, int count, int dim, java.util.function.IntFunction<float[]> row, ObjectNode extra)
             throws IOException {
         Files.createDirectories(dir);
-        MessageDigest sha = dev.rage2e.util.Fingerprint.sha256();
+        MessageDigest sha = Fingerprint.sha256();
         try (FileChannel ch = FileChannel.open(
                 dir.resolve(Embeddings.DATA),
                 StandardOpenOption.CREATE,

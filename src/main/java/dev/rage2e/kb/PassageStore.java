@@ -1,5 +1,6 @@
 package dev.rage2e.kb;
 
+import dev.rage2e.util.Fingerprint;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.IOException;
@@ -68,7 +69,7 @@ public final class PassageStore {
         private int count;
 
         public Writer(Path dir) throws IOException {
-            MessageDigest sha = dev.rage2e.util.Fingerprint.sha256();
+            MessageDigest sha = Fingerprint.sha256();
             data = new DigestOutputStream(
                     new BufferedOutputStream(Files.newOutputStream(dir.resolve(DATA)), 1 << 16), sha);
             offsets = new BufferedOutputStream(Files.newOutputStream(dir.resolve(OFFSETS)), 1 << 16);

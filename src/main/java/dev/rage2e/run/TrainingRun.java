@@ -33,6 +33,7 @@ import dev.rage2e.train.refresh.AsyncKbRefresher;
 import dev.rage2e.train.refresh.RefreshHook;
 import dev.rage2e.train.refresh.RunVersions;
 import dev.rage2e.util.AtomicFiles;
+import dev.rage2e.util.Json;
 import dev.rage2e.util.UserException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -372,13 +373,14 @@ public final class TrainingRun implements AutoCloseable {
         List<String> found = new ArrayList<>();
         try {
             for (String v : KbVersions.list(kb.dir())) {
+                // its meta.json says who made it (opening the version would map its vectors for nothing)
+                Path meta = kb.dir().resolve(v).resolve(Embeddings.META);
                 try {
-                    String dir = Embeddings.open(kb, v)
-                            .meta()
-                            .path("encoder")
-                            .path("path")
-                            .asText(null);
-                    if (dir != null) found.add(v + " (" + dir + ")");
+                    com.fasterxml.jackson.databind.JsonNode m = Json.read(meta);
+                    String dir = m.path("encoder").path("path").asText(null);
+                    if (dir != null
+                            && kb.passagesSha256()
+                                    .equals(m.path("kb_passages_sha256").asText())) found.add(v + " (" + dir + ")");
                 } catch (RuntimeException incomplete) {
                     // a version being written or damaged is no candidate
                 }
