@@ -8,6 +8,8 @@
 # after the other instead, each alone on the machine with THREADS threads (THREADS=2 ALONE=1: what a user gets from
 # each on this 2-core machine; ours first). GROUP=1 trains ours with --group-by-length (batches of similar length:
 # less padding; the anchor pads each batch to its longest, as HF's Trainer does without group_by_length).
+# OURS_LR / OURS_SCHEDULER change our recipe only (default: the anchor's, lr 1e-4 after warm-up, constant):
+# to race ours with a recipe chosen on the validation split against the anchor as shipped; race.json records them.
 # The anchor's JSON reports the threads it really used ("threads"); check it equals THREADS.
 # PRECISION=fp32 (default) runs the anchor with autocast off (bench/hf_fp32.py): on a CPU without native bf16
 # (no AVX512-BF16/AMX) PyTorch's bf16 autocast is emulated and ~15x slower; PRECISION=bf16 runs it as shipped.
@@ -18,6 +20,8 @@ THREADS=${THREADS:-1}
 PRECISION=${PRECISION:-fp32}
 ALONE=${ALONE:-0}
 GROUP=${GROUP:-0}
+OURS_LR=${OURS_LR:-1e-4}
+OURS_SCHEDULER=${OURS_SCHEDULER:-constant}
 OUT=${OUT:-runs/reader-cmp}
 SPLIT=../shared/data/splits-squad-kb.json
 mkdir -p "$OUT"
@@ -38,13 +42,13 @@ run_ours() {
   rm -rf "$OUT/ours"
   ./rag train --reader-only --gold-context paragraph --question-encoder models/all-minilm-l6-v2 --generator models/span-minilm \
     --kb kb/squad --train ../shared/data/squad/dev-v1.1.json --split "$SPLIT" --part train \
-    --batch-size 16 --lr 1e-4 --warmup-steps 100 --scheduler constant --weight-decay 0.01 --max-grad-norm 1 \
+    --batch-size 16 --lr "$OURS_LR" --warmup-steps 100 --scheduler "$OURS_SCHEDULER" --weight-decay 0.01 --max-grad-norm 1 \
     --max-combined-length 256 --max-minutes "$MINUTES" --eval-every-minutes 5 --eval-part test --eval-questions 300 \
     --eval-sample stride --epochs 10 --threads "$THREADS" --log-every 20 $([ "$GROUP" = 1 ] && echo --group-by-length) \
     --out "$OUT/ours" > "$OUT/ours.log" 2>&1 \
     || echo "ours failed: see $OUT/ours.log"
 }
-echo "{\"alone\": $ALONE, \"group_by_length\": $GROUP, \"threads\": $THREADS, \"minutes\": $MINUTES, \"hf_precision\": \"$PRECISION\", \"hf_openblas_core\": \"${blas_core:-detected}\", \"started\": \"$(date -u +%FT%TZ)\", \"load_average\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" > "$OUT/race.json"
+echo "{\"alone\": $ALONE, \"group_by_length\": $GROUP, \"ours_lr\": \"$OURS_LR\", \"ours_scheduler\": \"$OURS_SCHEDULER\", \"threads\": $THREADS, \"minutes\": $MINUTES, \"hf_precision\": \"$PRECISION\", \"hf_openblas_core\": \"${blas_core:-detected}\", \"started\": \"$(date -u +%FT%TZ)\", \"load_average\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" > "$OUT/race.json"
 if [ "$ALONE" = 1 ]; then
   run_ours
   [ "${SKIP_ANCHOR:-0}" = 1 ] || run_anchor  # SKIP_ANCHOR=1: compare with an hf.json already in OUT (same session)

@@ -1,8 +1,10 @@
 package dev.rage2e.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 
 /** Shared pieces of multi-head scaled dot-product attention. */
 public final class Attention {
@@ -39,15 +41,25 @@ public final class Attention {
     /**
      * As above with the scores divided by {@code divisor}; 1 skips the division (BART scales the query
      * projection instead, as HF's {@code BartAttention} does).
+     *
+     * <p>Why the order differs from the formula: the [B, H, Lq, Lk] tensors are the step's largest (a span-reader
+     * batch of 16 x 256 tokens with 12 heads: 50 MB a layer) and every pass over them is memory-bound. So the
+     * division is applied to q (Lk/D times smaller) and dropout's 1/(1-p) to the output (likewise), and the dropped
+     * probabilities are selected away with a boolean mask instead of multiplied by a float one (no float mask to
+     * build and scale). Same result up to float rounding, forward and backward.
      */
     public static NDArray attend(
             NDArray q, NDArray k, NDArray v, NDArray additiveMask, float dropout, boolean training, float divisor) {
+        if (divisor != 1f) q = Scalars.div(q, divisor);
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2));
-        if (divisor != 1f) scores = Scalars.div(scores, divisor);
         if (additiveMask != null) scores = scores.add(additiveMask);
         NDArray probs = scores.softmax(-1);
-        probs = Dropout.apply(probs, dropout, training);
-        return probs.matMul(v);
+        if (!training || dropout <= 0) return probs.matMul(v);
+        if (dropout >= 1) return probs.matMul(v).zerosLike();
+        NDManager m = probs.getManager();
+        NDArray keep = Dropout.keepMask(m, probs.getShape(), dropout);
+        NDArray kept = NDArrays.where(keep, probs, m.zeros(new Shape(), probs.getDataType()));
+        return Scalars.mul(kept.matMul(v), 1 / (1 - dropout));
     }
 
     /** Padding mask [B, L] (1 keep, 0 pad) to additive [B, 1, 1, L]. */
