@@ -1,10 +1,8 @@
 package dev.rage2e.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 
 /** Shared pieces of multi-head scaled dot-product attention. */
 public final class Attention {
@@ -54,12 +52,9 @@ public final class Attention {
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2));
         if (additiveMask != null) scores = scores.add(additiveMask);
         NDArray probs = scores.softmax(-1);
-        if (!training || dropout <= 0) return probs.matMul(v);
-        if (dropout >= 1) return probs.matMul(v).zerosLike();
-        NDManager m = probs.getManager();
-        NDArray keep = Dropout.keepMask(m, probs.getShape(), dropout);
-        NDArray kept = NDArrays.where(keep, probs, m.zeros(new Shape(), probs.getDataType()));
-        return Scalars.mul(kept.matMul(v), 1 / (1 - dropout));
+        if (!training || dropout <= 0 || dropout >= 1)
+            return Dropout.apply(probs, dropout, training).matMul(v);
+        return Scalars.mul(Dropout.keptUnscaled(probs, dropout).matMul(v), 1 / (1 - dropout));
     }
 
     /** Padding mask [B, L] (1 keep, 0 pad) to additive [B, 1, 1, L]. */

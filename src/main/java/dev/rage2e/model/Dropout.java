@@ -36,16 +36,20 @@ public final class Dropout {
     public static NDArray apply(NDArray x, float p, boolean training) {
         if (!training || p <= 0) return x;
         if (p >= 1) return x.zerosLike();
-        NDManager m = x.getManager();
-        NDArray kept = NDArrays.where(keepMask(m, x.getShape(), p), x, m.zeros(new Shape(), x.getDataType()));
-        return Scalars.mul(kept, 1 / (1 - p));
+        return Scalars.mul(keptUnscaled(x, p), 1 / (1 - p));
     }
 
     /**
-     * A boolean mask of {@code shape}, each element true (kept) with probability 1 - p, seeded like
-     * {@link #apply}: for callers that select with it ({@code where}) and apply 1/(1-p) where it is cheaper.
+     * x where a fresh mask keeps it (probability 1 - p each), else 0, NOT yet scaled by 1/(1-p): for callers that
+     * apply the scale where it is cheaper (for 0 &lt; p &lt; 1).
      */
-    public static NDArray keepMask(NDManager m, Shape shape, float p) {
+    static NDArray keptUnscaled(NDArray x, float p) {
+        NDManager m = x.getManager();
+        return NDArrays.where(keepMask(m, x.getShape(), p), x, m.zeros(new Shape(), x.getDataType()));
+    }
+
+    /** A boolean mask of {@code shape}, each element true (kept) with probability 1 - p, seeded from the engine. */
+    static NDArray keepMask(NDManager m, Shape shape, float p) {
         return mask(m, shape, p, seed(m));
     }
 
