@@ -190,7 +190,8 @@ public final class ReaderStage {
 
     /**
      * The span reader's stage recipe: {@code preset} (a file), else the shipped {@code presets/span-reader-stage.yaml}
-     * (the span reader anchor's: HF BertForQuestionAnswering on SQuAD, batch 16, lr 1e-4, 100 warm-up steps).
+     * (the span reader anchor's batch 16 and 100 warm-up steps, with lr 3e-4 decaying linearly over the stage's minutes,
+     * chosen on validation).
      */
     public static void spanRecipe(TrainConfig c, String preset) {
         c.overlay(preset != null ? preset : "span-reader-stage");

@@ -30,7 +30,8 @@ class PresetsTest {
 
         TrainConfig s = new TrainConfig().overlay("span-reader-stage");
         assertEquals(16, s.batchSize);
-        assertEquals(1e-4f, s.lr);
+        assertEquals(3e-4f, s.lr);
+        assertEquals(LrSchedule.Kind.LINEAR, s.scheduler);
         assertEquals(100, s.warmupSteps);
         assertEquals(0.01f, s.weightDecay);
         assertEquals(1f, s.maxGradNorm);
