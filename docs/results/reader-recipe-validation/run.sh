@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Span-reader recipe trials on the validation split (train on "fit", judge on "validation"), each alone, 20 min.
-cd /work/main
+cd "$(dirname "$0")/../../.."   # the repository root, from any checkout
 OUT=runs/reader-recipe
 for t in "const-1e-4 constant 1e-4" "linear-1e-4 linear 1e-4" "linear-2e-4 linear 2e-4" "linear-3e-4 linear 3e-4"; do
   set -- $t
