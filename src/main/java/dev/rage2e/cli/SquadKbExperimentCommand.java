@@ -136,6 +136,12 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     List<Path> readerStageFrom = new ArrayList<>();
 
     @Option(
+            names = "--reader-stage-seed",
+            description = "Seed of the reader stage (default: the first of --seeds). Set it to reuse a stage, with "
+                    + "--reader-stage-from or in --out, for runs of other seeds, e.g. a third seed run on its own.")
+    Long readerStageSeed;
+
+    @Option(
             names = "--validation",
             description = "Recipe mode: train on the 'fit' part and judge on 'validation' "
                     + "(both carved from "
@@ -238,7 +244,8 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         ModeRunner.EvalSets sets = new ModeRunner.EvalSets(sample, test, null, new int[] {1, 5, 20});
         ObjectNode readerGold = null;
         if (readerStageMinutes > 0) {
-            TrainConfig st = config("original", seeds.get(0), enc, gen, kb, trainJson);
+            TrainConfig st = config(
+                    "original", readerStageSeed != null ? readerStageSeed : seeds.get(0), enc, gen, kb, trainJson);
             if (models.span()) ReaderStage.spanRecipe(st, readerStagePreset);
             else {
                 st.batchSize = 16;
@@ -387,6 +394,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         if (preset != null) b.append(" --preset ").append(preset);
         if (readerStagePreset != null) b.append(" --reader-stage-preset ").append(readerStagePreset);
         for (Path f : readerStageFrom) b.append(" --reader-stage-from ").append(f);
+        if (readerStageSeed != null) b.append(" --reader-stage-seed ").append(readerStageSeed);
         b.append(" --lr-retriever ")
                 .append(lrRetriever)
                 .append(" --retriever-warmup-steps ")

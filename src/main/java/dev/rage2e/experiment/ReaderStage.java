@@ -116,7 +116,7 @@ public final class ReaderStage {
             if (!Files.isRegularFile(f)) throw new UserException("--reader-stage-from " + f + ": file not found");
             Result r = matching(f, comparable);
             if (r == null) {
-                log.printf("rag: %s is a reader stage of another recipe or other files: not reused%n", f);
+                log.printf("rag: %s is not reused: %s%n", f, whyNot(f, comparable));
                 continue;
             }
             ObjectNode o = (ObjectNode) Json.read(f);
@@ -151,6 +151,38 @@ public final class ReaderStage {
                 "rag: reusing the reader stage of %s (gold-passage EM %.3f)%n",
                 f, prev.path("gold_passage").path("em").asDouble());
         return new Result(reader, (ObjectNode) prev.path("gold_passage"));
+    }
+
+    /** Why the stage recorded in {@code f} is not the stage {@code comparable} asks for, in a few words. */
+    private static String whyNot(Path f, String comparable) throws IOException {
+        JsonNode prev = Json.read(f);
+        Path reader = Path.of(prev.path("reader").asText());
+        if (!Files.isRegularFile(reader.resolve("config.json"))) return "its reader " + reader + " is gone";
+        return difference(comparable(prev.path("key").asText()), comparable);
+    }
+
+    /**
+     * The first difference between two {@link #comparable} keys, recorded one first: "its 'seed' is 1, this
+     * stage's 3" (a file-naming key differs in content), or that the held-out questions differ.
+     */
+    static String difference(String recorded, String wanted) {
+        int ca = recorded.lastIndexOf("|eval="), cb = wanted.lastIndexOf("|eval=");
+        String configA = ca < 0 ? recorded : recorded.substring(0, ca);
+        String configB = cb < 0 ? wanted : wanted.substring(0, cb);
+        try {
+            JsonNode a = Json.MAPPER.readTree(configA), b = Json.MAPPER.readTree(configB);
+            for (var it = b.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (a.path(k).equals(b.get(k))) continue;
+                if (PATH_KEYS.contains(k)) return "its '" + k + "' names other content (a different model, KB or data)";
+                return "its '" + k + "' is " + a.path(k) + ", this stage's " + b.get(k)
+                        + (k.equals("seed") ? " (--reader-stage-seed sets the stage's seed)" : "");
+            }
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return "its recipe is recorded in an older form";
+        }
+        String evalA = ca < 0 ? "" : recorded.substring(ca), evalB = cb < 0 ? "" : wanted.substring(cb);
+        return evalA.equals(evalB) ? "another recipe" : "it was judged on other held-out questions";
     }
 
     /** The recipe as recorded: the stage's configuration and the held-out questions that judge it. */

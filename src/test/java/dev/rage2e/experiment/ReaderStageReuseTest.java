@@ -57,6 +57,23 @@ class ReaderStageReuseTest {
     }
 
     @Test
+    void aStageNotReusedSaysWhatDiffers(@TempDir Path tmp) throws Exception {
+        TrainConfig a = folder(tmp.resolve("a"), "{\"data\": [1]}");
+        TrainConfig b = folder(tmp.resolve("b"), "{\"data\": [1]}");
+        b.seed = a.seed + 2;
+        String why = ReaderStage.difference(
+                ReaderStage.comparable(ReaderStage.key(a, List.of())),
+                ReaderStage.comparable(ReaderStage.key(b, List.of())));
+        assertTrue(why.contains("'seed' is " + a.seed + ", this stage's " + b.seed), why);
+        assertTrue(why.contains("--reader-stage-seed"), why);
+        TrainConfig c = folder(tmp.resolve("c"), "{\"data\": [2]}");
+        why = ReaderStage.difference(
+                ReaderStage.comparable(ReaderStage.key(a, List.of())),
+                ReaderStage.comparable(ReaderStage.key(c, List.of())));
+        assertTrue(why.contains("'train' names other content"), why);
+    }
+
+    @Test
     void aStageOfAnotherFolderIsReusedAndRecorded(@TempDir Path tmp) throws Exception {
         TrainConfig a = folder(tmp.resolve("a"), "{\"data\": [1]}");
         Path reader = tmp.resolve("a/reader-stage/run-x/generator");
