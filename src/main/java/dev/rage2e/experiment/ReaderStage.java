@@ -114,16 +114,17 @@ public final class ReaderStage {
     private Result cached(Path dir, String comparable, List<Path> from) throws IOException {
         for (Path f : from) {
             if (!Files.isRegularFile(f)) throw new UserException("--reader-stage-from " + f + ": file not found");
-            Result r = matching(f, comparable);
-            if (r == null) {
-                log.printf("rag: %s is not reused: %s%n", f, whyNot(f, comparable));
+            JsonNode prev = Json.read(f);
+            String why = mismatch(prev, comparable);
+            if (why != null) {
+                log.printf("rag: %s is not reused: %s%n", f, why);
                 continue;
             }
-            ObjectNode o = (ObjectNode) Json.read(f);
+            ObjectNode o = prev.deepCopy();
             o.put("reused_from", f.toAbsolutePath().toString());
             Files.createDirectories(dir);
             AtomicFiles.writeString(dir.resolve("reader-stage-" + recipeId(comparable) + ".json"), Json.pretty(o));
-            return r;
+            return reuse(f, prev);
         }
         if (!Files.isDirectory(dir)) return null;
         List<Path> found;
@@ -133,32 +134,31 @@ public final class ReaderStage {
                     .toList();
         }
         for (Path f : found) {
-            Result r = matching(f, comparable);
-            if (r != null) return r;
+            JsonNode prev = Json.read(f);
+            if (mismatch(prev, comparable) == null) return reuse(f, prev);
         }
         if (!found.isEmpty())
             log.printf("rag: %s holds reader stages of other recipes (kept); training one for this recipe%n", dir);
         return null;
     }
 
-    /** The stage recorded in {@code f} when its recipe, on its files, is {@code comparable} and its reader exists. */
-    private Result matching(Path f, String comparable) throws IOException {
-        JsonNode prev = Json.read(f);
+    /**
+     * Why the stage recorded as {@code prev} is not the stage {@code comparable} asks for, in a few words; null
+     * when it is (its recipe on its files is {@code comparable} and its reader exists).
+     */
+    private static String mismatch(JsonNode prev, String comparable) throws IOException {
         Path reader = Path.of(prev.path("reader").asText());
-        if (!Files.isRegularFile(reader.resolve("config.json"))) return null;
-        if (!comparable.equals(comparable(prev.path("key").asText()))) return null;
+        if (!Files.isRegularFile(reader.resolve("config.json"))) return "its reader " + reader + " is gone";
+        String recorded = comparable(prev.path("key").asText());
+        return recorded.equals(comparable) ? null : difference(recorded, comparable);
+    }
+
+    /** The stage recorded as {@code prev} (read from {@code f}), said and returned. */
+    private Result reuse(Path f, JsonNode prev) {
         log.printf(
                 "rag: reusing the reader stage of %s (gold-passage EM %.3f)%n",
                 f, prev.path("gold_passage").path("em").asDouble());
-        return new Result(reader, (ObjectNode) prev.path("gold_passage"));
-    }
-
-    /** Why the stage recorded in {@code f} is not the stage {@code comparable} asks for, in a few words. */
-    private static String whyNot(Path f, String comparable) throws IOException {
-        JsonNode prev = Json.read(f);
-        Path reader = Path.of(prev.path("reader").asText());
-        if (!Files.isRegularFile(reader.resolve("config.json"))) return "its reader " + reader + " is gone";
-        return difference(comparable(prev.path("key").asText()), comparable);
+        return new Result(Path.of(prev.path("reader").asText()), (ObjectNode) prev.path("gold_passage"));
     }
 
     /**
@@ -166,11 +166,8 @@ public final class ReaderStage {
      * stage's 3" (a file-naming key differs in content), or that the held-out questions differ.
      */
     static String difference(String recorded, String wanted) {
-        int ca = recorded.lastIndexOf("|eval="), cb = wanted.lastIndexOf("|eval=");
-        String configA = ca < 0 ? recorded : recorded.substring(0, ca);
-        String configB = cb < 0 ? wanted : wanted.substring(0, cb);
         try {
-            JsonNode a = Json.MAPPER.readTree(configA), b = Json.MAPPER.readTree(configB);
+            JsonNode a = Json.MAPPER.readTree(configPart(recorded)), b = Json.MAPPER.readTree(configPart(wanted));
             for (var it = b.fieldNames(); it.hasNext(); ) {
                 String k = it.next();
                 if (a.path(k).equals(b.get(k))) continue;
@@ -181,13 +178,17 @@ public final class ReaderStage {
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             return "its recipe is recorded in an older form";
         }
-        String evalA = ca < 0 ? "" : recorded.substring(ca), evalB = cb < 0 ? "" : wanted.substring(cb);
-        return evalA.equals(evalB) ? "another recipe" : "it was judged on other held-out questions";
+        return evalPart(recorded).equals(evalPart(wanted))
+                ? "another recipe"
+                : "it was judged on other held-out questions";
     }
+
+    /** Where a key's configuration ends and its held-out questions begin. */
+    private static final String EVAL = "|eval=";
 
     /** The recipe as recorded: the stage's configuration and the held-out questions that judge it. */
     static String key(TrainConfig cfg, List<QaExample> goldEval) {
-        return Json.write(Json.MAPPER.valueToTree(cfg)) + "|eval=" + goldEval.size() + ":"
+        return Json.write(Json.MAPPER.valueToTree(cfg)) + EVAL + goldEval.size() + ":"
                 + (goldEval.isEmpty() ? "" : goldEval.get(0).id());
     }
 
@@ -202,18 +203,28 @@ public final class ReaderStage {
      * from.) Keys recorded before this comparison are read the same way.
      */
     static String comparable(String key) throws IOException {
-        int cut = key.lastIndexOf("|eval=");
-        String config = cut < 0 ? key : key.substring(0, cut);
         JsonNode n;
         try {
-            n = Json.MAPPER.readTree(config);
+            n = Json.MAPPER.readTree(configPart(key));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             return key;
         }
         if (!(n instanceof ObjectNode c)) return key;
         for (String k : PATH_KEYS)
             if (c.hasNonNull(k)) c.put(k, Fingerprint.of(Path.of(c.get(k).asText())));
-        return Json.write(c) + (cut < 0 ? "" : key.substring(cut));
+        return Json.write(c) + evalPart(key);
+    }
+
+    /** A key's configuration: what comes before its {@code |eval=} part. */
+    private static String configPart(String key) {
+        int cut = key.lastIndexOf(EVAL);
+        return cut < 0 ? key : key.substring(0, cut);
+    }
+
+    /** A key's held-out questions: its {@code |eval=} part, or "" in a key without one. */
+    private static String evalPart(String key) {
+        int cut = key.lastIndexOf(EVAL);
+        return cut < 0 ? "" : key.substring(cut);
     }
 
     static String recipeId(String key) {
