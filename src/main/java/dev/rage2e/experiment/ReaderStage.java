@@ -197,10 +197,30 @@ public final class ReaderStage {
             "question-encoder", "context-encoder", "generator", "kb", "train", "split", "train-source", "train-target");
 
     /**
-     * A stage's key with each path replaced by a {@link Fingerprint} of what it names: equal for the same recipe on
-     * the same files from any folder or checkout. (Keys hold absolute paths: compared as they were, a re-run from
-     * another checkout retrained the stage once, and the stage folder then lost the reader earlier runs started
-     * from.) Keys recorded before this comparison are read the same way.
+     * Options a reader-only stage never reads: the retriever's learning rate and warm-up (its encoders are frozen,
+     * {@code Trainer.retrieverTrains} is false) and the index refresh (only end-to-end runs refresh). The RAG runs
+     * pass them through to the stage's config, so a key that kept them made a recipe comparison over retriever
+     * options train the same 20-minute stage again for every arm.
+     */
+    static final List<String> RETRIEVER_ONLY_KEYS = List.of(
+            "lr-retriever",
+            "retriever-warmup-steps",
+            "indexing-freq",
+            "refresh",
+            "spark-master",
+            "refresh-shards",
+            "refresh-threads",
+            "refresh-device",
+            "refresh-batch",
+            "refresh-publish-lag",
+            "no-final-refresh");
+
+    /**
+     * A stage's key with each path replaced by a {@link Fingerprint} of what it names and without the
+     * {@link #RETRIEVER_ONLY_KEYS}: equal for the same recipe on the same files from any folder or checkout. (Keys
+     * hold absolute paths: compared as they were, a re-run from another checkout retrained the stage once, and the
+     * stage folder then lost the reader earlier runs started from.) Keys recorded before this comparison are read
+     * the same way.
      */
     static String comparable(String key) throws IOException {
         JsonNode n;
@@ -212,6 +232,7 @@ public final class ReaderStage {
         if (!(n instanceof ObjectNode c)) return key;
         for (String k : PATH_KEYS)
             if (c.hasNonNull(k)) c.put(k, Fingerprint.of(Path.of(c.get(k).asText())));
+        c.remove(RETRIEVER_ONLY_KEYS);
         return Json.write(c) + evalPart(key);
     }
 

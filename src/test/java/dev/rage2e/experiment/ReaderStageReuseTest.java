@@ -57,6 +57,23 @@ class ReaderStageReuseTest {
     }
 
     @Test
+    void retrieverOptionsDoNotNameAnotherStage(@TempDir Path tmp) throws Exception {
+        TrainConfig a = folder(tmp.resolve("a"), "{\"data\": [1]}");
+        a.lrRetriever = 3e-5f;
+        a.indexingFreq = 50;
+        TrainConfig b = folder(tmp.resolve("b"), "{\"data\": [1]}");
+        b.lrRetriever = 1e-4f;
+        b.indexingFreq = 100;
+        b.retrieverWarmupSteps = 20;
+        String ka = ReaderStage.comparable(ReaderStage.key(a, List.of()));
+        assertEquals(ka, ReaderStage.comparable(ReaderStage.key(b, List.of())));
+        b.lr = a.lr * 2; // the reader's own learning rate is the stage's recipe
+        String kb = ReaderStage.comparable(ReaderStage.key(b, List.of()));
+        assertNotEquals(ka, kb);
+        assertTrue(ReaderStage.difference(ka, kb).contains("'lr' is"), ReaderStage.difference(ka, kb));
+    }
+
+    @Test
     void aStageNotReusedSaysWhatDiffers(@TempDir Path tmp) throws Exception {
         TrainConfig a = folder(tmp.resolve("a"), "{\"data\": [1]}");
         TrainConfig b = folder(tmp.resolve("b"), "{\"data\": [1]}");
