@@ -197,12 +197,16 @@ public final class ReaderStage {
             "question-encoder", "context-encoder", "generator", "kb", "train", "split", "train-source", "train-target");
 
     /**
-     * Options a reader-only stage never reads: the retriever's learning rate and warm-up (its encoders are frozen,
-     * {@code Trainer.retrieverTrains} is false) and the index refresh (only end-to-end runs refresh). The RAG runs
-     * pass them through to the stage's config, so a key that kept them made a recipe comparison over retriever
-     * options train the same 20-minute stage again for every arm.
+     * Options a reader-only stage never reads: the retriever's encoders (its loss, {@code RagModel.goldLoss}, reads
+     * the gold passage with the reader alone, and the gold-passage evaluation retrieves nothing), the retriever's
+     * learning rate and warm-up ({@code Trainer.retrieverTrains} is false) and the index refresh (only end-to-end
+     * runs refresh). The RAG runs pass them through to the stage's config, so a key that kept them made a recipe
+     * comparison over retriever options, or over the retriever itself, train the same 20-minute stage again for
+     * each arm.
      */
     static final List<String> RETRIEVER_ONLY_KEYS = List.of(
+            "question-encoder",
+            "context-encoder",
             "lr-retriever",
             "retriever-warmup-steps",
             "indexing-freq",
@@ -230,9 +234,9 @@ public final class ReaderStage {
             return key;
         }
         if (!(n instanceof ObjectNode c)) return key;
+        c.remove(RETRIEVER_ONLY_KEYS);
         for (String k : PATH_KEYS)
             if (c.hasNonNull(k)) c.put(k, Fingerprint.of(Path.of(c.get(k).asText())));
-        c.remove(RETRIEVER_ONLY_KEYS);
         return Json.write(c) + evalPart(key);
     }
 

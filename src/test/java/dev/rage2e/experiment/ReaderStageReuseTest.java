@@ -74,6 +74,22 @@ class ReaderStageReuseTest {
     }
 
     @Test
+    void anotherRetrieverDoesNotNameAnotherStage(@TempDir Path tmp) throws Exception {
+        TrainConfig a = folder(tmp.resolve("a"), "{\"data\": [1]}");
+        TrainConfig b = folder(tmp.resolve("b"), "{\"data\": [1]}");
+        Files.createDirectories(tmp.resolve("b/e5"));
+        Files.writeString(tmp.resolve("b/e5/config.json"), "{\"hidden_size\": 16}");
+        b.questionEncoder = tmp.resolve("b/e5").toString();
+        b.contextEncoder = tmp.resolve("b/e5").toString();
+        String ka = ReaderStage.comparable(ReaderStage.key(a, List.of()));
+        assertEquals(ka, ReaderStage.comparable(ReaderStage.key(b, List.of())));
+        b.generator = tmp.resolve("b/e5").toString(); // the reader's own warm start is the stage's recipe
+        String kb = ReaderStage.comparable(ReaderStage.key(b, List.of()));
+        assertNotEquals(ka, kb);
+        assertTrue(ReaderStage.difference(ka, kb).contains("'generator' names other content"));
+    }
+
+    @Test
     void aStageNotReusedSaysWhatDiffers(@TempDir Path tmp) throws Exception {
         TrainConfig a = folder(tmp.resolve("a"), "{\"data\": [1]}");
         TrainConfig b = folder(tmp.resolve("b"), "{\"data\": [1]}");
