@@ -174,6 +174,12 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
     int indexingFreq;
 
     @Option(
+            names = "--refresh-batch",
+            description = "End-to-end: passages per batch when a refresh re-encodes the KB (default: rag train's). "
+                    + "e5-small-v2 (512-token passages) needs 8: at 32 its refreshes were OOM-killed on 24 GB.")
+    Integer refreshBatch;
+
+    @Option(
             names = "--max-combined-length",
             description = "Reader input tokens (default 256 for a span reader, 160 for a generator).")
     Integer maxCombinedLength;
@@ -366,6 +372,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
         c.retrieverWarmupSteps = retrieverWarmupSteps;
         c.maxCombinedLength = maxCombinedLength != null ? maxCombinedLength : models.span() ? 256 : 160;
         c.indexingFreq = indexingFreq;
+        if (refreshBatch != null) c.refreshBatch = refreshBatch;
         c.numBeams = numBeams;
         return c;
     }
@@ -401,6 +408,7 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
                 .append(retrieverWarmupSteps)
                 .append(" --indexing-freq ")
                 .append(indexingFreq);
+        if (refreshBatch != null) b.append(" --refresh-batch ").append(refreshBatch);
         if (maxCombinedLength != null) b.append(" --max-combined-length ").append(maxCombinedLength);
         b.append(" --eval-questions ").append(evalQuestions);
         b.append(" --num-beams ").append(numBeams).append(" --curve-every ").append(curveEvery);
