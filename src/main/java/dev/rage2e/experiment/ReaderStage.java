@@ -192,9 +192,11 @@ public final class ReaderStage {
                 + (goldEval.isEmpty() ? "" : goldEval.get(0).id());
     }
 
-    /** Configuration keys that name files or folders. */
-    static final List<String> PATH_KEYS = List.of(
-            "question-encoder", "context-encoder", "generator", "kb", "train", "split", "train-source", "train-target");
+    /**
+     * Configuration keys of a stage's recipe that name files or folders (the retriever's encoders name files too, but
+     * are {@link #RETRIEVER_ONLY_KEYS}: dropped before any path is compared).
+     */
+    static final List<String> PATH_KEYS = List.of("generator", "kb", "train", "split", "train-source", "train-target");
 
     /**
      * Options a reader-only stage never reads: the retriever's encoders (its loss, {@code RagModel.goldLoss}, reads
