@@ -145,8 +145,9 @@ public final class EncoderModel implements AutoCloseable {
     }
 
     /**
-     * Inference over many token sequences: sorted by length into batches so padding is minimal, each
-     * batch in its own sub-manager. Returns rows in input order.
+     * Inference over many token sequences: sorted by length into batches so padding is minimal (at most
+     * {@code batchSize} rows, fewer for long rows: {@link #batchEnd}), each batch in its own sub-manager. Returns rows in
+     * input order.
      */
     public float[][] encodeIds(long[][] seqs, int batchSize, ProgressListener progress) {
         Integer[] order = new Integer[seqs.length];
@@ -154,8 +155,8 @@ public final class EncoderModel implements AutoCloseable {
         Arrays.sort(order, Comparator.comparingInt(i -> seqs[i].length));
         float[][] out = new float[seqs.length][];
         int done = 0;
-        for (int start = 0; start < order.length; start += batchSize) {
-            int end = Math.min(order.length, start + batchSize);
+        for (int start = 0, end; start < order.length; start = end) {
+            end = batchEnd(seqs, order, start, batchSize);
             long[][] batch = new long[end - start][];
             for (int i = start; i < end; i++) batch[i - start] = seqs[order[i]];
             try (NDManager m = params.manager().newSubManager()) {
@@ -170,6 +171,28 @@ public final class EncoderModel implements AutoCloseable {
             if (progress != null) progress.update(done, seqs.length);
         }
         return out;
+    }
+
+    /**
+     * Largest rows x tokens^2 of one inference batch: 32 rows of 256 tokens. Every intermediate array of a forward
+     * pass lives until its batch's manager closes, so a batch holds three [rows, heads, L, L] attention arrays per
+     * layer at once (measured 2026-12-08: e5-small-v2, 12 layers, 32 rows of 512 tokens, ~14 GB of resident memory in
+     * one batch, which got KB refreshes OOM-killed). Longer rows therefore come in smaller batches.
+     */
+    static final long MAX_ROWS_TIMES_SQUARED_LENGTH = 32L * 256 * 256;
+
+    /**
+     * Where the batch starting at {@code start} of the length-sorted {@code order} ends: at most {@code batchSize}
+     * rows, fewer when its longest (last) row would exceed {@link #MAX_ROWS_TIMES_SQUARED_LENGTH}; at least one.
+     */
+    static int batchEnd(long[][] seqs, Integer[] order, int start, int batchSize) {
+        int end = Math.min(order.length, start + batchSize);
+        while (end - start > 1) {
+            long len = seqs[order[end - 1]].length;
+            if ((end - start) * len * len <= MAX_ROWS_TIMES_SQUARED_LENGTH) break;
+            end--;
+        }
+        return end;
     }
 
     public float[][] encodeTexts(List<String> texts, boolean query, int maxLen, int batchSize) {
