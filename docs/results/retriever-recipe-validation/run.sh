@@ -12,7 +12,8 @@ st=$(ls runs/val-r-base/reader-stage/reader-stage-*.json | head -1)
 $base --indexing-freq 50 --lr-retriever 1e-4 --reader-stage-from $st --out runs/val-r-lr1e-4   # arm 2
 $base --indexing-freq 100 --lr-retriever 3e-5 --reader-stage-from $st --out runs/val-r-freq100 # arm 3
 # arm 4 (a later session): e5-small-v2 as the retriever, the same reader and stage, 15 minutes (what fitted the session);
-# --refresh-batch 8 because at the default 32 an e5 refresh grew past 24 GB and was OOM-killed (README, arm 4)
+# --refresh-batch 8 as the arm ran: at the default 32 an e5 refresh then grew past 24 GB and was OOM-killed (README,
+# arm 4); since bb8c96d long passages are batched smaller on their own and 32 fits
 ./rag experiment squad-kb --split ../shared/data/splits-squad-kb.json --validation --budget-minutes 15 --seeds 1 \
   --modes end2end --reader-stage-minutes 20 \
   --reader-stage-preset docs/results/reader-recipe-validation/span-reader-stage-3e-4-linear.yaml \

@@ -175,8 +175,8 @@ public final class SquadKbExperimentCommand implements Callable<Integer> {
 
     @Option(
             names = "--refresh-batch",
-            description = "End-to-end: passages per batch when a refresh re-encodes the KB (default: rag train's). "
-                    + "e5-small-v2 (512-token passages) needs 8: at 32 its refreshes were OOM-killed on 24 GB.")
+            description = "End-to-end: passages per batch when a refresh re-encodes the KB (default: rag train's; "
+                    + "batches of long passages are made smaller on their own, EncoderModel.batchEnd).")
     Integer refreshBatch;
 
     @Option(
